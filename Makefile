@@ -1,0 +1,41 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint install migrate demo worker bench clean
+
+$(INSTALLED): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(INSTALLED)
+
+.env:
+	cp .env.example .env
+
+install: $(INSTALLED) .env
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+## make run: web + worker + beat on the embedded default (SQLite + filesystem broker)
+run: migrate
+	$(PY) manage.py bootstrap --demo-customers 2000
+	$(VENV)/bin/honcho start -f Procfile
+
+## make test: the whole suite plus lint, against PostgreSQL and Redis when reachable
+test: install
+	$(VENV)/bin/ruff check .
+	eval "$$(bin/ensure-services)" && $(PY) manage.py makemigrations --check --dry-run >/dev/null \
+	  && $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+bench: install
+	eval "$$(CI=true bin/ensure-services)" && $(PY) bench/metrics.py
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,346 @@
+"""Customers, their orders and behaviour events, the storefronts that send them, and the
+per-customer value metrics computed from them (see customers/services/metrics.py)."""
+
+import zoneinfo
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def validate_time_zone(value: str) -> None:
+    if value and value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(value)s is not an IANA time zone."), params={"value": value})
+
+
+class Storefront(models.Model):
+    """A client of the storefront API: a web shop, a mini-program, a point of sale."""
+
+    class Kind(models.TextChoices):
+        WEB = "web", _("Web shop")
+        MINI_PROGRAM = "mini_program", _("Mini-program")
+        POS = "pos", _("Point of sale")
+        OTHER = "other", _("Other")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.WEB)
+    currency = models.CharField(_("default currency"), max_length=3, default="USD")
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("storefront")
+        verbose_name_plural = _("storefronts")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StorefrontKey(models.Model):
+    """An API key. Only its SHA-256 is stored; the key itself is shown once, at creation."""
+
+    storefront = models.ForeignKey(Storefront, on_delete=models.CASCADE, related_name="keys")
+    prefix = models.CharField(_("prefix"), max_length=16, help_text=_("Identifies the key."))
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("storefront API key")
+        verbose_name_plural = _("storefront API keys")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.storefront})"
+
+
+class Gender(models.TextChoices):
+    UNKNOWN = "", _("Unknown")
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+    OTHER = "other", _("Other")
+
+
+class Customer(models.Model):
+    external_id = models.CharField(_("external id"), max_length=128, unique=True)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, blank=True)
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    signup_at = models.DateTimeField(_("signed up at"), null=True, blank=True)
+    acquisition_channel = models.CharField(_("acquisition channel"), max_length=50, blank=True)
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, blank=True, validators=[validate_time_zone]
+    )
+    email_consent = models.BooleanField(_("email consent"), default=False)
+    email_consent_at = models.DateTimeField(_("email consent changed at"), null=True, blank=True)
+    sms_consent = models.BooleanField(_("SMS consent"), default=False)
+    sms_consent_at = models.DateTimeField(_("SMS consent changed at"), null=True, blank=True)
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    # Time of the last activity event (see MetricsSettings.activity_events), kept on ingest so
+    # the nightly recompute never has to scan the events table.
+    last_seen_at = models.DateTimeField(_("last seen at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        indexes = [
+            models.Index(fields=["acquisition_channel"]),
+            models.Index(fields=["city"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+
+class OrderStatus(models.TextChoices):
+    PENDING = "pending", _("Pending payment")
+    PAID = "paid", _("Paid")
+    REFUNDED = "refunded", _("Refunded")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Order(models.Model):
+    """A storefront order. Refunds and cancellations are status updates of the same order;
+    a partial refund keeps status `paid` and sets `refunded_amount`."""
+
+    external_id = models.CharField(_("external id"), max_length=128, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="orders")
+    storefront = models.ForeignKey(Storefront, on_delete=models.PROTECT, related_name="orders")
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    refunded_amount = models.DecimalField(
+        _("refunded amount"), max_digits=14, decimal_places=2, default=0
+    )
+    currency = models.CharField(_("currency"), max_length=3)
+    status = models.CharField(_("status"), max_length=10, choices=OrderStatus.choices)
+    placed_at = models.DateTimeField(_("placed at"))
+    coupon_code = models.CharField(_("coupon code"), max_length=64, blank=True)
+    items = models.JSONField(_("line items"), default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        indexes = [
+            models.Index(fields=["customer", "placed_at"]),
+            models.Index(fields=["placed_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="order_amount_gte_0"),
+            models.CheckConstraint(
+                condition=models.Q(refunded_amount__gte=0)
+                & models.Q(refunded_amount__lte=models.F("amount")),
+                name="order_refund_within_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Event(models.Model):
+    """A behaviour event (visit, login, cart_add, ...). A client-supplied event_id makes
+    re-sending harmless: it is unique per storefront."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
+    storefront = models.ForeignKey(Storefront, on_delete=models.PROTECT, related_name="events")
+    name = models.CharField(_("name"), max_length=64)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    properties = models.JSONField(_("properties"), default=dict, blank=True)
+    # NULL, not "", so events without a client id never collide in the unique constraint.
+    event_id = models.CharField(_("event id"), max_length=128, null=True, blank=True)  # noqa: DJ001
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        indexes = [
+            models.Index(fields=["customer", "occurred_at"]),
+            models.Index(fields=["name", "occurred_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["storefront", "event_id"],
+                condition=models.Q(event_id__isnull=False),
+                name="event_unique_client_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class RfmClass(models.TextChoices):
+    """The eight RFM classes: (R, F, M) each high or low against the population."""
+
+    IMPORTANT_VALUE = "important_value", _("Important value (champions)")
+    IMPORTANT_DEVELOPMENT = "important_development", _("Important development")
+    IMPORTANT_RETENTION = "important_retention", _("Important retention")
+    IMPORTANT_WINBACK = "important_winback", _("Important win-back")
+    GENERAL_VALUE = "general_value", _("General value")
+    GENERAL_DEVELOPMENT = "general_development", _("General development")
+    GENERAL_RETENTION = "general_retention", _("General retention")
+    GENERAL_WINBACK = "general_winback", _("General win-back")
+
+
+# (R high, F high, M high) -> class, straight from the table in shared/DOMAIN.md.
+RFM_CLASS_BY_HIGHS: dict[tuple[bool, bool, bool], RfmClass] = {
+    (True, True, True): RfmClass.IMPORTANT_VALUE,
+    (True, False, True): RfmClass.IMPORTANT_DEVELOPMENT,
+    (False, True, True): RfmClass.IMPORTANT_RETENTION,
+    (False, False, True): RfmClass.IMPORTANT_WINBACK,
+    (True, True, False): RfmClass.GENERAL_VALUE,
+    (True, False, False): RfmClass.GENERAL_DEVELOPMENT,
+    (False, True, False): RfmClass.GENERAL_RETENTION,
+    (False, False, False): RfmClass.GENERAL_WINBACK,
+}
+
+
+class LifecycleStage(models.TextChoices):
+    PROSPECT = "prospect", _("Prospect")
+    NEW = "new", _("New")
+    ACTIVE = "active", _("Active")
+    DORMANT = "dormant", _("Dormant")
+    CHURNED = "churned", _("Churned")
+
+
+class CustomerMetrics(models.Model):
+    """Value metrics of one customer, rewritten set-based by the recompute."""
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, primary_key=True, related_name="metrics"
+    )
+    order_count = models.IntegerField(_("paid orders"), default=0)
+    first_order_at = models.DateTimeField(_("first paid order"), null=True)
+    last_order_at = models.DateTimeField(_("last paid order"), null=True)
+    recency_days = models.IntegerField(_("recency (days)"), null=True)
+    frequency = models.IntegerField(_("frequency"), default=0)
+    monetary = models.DecimalField(_("monetary"), max_digits=16, decimal_places=2, default=0)
+    ltv = models.DecimalField(_("historical LTV"), max_digits=16, decimal_places=2, default=0)
+    aov = models.DecimalField(_("AOV"), max_digits=16, decimal_places=2, null=True)
+    r_score = models.SmallIntegerField(_("R score"), null=True)
+    f_score = models.SmallIntegerField(_("F score"), null=True)
+    m_score = models.SmallIntegerField(_("M score"), null=True)
+    # NULL: no paid order, so no class (prospects), distinct from any class in SQL.
+    rfm_class = models.CharField(  # noqa: DJ001
+        _("RFM class"), max_length=24, choices=RfmClass.choices, null=True, blank=True
+    )
+    lifecycle_stage = models.CharField(
+        _("lifecycle stage"), max_length=10, choices=LifecycleStage.choices
+    )
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("customer metrics")
+        verbose_name_plural = _("customer metrics")
+        indexes = [
+            models.Index(fields=["lifecycle_stage"]),
+            models.Index(fields=["rfm_class"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"metrics of customer {self.customer_id}"
+
+
+class LifecycleChange(models.Model):
+    """One stage change of one customer; campaigns start on these ("became dormant")."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="lifecycle_changes"
+    )
+    # NULL: the customer's first classification.
+    from_stage = models.CharField(  # noqa: DJ001
+        max_length=10, choices=LifecycleStage.choices, null=True
+    )
+    to_stage = models.CharField(max_length=10, choices=LifecycleStage.choices)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("lifecycle change")
+        verbose_name_plural = _("lifecycle changes")
+        indexes = [models.Index(fields=["to_stage", "changed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.from_stage} -> {self.to_stage}"
+
+
+class MetricsSettings(models.Model):
+    """Operator-editable thresholds (one row, edited in the admin). Defaults follow
+    shared/DOMAIN.md."""
+
+    class Scoring(models.TextChoices):
+        QUINTILES = "quintiles", _("Quintiles of the population")
+        FIXED = "fixed", _("Fixed business thresholds")
+
+    class HighRule(models.TextChoices):
+        MEAN = "mean", _("Above the mean score")
+        MEDIAN = "median", _("Above the median score")
+
+    window_days = models.PositiveIntegerField(
+        _("analysis window (days)"), default=365,
+        help_text=_("Frequency and monetary count paid orders in this window."),
+    )
+    new_days = models.PositiveIntegerField(
+        _("new: first order within (days)"), default=90)
+    active_days = models.PositiveIntegerField(
+        _("active: last order within (days)"), default=60)
+    churn_days = models.PositiveIntegerField(
+        _("churned: no order and no activity for (days)"), default=180)
+    scoring = models.CharField(
+        _("RFM scoring"), max_length=10, choices=Scoring.choices, default=Scoring.QUINTILES)
+    fixed_thresholds = models.JSONField(
+        _("fixed thresholds"), default=dict, blank=True,
+        help_text=_('With fixed scoring: {"recency": [d5, d4, d3, d2], "frequency": [f2, f3, '
+                    'f4, f5], "monetary": [m2, m3, m4, m5]}: the least value earning each '
+                    'score (for recency, the most days).'),
+    )
+    high_rule = models.CharField(
+        _("a score is high when"), max_length=10, choices=HighRule.choices,
+        default=HighRule.MEAN)
+    activity_events = models.JSONField(
+        _("activity events"), default=list, blank=True,
+        help_text=_("Event names that count as activity (churn, ARPU). Empty: every event."),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("metrics settings")
+        verbose_name_plural = _("metrics settings")
+
+    def __str__(self) -> str:
+        return str(_("Metrics settings"))
+
+    @classmethod
+    def load(cls) -> "MetricsSettings":
+        obj, _created = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class MetricsRun(models.Model):
+    """One full recompute: its cutoff, the score thresholds it derived and how long it took.
+    The incremental per-customer update scores against the latest run's thresholds."""
+
+    cutoff = models.DateTimeField()
+    # Least value earning scores 2..5 (recency: the most days earning 2..5), and the value a
+    # score must exceed to count as high.
+    thresholds = models.JSONField(default=dict)
+    high_marks = models.JSONField(default=dict)
+    customers = models.IntegerField(default=0)
+    buyers = models.IntegerField(default=0)
+    duration_ms = models.IntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("metrics run")
+        verbose_name_plural = _("metrics runs")
+        get_latest_by = "cutoff"
+
+    def __str__(self) -> str:
+        return f"metrics run at {self.cutoff:%Y-%m-%d %H:%M}"
