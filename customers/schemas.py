@@ -1,0 +1,194 @@
+"""The shapes storefronts send, declared once.
+
+The storefront API, the CSV import and the OpenAPI docs all read these pydantic models.
+pydantic validates in compiled code, which keeps batch ingest and CSV import fast.
+
+Naive datetimes are read in the time zone passed as validation context (`{"tz": ZoneInfo}`),
+which the API sets to the storefront's own zone.
+"""
+
+import datetime as dt
+import re
+import zoneinfo
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.utils import timezone
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+MAX_BATCH = 1000
+# Clock skew a storefront may have before a timestamp counts as "in the future".
+MAX_FUTURE = dt.timedelta(days=1)
+
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False)]
+Currency = Annotated[str, StringConstraints(to_upper=True, pattern=r"^[A-Za-z]{3}$")]
+EventName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+_PHONE = re.compile(r"^\+?[0-9 ()\-]{3,32}$")
+_MAX_JSON_KEYS = 100
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+def _aware(value: dt.datetime | None, info: ValidationInfo) -> dt.datetime | None:
+    if value is None:
+        return None
+    if timezone.is_naive(value):
+        tz = (info.context or {}).get("tz") or dt.UTC
+        value = value.replace(tzinfo=tz)
+    if value > timezone.now() + MAX_FUTURE:
+        raise ValueError("is in the future")
+    return value
+
+
+def _small_json(value: dict[str, Any]) -> dict[str, Any]:
+    if len(value) > _MAX_JSON_KEYS:
+        raise ValueError(f"has more than {_MAX_JSON_KEYS} keys")
+    return value
+
+
+class CustomerIn(_Input):
+    """A customer profile. Fields left out keep their stored value."""
+
+    external_id: ExternalId
+    email: Annotated[str, StringConstraints(max_length=254)] = ""
+    phone: Annotated[str, StringConstraints(max_length=32)] = ""
+    name: Annotated[str, StringConstraints(max_length=200)] = ""
+    gender: Literal["", "female", "male", "other"] = ""
+    birthday: dt.date | None = None
+    city: ShortText = ""
+    signup_at: dt.datetime | None = None
+    acquisition_channel: Annotated[str, StringConstraints(max_length=50)] = ""
+    time_zone: Annotated[str, StringConstraints(max_length=64)] = ""
+    email_consent: bool | None = None
+    email_consent_at: dt.datetime | None = None
+    sms_consent: bool | None = None
+    sms_consent_at: dt.datetime | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if value:
+            try:
+                validate_email(value)
+            except DjangoValidationError as exc:
+                raise ValueError("is not a valid email address") from exc
+        return value.lower()
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        if value and not _PHONE.match(value):
+            raise ValueError("is not a phone number (digits, spaces, +, -, parentheses)")
+        return value
+
+    @field_validator("birthday")
+    @classmethod
+    def _birthday(cls, value: dt.date | None) -> dt.date | None:
+        if value and not dt.date(1900, 1, 1) <= value <= timezone.now().date():
+            raise ValueError("must be between 1900-01-01 and today")
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        if value and value not in zoneinfo.available_timezones():
+            raise ValueError(f"{value!r} is not an IANA time zone such as 'Asia/Shanghai'")
+        return value
+
+    @field_validator("signup_at", "email_consent_at", "sms_consent_at")
+    @classmethod
+    def _timestamps(cls, value: dt.datetime | None, info: ValidationInfo) -> dt.datetime | None:
+        return _aware(value, info)
+
+    _attributes = field_validator("attributes")(_small_json)
+
+
+class LineItem(_Input):
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    name: Annotated[str, StringConstraints(max_length=200)] = ""
+    quantity: int = Field(default=1, ge=1, le=100_000)
+    price: Money = Decimal(0)
+    category: Annotated[str, StringConstraints(max_length=100)] = ""
+
+
+class OrderIn(_Input):
+    """An order. Sending the same external_id again updates it (a refund is a status change)."""
+
+    external_id: ExternalId
+    customer: ExternalId = Field(description="The customer's external id; unknown ones are created.")
+    amount: Money
+    refunded_amount: Money = Decimal(0)
+    currency: Currency | None = Field(default=None, description="Defaults to the storefront's.")
+    status: Literal["pending", "paid", "refunded", "cancelled"] = "paid"
+    placed_at: dt.datetime
+    coupon_code: Annotated[str, StringConstraints(max_length=64)] = ""
+    items: list[LineItem] = Field(default_factory=list, max_length=500)
+
+    @field_validator("placed_at")
+    @classmethod
+    def _placed_at(cls, value: dt.datetime, info: ValidationInfo) -> dt.datetime:
+        return _aware(value, info)
+
+    @model_validator(mode="after")
+    def _refund_within_amount(self) -> "OrderIn":
+        if self.refunded_amount > self.amount:
+            raise ValueError("refunded_amount cannot exceed amount")
+        return self
+
+
+class EventIn(_Input):
+    """A behaviour event. With an event_id, sending it again changes nothing."""
+
+    customer: ExternalId = Field(description="The customer's external id; unknown ones are created.")
+    name: EventName = Field(description="visit, login, cart_add, ... (letters, digits, _ . : -)")
+    occurred_at: dt.datetime | None = Field(default=None, description="Defaults to now.")
+    properties: dict[str, Any] = Field(default_factory=dict)
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _occurred_at(cls, value: dt.datetime | None, info: ValidationInfo) -> dt.datetime | None:
+        return _aware(value, info)
+
+    _properties = field_validator("properties")(_small_json)
+
+
+class CustomerBatchIn(_Input):
+    items: list[CustomerIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class OrderBatchIn(_Input):
+    items: list[OrderIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class EventBatchIn(_Input):
+    items: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def error_list(exc) -> list[dict[str, str]]:
+    """pydantic errors as [{"field": "items[3].amount", "message": ...}] (the API's format)."""
+    out = []
+    for error in exc.errors(include_url=False):
+        field = ""
+        for part in error["loc"]:
+            field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+        message = error["msg"].removeprefix("Value error, ")
+        out.append({"field": field, "message": message})
+    return out

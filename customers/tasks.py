@@ -1,0 +1,23 @@
+"""Thin Celery entry points: each loads ids and calls one service. Safe to run twice."""
+
+from celery import shared_task
+from django.db import OperationalError
+
+_RETRY = {"acks_late": True, "autoretry_for": (OperationalError,), "retry_backoff": True,
+          "max_retries": 5}
+
+
+@shared_task(name="customers.recompute_metrics", **_RETRY)
+def metrics_recompute_task() -> int:
+    """Full set-based recompute of every customer's metrics; returns the MetricsRun id."""
+    from customers.services.metrics import metrics_recompute_all
+
+    return metrics_recompute_all().pk
+
+
+@shared_task(name="customers.refresh_customer_metrics", **_RETRY)
+def metrics_refresh_customers_task(customer_ids: list[int]) -> None:
+    """Recompute the metrics of just these customers (after their orders or events arrived)."""
+    from customers.services.metrics import metrics_refresh_customers
+
+    metrics_refresh_customers(customer_ids=customer_ids)
