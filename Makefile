@@ -28,11 +28,14 @@ run: migrate
 ## make test: the whole suite plus lint, against PostgreSQL and Redis when reachable
 test: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
+	bin/ensure-chromium
 	eval "$$(bin/ensure-services)" && $(PY) manage.py makemigrations --check --dry-run >/dev/null \
 	  && $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: install
 	eval "$$(CI=true bin/ensure-services)" && $(PY) bench/metrics.py

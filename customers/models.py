@@ -235,6 +235,8 @@ class CustomerMetrics(models.Model):
     lifecycle_stage = models.CharField(
         _("lifecycle stage"), max_length=10, choices=LifecycleStage.choices
     )
+    # Cutoff of the run that last changed this row: a recompute leaves unchanged rows alone
+    # (MetricsRun.cutoff says when everything was last checked).
     computed_at = models.DateTimeField(_("computed at"))
 
     class Meta:
@@ -334,6 +336,9 @@ class MetricsRun(models.Model):
     high_marks = models.JSONField(default=dict)
     customers = models.IntegerField(default=0)
     buyers = models.IntegerField(default=0)
+    stage_changes = models.IntegerField(default=0)
+    # Metrics rows inserted or changed; rows whose values did not move are not rewritten.
+    rows_written = models.IntegerField(default=0)
     duration_ms = models.IntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 

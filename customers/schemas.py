@@ -8,6 +8,7 @@ which the API sets to the storefront's own zone.
 """
 
 import datetime as dt
+import math
 import re
 import zoneinfo
 from decimal import Decimal
@@ -38,6 +39,9 @@ EventName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$"
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{3,32}$")
 _MAX_JSON_KEYS = 100
+# Free-form JSON (attributes, properties) nests at most this deep: room for real payloads,
+# none for a hostile one that costs every later reader recursion.
+_MAX_JSON_DEPTH = 8
 
 
 class _Input(BaseModel):
@@ -58,6 +62,17 @@ def _aware(value: dt.datetime | None, info: ValidationInfo) -> dt.datetime | Non
 def _small_json(value: dict[str, Any]) -> dict[str, Any]:
     if len(value) > _MAX_JSON_KEYS:
         raise ValueError(f"has more than {_MAX_JSON_KEYS} keys")
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > _MAX_JSON_DEPTH:
+                raise ValueError(f"nests deeper than {_MAX_JSON_DEPTH} levels")
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(node, float) and not math.isfinite(node):
+            # JSON has no NaN or Infinity, and PostgreSQL's jsonb refuses them.
+            raise ValueError("contains NaN or Infinity")
     return value
 
 
@@ -132,7 +147,8 @@ class OrderIn(_Input):
     """An order. Sending the same external_id again updates it (a refund is a status change)."""
 
     external_id: ExternalId
-    customer: ExternalId = Field(description="The customer's external id; unknown ones are created.")
+    customer: ExternalId = Field(
+        description="The customer's external id; unknown ones are created.")
     amount: Money
     refunded_amount: Money = Decimal(0)
     currency: Currency | None = Field(default=None, description="Defaults to the storefront's.")
@@ -156,7 +172,8 @@ class OrderIn(_Input):
 class EventIn(_Input):
     """A behaviour event. With an event_id, sending it again changes nothing."""
 
-    customer: ExternalId = Field(description="The customer's external id; unknown ones are created.")
+    customer: ExternalId = Field(
+        description="The customer's external id; unknown ones are created.")
     name: EventName = Field(description="visit, login, cart_add, ... (letters, digits, _ . : -)")
     occurred_at: dt.datetime | None = Field(default=None, description="Defaults to now.")
     properties: dict[str, Any] = Field(default_factory=dict)

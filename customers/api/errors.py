@@ -9,7 +9,16 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 
+def _is_error_list(detail: Any) -> bool:
+    """Already in the API's shape, e.g. customers.schemas.error_list() of a pydantic error."""
+    return isinstance(detail, list) and bool(detail) and all(
+        isinstance(item, dict) and set(item) == {"field", "message"} for item in detail
+    )
+
+
 def _flatten(detail: Any, path: str = "") -> list[dict[str, str]]:
+    if _is_error_list(detail) and not path:
+        return [{"field": str(item["field"]), "message": str(item["message"])} for item in detail]
     if isinstance(detail, dict):
         out: list[dict[str, str]] = []
         for key, value in detail.items():

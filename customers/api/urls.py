@@ -1,2 +1,16 @@
+"""Storefront API, mounted at /api/v1/ (config/urls.py)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from customers.api import views
+
+urlpatterns = [
+    # Before the detail route, which would otherwise read "batch" as an external id.
+    path("customers/batch/", views.CustomerBatchView.as_view(), name="api-customers-batch"),
+    path("customers/<path:external_id>/", views.CustomerDetailView.as_view(),
+         name="api-customer"),
+    path("orders/", views.OrderView.as_view(), name="api-orders"),
+    path("orders/batch/", views.OrderBatchView.as_view(), name="api-orders-batch"),
+    path("events/", views.EventView.as_view(), name="api-events"),
+    path("events/batch/", views.EventBatchView.as_view(), name="api-events-batch"),
+]

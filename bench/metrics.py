@@ -1,0 +1,280 @@
+"""Benchmark: the full value-metrics recompute against a hand-written SQL floor.
+
+Creates (or, with --reuse, keeps) the PostgreSQL database `retentio_bench`, migrates it, loads
+N customers and 10 x N orders with a skewed spread (a third of customers never buy, a few buy
+very often; paid, refunded, partly refunded, cancelled and pending orders over ~3 years), then
+times:
+
+  (a) floor:  one hand-written GROUP BY over the orders producing the same per-customer
+              aggregates (count, sum, first/last order, window frequency/monetary),
+              materialised into a temporary table;
+  (b) cold:   metrics_recompute_all() with an empty metrics table (first ever run);
+  (c) steady: metrics_recompute_all() again at the same cutoff (nothing changed);
+  (d) next night: metrics_recompute_all() a day later (every buyer's recency moves).
+
+Targets (issue 2): the full recompute <= 15 s and <= 1.5 x the floor, on this 2-core machine.
+Usage: .venv/bin/python bench/metrics.py [--customers 1000000] [--reuse]
+The full-size load takes a few minutes; use --reuse to time again on loaded data.
+"""
+
+import argparse
+import os
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+
+DB_NAME = "retentio_bench"
+SERVER = "postgresql://postgres@127.0.0.1:5432"
+TARGET_SECONDS = 15.0
+TARGET_RATIO = 1.5
+ORDERS_PER_CUSTOMER = 10
+BUYER_SHARE = 0.7  # the rest are prospects (signed up, never ordered)
+
+FLOOR_SQL = """
+CREATE TEMPORARY TABLE floor_aggregates AS
+SELECT customer_id,
+       COUNT(*) AS order_count,
+       SUM(amount - refunded_amount) AS ltv,
+       MIN(placed_at) AS first_order_at,
+       MAX(placed_at) AS last_order_at,
+       COUNT(*) FILTER (WHERE placed_at > %(window_start)s AND placed_at <= %(cutoff)s)
+           AS frequency,
+       SUM(amount - refunded_amount)
+           FILTER (WHERE placed_at > %(window_start)s AND placed_at <= %(cutoff)s) AS monetary
+FROM customers_order
+WHERE status = 'paid'
+GROUP BY customer_id
+"""
+
+CUSTOMERS_SQL = """
+INSERT INTO customers_customer
+    (external_id, email, phone, name, gender, city, signup_at, acquisition_channel, time_zone,
+     email_consent, sms_consent, attributes, tags, last_seen_at, created_at, updated_at)
+SELECT 'c' || g, 'c' || g || '@example.com', '', 'Customer ' || g,
+       (ARRAY['', 'female', 'male', 'other'])[1 + g %% 4],
+       (ARRAY['Shanghai', 'Beijing', 'Shenzhen', 'Hangzhou', 'Chengdu'])[1 + g %% 5],
+       now() - random() * interval '1200 days',
+       (ARRAY['organic', 'ads', 'referral', 'social'])[1 + g %% 4],
+       'Asia/Shanghai', g %% 2 = 0, g %% 3 = 0, '{}'::jsonb, '[]'::jsonb,
+       CASE WHEN random() < 0.6 THEN now() - power(random(), 2) * interval '400 days' END,
+       now(), now()
+FROM generate_series(1, %(customers)s) g
+"""
+
+# Orders per buyer follow a power law: customer = floor(buyers * u^3) puts ~100 orders on the
+# heaviest 1% and a few on the tail. Status mix: 85% paid (3% of all partly refunded),
+# 5% refunded, 5% cancelled, 5% pending.
+ORDERS_SQL = """
+INSERT INTO customers_order
+    (external_id, customer_id, storefront_id, amount, refunded_amount, currency, status,
+     placed_at, coupon_code, items, created_at, updated_at)
+SELECT 'o' || g,
+       %(first_id)s + floor(%(buyers)s * power(u, 3))::bigint,
+       %(storefront)s, amount,
+       CASE WHEN s < 0.03 THEN round(amount * 0.3, 2)
+            WHEN s >= 0.85 AND s < 0.90 THEN amount ELSE 0 END,
+       'USD',
+       CASE WHEN s < 0.85 THEN 'paid' WHEN s < 0.90 THEN 'refunded'
+            WHEN s < 0.95 THEN 'cancelled' ELSE 'pending' END,
+       now() - d * interval '1095 days', '', '[]'::jsonb, now(), now()
+FROM (SELECT g, random() AS u, random() AS s, random() AS d,
+             round((5 + 80 * -ln(1 - random()))::numeric, 2) AS amount
+      FROM generate_series(%(start)s, %(stop)s) g) r
+"""
+ORDER_CHUNK = 2_000_000
+
+
+def connect(dbname: str) -> psycopg.Connection:
+    return psycopg.connect(f"{SERVER}/{dbname}", autocommit=True)
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def loaded(customers: int) -> bool:
+    with connect("postgres") as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                               [DB_NAME]).fetchone()
+    if not exists:
+        return False
+    try:
+        with connect(DB_NAME) as conn:
+            [n_customers] = conn.execute("SELECT count(*) FROM customers_customer").fetchone()
+            [n_orders] = conn.execute("SELECT count(*) FROM customers_order").fetchone()
+    except psycopg.errors.UndefinedTable:
+        return False
+    return n_customers == customers and n_orders == customers * ORDERS_PER_CUSTOMER
+
+
+def recreate_database() -> None:
+    with connect("postgres") as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+def setup_django() -> None:
+    os.environ["DATABASE_URL"] = f"{SERVER}/{DB_NAME}"
+    os.environ.setdefault("DEBUG", "1")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import django
+
+    django.setup()
+
+
+def migrate() -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def _secondary_objects(conn: psycopg.Connection, table: str) -> tuple[list, list]:
+    """Non-primary-key constraints and the indexes not backing one, as DDL to recreate."""
+    constraints = conn.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype <> 'p'", [table]).fetchall()
+    indexes = conn.execute(
+        "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
+        "JOIN pg_class i ON i.oid = x.indexrelid "
+        "WHERE x.indrelid = %s::regclass AND NOT x.indisprimary "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)",
+        [table]).fetchall()
+    return constraints, indexes
+
+
+def bulk_load(conn: psycopg.Connection, table: str, load) -> None:
+    """Load without secondary indexes and constraints, then build them in one pass each
+    (far faster than maintaining them row by row)."""
+    constraints, indexes = _secondary_objects(conn, table)
+    for name, _definition in constraints:
+        conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _definition in indexes:
+        conn.execute(f'DROP INDEX "{name}"')
+    load()
+    for _name, definition in indexes:
+        conn.execute(definition)
+    for name, definition in constraints:
+        conn.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+
+
+def load_data(customers: int) -> float:
+    started = time.monotonic()
+    with connect(DB_NAME) as conn:
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute("INSERT INTO customers_storefront (name, kind, currency, time_zone, "
+                     "created_at) VALUES ('bench', 'web', 'USD', 'UTC', now())")
+        [storefront] = conn.execute("SELECT id FROM customers_storefront").fetchone()
+        bulk_load(conn, "customers_customer",
+                  lambda: conn.execute(CUSTOMERS_SQL, {"customers": customers}))
+        say(f"  {customers:,} customers loaded ({time.monotonic() - started:.0f} s)")
+        [first_id] = conn.execute("SELECT min(id) FROM customers_customer").fetchone()
+        params = {"first_id": first_id, "buyers": int(customers * BUYER_SHARE),
+                  "storefront": storefront}
+
+        def load_orders() -> None:
+            total = customers * ORDERS_PER_CUSTOMER
+            for start in range(1, total + 1, ORDER_CHUNK):
+                stop = min(start + ORDER_CHUNK - 1, total)
+                conn.execute(ORDERS_SQL, {**params, "start": start, "stop": stop})
+                say(f"  {stop:,} orders inserted ({time.monotonic() - started:.0f} s)")
+
+        bulk_load(conn, "customers_order", load_orders)
+        say(f"  order indexes and constraints built ({time.monotonic() - started:.0f} s)")
+        conn.execute("VACUUM ANALYZE")
+        conn.execute("CHECKPOINT")
+    return time.monotonic() - started
+
+
+def time_floor(cutoff, window_days: int) -> float:
+    from django.db import connection, transaction
+
+    params = {"cutoff": cutoff, "window_start": cutoff - timedelta(days=window_days)}
+    best = float("inf")
+    for _attempt in range(2):  # the first also warms the cache for the others
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL work_mem = '256MB'")  # as the recompute has
+            started = time.monotonic()
+            cursor.execute(FLOOR_SQL, params)
+            best = min(best, time.monotonic() - started)
+            cursor.execute("DROP TABLE floor_aggregates")
+    return best
+
+
+def time_recompute(label: str, cutoff) -> float:
+    from customers.services.metrics import metrics_recompute_all
+
+    say(f"{label}:")
+    started = time.monotonic()
+    run = metrics_recompute_all(cutoff=cutoff, on_step=lambda line: say(f"    {line}"))
+    elapsed = time.monotonic() - started
+    say(f"    = {elapsed:.2f} s ({run.customers:,} customers, {run.buyers:,} buyers, "
+        f"{run.rows_written:,} rows written, {run.stage_changes:,} stage changes)")
+    return elapsed
+
+
+def empty_metrics() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE customers_customermetrics, customers_lifecyclechange, "
+                       "customers_metricsrun")
+        cursor.execute("VACUUM ANALYZE customers_customermetrics")  # runs in autocommit
+        cursor.execute("CHECKPOINT")
+
+
+def verdict(label: str, seconds: float, floor: float) -> str:
+    ratio = seconds / floor
+    ok = seconds <= TARGET_SECONDS and ratio <= TARGET_RATIO
+    return (f"{label:<28} {seconds:7.2f} s   {ratio:5.2f} x floor   "
+            f"{'meets' if ok else 'MISSES'} targets (<= {TARGET_SECONDS:.0f} s, "
+            f"<= {TARGET_RATIO} x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep retentio_bench when it already holds this data set")
+    args = parser.parse_args()
+
+    load_seconds = None
+    if args.reuse and loaded(args.customers):
+        say(f"Reusing {DB_NAME}: {args.customers:,} customers, "
+            f"{args.customers * ORDERS_PER_CUSTOMER:,} orders")
+        setup_django()
+        migrate()
+    else:
+        say(f"Creating {DB_NAME} and loading {args.customers:,} customers, "
+            f"{args.customers * ORDERS_PER_CUSTOMER:,} orders (takes a while at full size)")
+        recreate_database()
+        setup_django()
+        migrate()
+        load_seconds = load_data(args.customers)
+
+    from django.utils import timezone
+
+    from customers.models import MetricsSettings
+
+    cutoff = timezone.now()
+    floor = time_floor(cutoff, MetricsSettings.load().window_days)
+    say(f"(a) floor (hand-written aggregate into a temp table): {floor:.2f} s")
+    empty_metrics()
+    cold = time_recompute("(b) full recompute, cold (empty metrics table)", cutoff)
+    steady = time_recompute("(c) full recompute again, same cutoff", cutoff)
+    nightly = time_recompute("(d) full recompute a day later", cutoff + timedelta(days=1))
+
+    say("")
+    if load_seconds is not None:
+        say(f"load: {load_seconds:.0f} s")
+    say(f"{'(a) floor':<28} {floor:7.2f} s")
+    say(verdict("(b) recompute, cold", cold, floor))
+    say(verdict("(c) recompute, steady", steady, floor))
+    say(verdict("(d) recompute, next night", nightly, floor))
+
+
+if __name__ == "__main__":
+    main()

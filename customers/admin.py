@@ -1,0 +1,213 @@
+"""The Django admin for every customers model.
+
+Customers, orders and events run into the millions: foreign keys are raw ids, the changelists
+skip the full count, and list filters stay on small, indexed choice fields. Metrics, lifecycle
+changes and metrics runs are written by the recompute only, so they are read-only here.
+"""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from customers.api.auth import storefront_key_create
+from customers.models import (
+    Customer,
+    CustomerMetrics,
+    Event,
+    LifecycleChange,
+    MetricsRun,
+    MetricsSettings,
+    Order,
+    Storefront,
+    StorefrontKey,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the system: viewable, never added, edited or deleted by hand."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Storefronts and their API keys ---------------------------------------------------------
+
+
+class StorefrontKeyInline(admin.TabularInline):
+    model = StorefrontKey
+    fields = ("prefix", "created_at", "revoked_at")
+    readonly_fields = fields  # the hash never shows; keys are made by the action below
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Storefront)
+class StorefrontAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "currency", "time_zone", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("name",)
+    readonly_fields = ("created_at",)
+    inlines = (StorefrontKeyInline,)
+    actions = ("create_api_key",)
+
+    @admin.action(description=_("Create a new API key"))
+    def create_api_key(self, request, queryset: QuerySet[Storefront]):
+        for storefront in queryset:
+            _key, raw_key = storefront_key_create(storefront=storefront)
+            # Shown once: only the key's hash is stored, so it can never be displayed again.
+            self.message_user(
+                request,
+                gettext("New API key for %(storefront)s: %(key)s — copy it now, it will not be "
+                  "shown again.") % {"storefront": storefront.name, "key": raw_key},
+                messages.WARNING,
+            )
+
+
+@admin.register(StorefrontKey)
+class StorefrontKeyAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "storefront", "created_at", "revoked_at", "is_active")
+    list_filter = ("storefront", ("revoked_at", admin.EmptyFieldListFilter))
+    list_select_related = ("storefront",)
+    search_fields = ("prefix", "storefront__name")
+    fields = ("storefront", "prefix", "created_at", "revoked_at")
+    readonly_fields = ("storefront", "prefix", "created_at")
+    actions = ("revoke_keys",)
+
+    def has_add_permission(self, request):
+        return False  # keys are created by the storefront action, which shows the raw key
+
+    @admin.display(boolean=True, description=_("active"))
+    def is_active(self, key: StorefrontKey) -> bool:
+        return key.revoked_at is None
+
+    @admin.action(description=_("Revoke selected keys"))
+    def revoke_keys(self, request, queryset: QuerySet[StorefrontKey]):
+        revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(
+            request,
+            ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", revoked)
+            % {"count": revoked},
+            messages.SUCCESS,
+        )
+
+
+# --- Customers, orders, events --------------------------------------------------------------
+
+
+class CustomerMetricsInline(admin.StackedInline):
+    model = CustomerMetrics
+    can_delete = False
+    extra = 0
+    fields = (
+        ("lifecycle_stage", "rfm_class"),
+        ("r_score", "f_score", "m_score"),
+        ("recency_days", "frequency", "monetary"),
+        ("ltv", "aov", "order_count"),
+        ("first_order_at", "last_order_at", "computed_at"),
+    )
+    readonly_fields = [name for row in fields for name in row]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ("external_id", "name", "email", "city", "acquisition_channel", "created_at")
+    # Booleans only: a filter on city or channel would scan millions of rows for its choices.
+    list_filter = ("email_consent", "sms_consent")
+    search_fields = ("=external_id", "email", "name", "phone")
+    show_full_result_count = False
+    readonly_fields = ("last_seen_at", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("external_id", "name", "email", "phone", "gender", "birthday")}),
+        (_("Acquisition and location"),
+         {"fields": ("city", "time_zone", "acquisition_channel", "signup_at")}),
+        (_("Consent"),
+         {"fields": (("email_consent", "email_consent_at"), ("sms_consent", "sms_consent_at"))}),
+        (_("Attributes and tags"), {"fields": ("attributes", "tags")}),
+        (_("Activity"), {"fields": ("last_seen_at", "created_at", "updated_at")}),
+    )
+    inlines = (CustomerMetricsInline,)
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ("external_id", "customer", "storefront", "amount", "refunded_amount",
+                    "currency", "status", "placed_at")
+    list_filter = ("status", "storefront")
+    list_select_related = ("customer", "storefront")
+    search_fields = ("=external_id", "=customer__external_id", "coupon_code")
+    raw_id_fields = ("customer",)
+    show_full_result_count = False
+    readonly_fields = ("created_at", "updated_at")
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ("name", "customer", "storefront", "occurred_at", "event_id")
+    list_filter = ("storefront",)
+    list_select_related = ("customer", "storefront")
+    search_fields = ("=customer__external_id", "=name", "=event_id")
+    raw_id_fields = ("customer",)
+    show_full_result_count = False
+    readonly_fields = ("created_at",)
+
+
+# --- Metrics --------------------------------------------------------------------------------
+
+
+@admin.register(CustomerMetrics)
+class CustomerMetricsAdmin(ReadOnlyAdmin):
+    list_display = ("customer", "lifecycle_stage", "rfm_class", "r_score", "f_score", "m_score",
+                    "recency_days", "frequency", "monetary", "ltv", "computed_at")
+    list_filter = ("lifecycle_stage", "rfm_class")
+    list_select_related = ("customer",)
+    search_fields = ("=customer__external_id",)
+    raw_id_fields = ("customer",)
+    show_full_result_count = False
+
+
+@admin.register(LifecycleChange)
+class LifecycleChangeAdmin(ReadOnlyAdmin):
+    list_display = ("customer", "from_stage", "to_stage", "changed_at")
+    list_filter = ("to_stage", "from_stage")
+    list_select_related = ("customer",)
+    search_fields = ("=customer__external_id",)
+    raw_id_fields = ("customer",)
+    show_full_result_count = False
+
+
+@admin.register(MetricsRun)
+class MetricsRunAdmin(ReadOnlyAdmin):
+    list_display = ("cutoff", "customers", "buyers", "duration_ms", "created_at")
+
+
+@admin.register(MetricsSettings)
+class MetricsSettingsAdmin(admin.ModelAdmin):
+    """One row (MetricsSettings.load()): it can be added once and never deleted."""
+
+    list_display = ("__str__", "window_days", "new_days", "active_days", "churn_days",
+                    "scoring", "high_rule", "updated_at")
+    readonly_fields = ("updated_at",)
+
+    def has_add_permission(self, request):
+        return not MetricsSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,340 @@
+"""Storefront API: customers, orders and behaviour events, one APIView per operation.
+
+The JSON body is parsed and validated by the pydantic models in customers.schemas (compiled
+code: a 1,000-order batch validates in ~7 ms), the view calls one service in
+customers.services.ingest, and a DRF serializer shapes the answer. Naive datetimes are read in
+the storefront's time zone.
+"""
+
+import zoneinfo
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pydantic_core
+from django.db import transaction
+from drf_spectacular.contrib.pydantic import PydanticExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import ResolvedComponent, build_bearer_security_scheme_object
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from pydantic import BaseModel, Field
+from pydantic import ValidationError as PydanticValidationError
+from pydantic.json_schema import GenerateJsonSchema, model_json_schema
+from rest_framework import exceptions, status
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from customers import tasks
+from customers.api.auth import request_storefront
+from customers.api.serializers import (
+    CustomerOutputSerializer,
+    ErrorOutputSerializer,
+    EventResultOutputSerializer,
+    OrderOutputSerializer,
+    UpsertResultOutputSerializer,
+)
+from customers.models import Customer, Order, Storefront
+from customers.schemas import (
+    MAX_BATCH,
+    CustomerBatchIn,
+    CustomerIn,
+    EventBatchIn,
+    EventIn,
+    ExternalId,
+    OrderBatchIn,
+    OrderIn,
+    error_list,
+)
+from customers.services.ingest import (
+    customer_upsert,
+    customers_upsert,
+    events_record,
+    orders_upsert,
+)
+
+# A full batch of 1,000 orders with a few line items each is ~0.5 MB; 8 MB leaves room for
+# large line-item lists while bounding what one request can make the server hold.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+M = TypeVar("M", bound=BaseModel)
+ALL_OR_NOTHING = (
+    f"Up to {MAX_BATCH:,} items. All-or-nothing: every item is validated before anything is "
+    "written, and one bad item rejects the whole batch with a 400 naming each bad item's "
+    "index and field (`items[3].amount`); nothing is written. A valid batch is written in one "
+    "transaction."
+)
+
+
+# --- parsing --------------------------------------------------------------------------------
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = f"The request body exceeds {MAX_BODY_BYTES:,} bytes."
+    default_code = "too_large"
+
+
+class RawJSONParser(BaseParser):
+    """Accepts application/json and hands the bytes on: pydantic parses them (see _json_body),
+    so the body is read once, bounded, and never through Python's recursive json module."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> bytes:
+        body = stream.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge()
+        return body
+
+
+def _has_nul(node: Any) -> bool:
+    # PostgreSQL text and jsonb cannot hold NUL; a JSON body can only carry it escaped.
+    if isinstance(node, str):
+        return "\x00" in node
+    if isinstance(node, dict):
+        return any(_has_nul(key) or _has_nul(value) for key, value in node.items())
+    if isinstance(node, list):
+        return any(_has_nul(value) for value in node)
+    return False
+
+
+def _json_body(request) -> dict[str, Any]:
+    body = request.data
+    if not isinstance(body, bytes) or not body.strip():
+        raise exceptions.ParseError("The request body is empty; send a JSON object.")
+    try:
+        # jiter: refuses NaN/Infinity and lone surrogates, and stops at 200 levels of nesting.
+        data = pydantic_core.from_json(body, allow_inf_nan=False)
+    except ValueError as exc:
+        raise exceptions.ParseError(f"The request body is not valid JSON: {exc}.") from exc
+    if not isinstance(data, dict):
+        kind = "an array" if isinstance(data, list) else "a single value"
+        raise exceptions.ParseError(f"The request body must be a JSON object, not {kind}.")
+    if b"\\u0000" in body and _has_nul(data):
+        raise exceptions.ParseError("Text in the request body must not contain NUL (\\u0000).")
+    return data
+
+
+def _zone(storefront: Storefront) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(storefront.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def validated(model: type[M], data: dict[str, Any], storefront: Storefront) -> M:
+    """Validate with pydantic; naive datetimes are read in the storefront's time zone."""
+    try:
+        return model.model_validate(data, context={"tz": _zone(storefront)})
+    except PydanticValidationError as exc:
+        raise exceptions.ValidationError(error_list(exc)) from exc
+
+
+def _refresh_metrics_on_commit(customer_ids: list[int]) -> None:
+    """One task per request. robust: a broker outage must not fail a write already committed;
+    the nightly recompute catches up."""
+    if customer_ids:
+        transaction.on_commit(
+            lambda: tasks.metrics_refresh_customers_task.delay(customer_ids), robust=True
+        )
+
+
+# --- OpenAPI --------------------------------------------------------------------------------
+
+class StorefrontKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "customers.api.auth.StorefrontKeyAuthentication"
+    name = "storefrontKey"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(
+            header_name="Authorization", token_prefix="Bearer")  # noqa: S106
+
+
+class _OpenApi30JsonSchema(GenerateJsonSchema):
+    """OpenAPI 3.0 has no "null" type: an optional field is `nullable` instead."""
+
+    def nullable_schema(self, schema):
+        inner = self.generate_inner(schema["schema"])
+        return {"allOf": [inner], "nullable": True} if "$ref" in inner else {
+            **inner, "nullable": True}
+
+
+class PydanticInputExtension(PydanticExtension):
+    """drf-spectacular's pydantic extension documents models as pydantic serialises them
+    (money as a string only); request bodies are documented as pydantic validates them."""
+
+    priority = 1
+
+    def map_serializer(self, auto_schema, direction):
+        if direction != "request":
+            return super().map_serializer(auto_schema, direction)
+        schema = model_json_schema(self.target, ref_template="#/components/schemas/{model}",
+                                   mode="validation", schema_generator=_OpenApi30JsonSchema)
+        for name, sub_schema in schema.pop("$defs", {}).items():
+            auto_schema.registry.register_on_missing(ResolvedComponent(
+                name=name, type=ResolvedComponent.SCHEMA, object=name, schema=sub_schema))
+        return schema
+
+
+class CustomerPutIn(CustomerIn):
+    """A customer profile. Fields left out keep their stored value."""
+
+    external_id: ExternalId | None = Field(
+        default=None, description="May be left out; when sent it must equal the id in the URL.")
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    described = {
+        400: "Invalid input: `errors` names each bad field (and item index in a batch).",
+        401: "Missing, wrong or revoked API key.",
+        404: "No such customer.",
+        413: f"Body larger than {MAX_BODY_BYTES:,} bytes.",
+        415: "Body is not application/json.",
+        429: "Too many requests for this key; see the Retry-After header.",
+    }
+    return {code: OpenApiResponse(ErrorOutputSerializer, description=described[code])
+            for code in codes}
+
+
+WRITE_ERRORS = _errors(400, 401, 413, 415, 429)
+
+
+# --- views ----------------------------------------------------------------------------------
+
+class StorefrontAPIView(APIView):
+    parser_classes = [RawJSONParser]
+    renderer_classes = [JSONRenderer]
+
+    def payload(self, model: type[M], **implied: Any) -> M:
+        data = _json_body(self.request)
+        for name, value in implied.items():
+            data.setdefault(name, value)
+        return validated(model, data, request_storefront(self.request))
+
+
+class CustomerDetailView(StorefrontAPIView):
+    @extend_schema(
+        operation_id="customer_retrieve", tags=["customers"],
+        summary="A customer's profile and value metrics",
+        description="`metrics` is null until the metrics have been computed for the customer.",
+        responses={200: CustomerOutputSerializer, **_errors(401, 404, 429)},
+    )
+    def get(self, request, external_id: str):
+        customer = Customer.objects.select_related("metrics").filter(
+            external_id=external_id).first()
+        if customer is None:
+            raise exceptions.NotFound(f"No customer with external id {external_id!r}.")
+        return Response(CustomerOutputSerializer(customer).data)
+
+    @extend_schema(
+        operation_id="customer_upsert", tags=["customers"],
+        summary="Create or update one customer",
+        description="Fields left out keep their stored value. A consent (email, SMS) that "
+                    "differs from the stored one records its *_consent_at (the time sent, "
+                    "else now). 201 when the customer is new.",
+        request=CustomerPutIn,
+        responses={200: CustomerOutputSerializer, 201: CustomerOutputSerializer,
+                   **WRITE_ERRORS},
+    )
+    def put(self, request, external_id: str):
+        data = self.payload(CustomerIn, external_id=external_id)
+        if data.external_id != external_id.strip():
+            raise exceptions.ValidationError([
+                {"field": "external_id", "message": "must equal the external id in the URL"}])
+        customer, created = customer_upsert(storefront=request_storefront(request), data=data)
+        return Response(CustomerOutputSerializer(customer).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class BatchView(StorefrontAPIView):
+    """POST /<things>/batch/: validate the whole batch, write it in one transaction, enqueue
+    one metrics refresh for the customers it touched."""
+
+    model: type[BaseModel]
+    service: Callable[..., Any]
+    result_serializer: type
+
+    def post(self, request):
+        batch = self.payload(self.model)
+        result = self.service(storefront=request_storefront(request), items=list(batch.items))
+        _refresh_metrics_on_commit(result["customer_ids"])
+        return Response(self.result_serializer(result).data)
+
+
+def _batch_schema(model: type[BaseModel], result_serializer: type, *, operation_id: str,
+                  tag: str, summary: str, description: str):
+    return extend_schema_view(post=extend_schema(
+        operation_id=operation_id, tags=[tag], summary=summary, request=model,
+        description=f"{description}\n\n{ALL_OR_NOTHING}",
+        responses={200: result_serializer, **WRITE_ERRORS},
+    ))
+
+
+@_batch_schema(CustomerBatchIn, UpsertResultOutputSerializer,
+               operation_id="customers_batch_upsert", tag="customers",
+               summary="Create or update up to 1,000 customers",
+               description="Each item as in PUT /customers/{external_id}/; fields left out "
+                           "keep their stored value. A repeated external_id is applied in order.")
+class CustomerBatchView(BatchView):
+    model = CustomerBatchIn
+    service = staticmethod(customers_upsert)
+    result_serializer = UpsertResultOutputSerializer
+
+
+@_batch_schema(OrderBatchIn, UpsertResultOutputSerializer,
+               operation_id="orders_batch_upsert", tag="orders",
+               summary="Create or update up to 1,000 orders",
+               description="Idempotent by order external_id; a repeated external_id is applied "
+                           "in order (the last one wins). Unknown customers are created.")
+class OrderBatchView(BatchView):
+    model = OrderBatchIn
+    service = staticmethod(orders_upsert)
+    result_serializer = UpsertResultOutputSerializer
+
+
+@_batch_schema(EventBatchIn, EventResultOutputSerializer,
+               operation_id="events_batch_record", tag="events",
+               summary="Record up to 1,000 behaviour events",
+               description="Events with an event_id this storefront already sent are counted "
+                           "as duplicates and change nothing. Unknown customers are created.")
+class EventBatchView(BatchView):
+    model = EventBatchIn
+    service = staticmethod(events_record)
+    result_serializer = EventResultOutputSerializer
+
+
+class OrderView(StorefrontAPIView):
+    @extend_schema(
+        operation_id="order_upsert", tags=["orders"], summary="Create or update one order",
+        description="Idempotent by external_id: sending the same order again changes nothing, "
+                    "a changed status or amount updates it (a refund is a status update). "
+                    "Fields left out keep their stored value. currency defaults to the "
+                    "storefront's. An unknown customer is created. 201 when the order is new.",
+        request=OrderIn,
+        responses={200: OrderOutputSerializer, 201: OrderOutputSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request):
+        data = self.payload(OrderIn)
+        result = orders_upsert(storefront=request_storefront(request), items=[data])
+        _refresh_metrics_on_commit(result["customer_ids"])
+        order = Order.objects.select_related("customer", "storefront").get(
+            external_id=data.external_id)
+        created = status.HTTP_201_CREATED if result["created"] else status.HTTP_200_OK
+        return Response(OrderOutputSerializer(order).data, status=created)
+
+
+class EventView(StorefrontAPIView):
+    @extend_schema(
+        operation_id="event_record", tags=["events"], summary="Record one behaviour event",
+        description="With an event_id, sending the event again changes nothing (200, counted "
+                    "as a duplicate). occurred_at defaults to now. An unknown customer is "
+                    "created. 201 when the event is recorded.",
+        request=EventIn,
+        responses={200: EventResultOutputSerializer, 201: EventResultOutputSerializer,
+                   **WRITE_ERRORS},
+    )
+    def post(self, request):
+        data = self.payload(EventIn)
+        result = events_record(storefront=request_storefront(request), items=[data])
+        _refresh_metrics_on_commit(result["customer_ids"])
+        created = status.HTTP_201_CREATED if result["recorded"] else status.HTTP_200_OK
+        return Response(EventResultOutputSerializer(result).data, status=created)

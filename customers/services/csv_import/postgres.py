@@ -1,0 +1,263 @@
+"""The PostgreSQL path: COPY a chunk's valid rows into a TEMP staging table, then write them
+with a few set-based statements.
+
+Semantics are the storefront API's (customers.services.ingest): a field left out (an empty
+cell, staged as NULL) keeps the stored value of an existing row and takes the default in a new
+one; orders and events create unknown customers; an event whose event_id the storefront already
+sent is a duplicate. A repeated key within a chunk is merged before staging, later cells over
+earlier ones. An UPDATE that would change nothing is skipped, so a re-import writes nothing and
+counts those rows as unchanged.
+"""
+
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+from pydantic import BaseModel
+from pydantic_core import to_json
+
+from customers.models import Customer, Event, MetricsSettings, Order, Storefront
+
+from .counts import Counts
+
+CUSTOMERS = Customer._meta.db_table
+ORDERS = Order._meta.db_table
+EVENTS = Event._meta.db_table
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sql_type: str
+    default: str | None = None  # SQL for a new row when the cell was empty; None: NULL
+
+
+def _json(value: Any) -> str:
+    # pydantic's serializer: Decimal prices as strings, like model_dump(mode="json"), ~6x
+    # faster than json.dumps of model_dump.
+    return to_json(value).decode()
+
+
+# Staged columns per kind, in COPY order. Encoders turn a validated value into COPY input.
+CUSTOMER_COLUMNS = [
+    Column("external_id", "text"),
+    Column("email", "text", "''"), Column("phone", "text", "''"), Column("name", "text", "''"),
+    Column("gender", "text", "''"), Column("birthday", "date"), Column("city", "text", "''"),
+    Column("signup_at", "timestamptz"), Column("acquisition_channel", "text", "''"),
+    Column("time_zone", "text", "''"),
+    Column("email_consent", "boolean"), Column("email_consent_at", "timestamptz"),
+    Column("sms_consent", "boolean"), Column("sms_consent_at", "timestamptz"),
+    Column("attributes", "jsonb", "'{}'::jsonb"), Column("tags", "jsonb", "'[]'::jsonb"),
+]
+ORDER_COLUMNS = [
+    Column("external_id", "text"), Column("customer", "text"), Column("amount", "numeric"),
+    Column("refunded_amount", "numeric", "0"),
+    Column("currency", "text", "%(currency)s"), Column("status", "text", "'paid'"),
+    Column("placed_at", "timestamptz"), Column("coupon_code", "text", "''"),
+    Column("items", "jsonb", "'[]'::jsonb"),
+]
+EVENT_COLUMNS = [
+    Column("customer", "text"), Column("name", "text"),
+    Column("occurred_at", "timestamptz", "%(now)s"), Column("properties", "jsonb", "'{}'::jsonb"),
+    Column("event_id", "text"),
+]
+JSON_COLUMNS = frozenset({"attributes", "tags", "properties", "items"})
+# Columns an UPDATE may change (external ids are the keys; consent times follow consent).
+CUSTOMER_UPDATABLE = [c.name for c in CUSTOMER_COLUMNS
+                      if c.name not in ("external_id", "email_consent_at", "sms_consent_at")]
+ORDER_UPDATABLE = ["amount", "refunded_amount", "currency", "status", "placed_at",
+                   "coupon_code", "items"]
+
+
+@dataclass
+class Staged:
+    """A chunk ready for COPY: one tuple per distinct key, and how many rows it came from."""
+
+    rows: list[tuple]
+    count: int
+
+
+def _staged(rows: list[tuple[int, BaseModel]], columns: list[Column], key: str, *,
+            first_wins: bool = False) -> Staged:
+    """COPY tuples by key; a given field is its value, a field left out is None. A repeated key
+    overlays the fields it gives on the earlier row's (or, with first_wins, is dropped)."""
+    names = [c.name for c in columns]
+    values_of = itemgetter(*names)
+    json_at = [i for i, name in enumerate(names) if name in JSON_COLUMNS]
+    index = names.index(key)
+    left_out: dict[frozenset[str], list[int]] = {}  # a file has few patterns of empty cells
+    staged: dict[Any, tuple] = {}
+    for _line, model in rows:
+        given = frozenset(model.__pydantic_fields_set__)
+        nulls = left_out.get(given)
+        if nulls is None:
+            nulls = left_out[given] = [i for i, name in enumerate(names) if name not in given]
+        row = list(values_of(model.__dict__))
+        for i in nulls:
+            row[i] = None
+        for i in json_at:
+            if row[i] is not None:
+                row[i] = _json(row[i])
+        earlier = staged.get(row[index])
+        if earlier is None:
+            staged[row[index]] = tuple(row)
+        elif not first_wins:
+            staged[row[index]] = tuple(e if r is None else r
+                                       for e, r in zip(earlier, row, strict=True))
+    return Staged(list(staged.values()), len(rows))
+
+
+def _copy_to_staging(cursor, columns: list[Column], rows: list[tuple]) -> None:
+    spec = ", ".join(f"{c.name} {c.sql_type}" for c in columns)
+    cursor.execute(f"CREATE TEMP TABLE csv_staging ({spec}) ON COMMIT DROP")
+    with cursor.copy(f"COPY csv_staging ({', '.join(c.name for c in columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    # The staging table has no statistics and ANALYZE would cost as much as the upsert: a
+    # chunk is small next to the tables, so probe their unique indexes row by row.
+    cursor.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+
+
+def _new_value(column: Column) -> str:
+    return f"s.{column.name}" if column.default is None else \
+        f"COALESCE(s.{column.name}, {column.default})"
+
+
+COLUMNS = {"customers": CUSTOMER_COLUMNS, "orders": ORDER_COLUMNS, "events": EVENT_COLUMNS}
+KEYS = {"customers": "external_id", "orders": "external_id", "events": "event_id"}
+
+
+class PostgresLoader:
+    """prepare() is pure Python (run ahead, off the database's critical path); load() writes
+    one prepared chunk, the caller holding the transaction (transaction.atomic)."""
+
+    def __init__(self, *, kind: str, storefront: Storefront):
+        self.kind, self.storefront = kind, storefront
+
+    def prepare(self, rows: list[tuple[int, BaseModel]]) -> Staged:
+        # A repeated event_id is the same event: the first one counts, as in the API.
+        return _staged(rows, COLUMNS[self.kind], KEYS[self.kind],
+                       first_wins=self.kind == "events")
+
+    def load(self, staged: Staged) -> Counts:
+        connection.ensure_connection()
+        # wrap_database_errors: psycopg's errors become Django's (IntegrityError, ...).
+        with connection.wrap_database_errors, connection.connection.cursor() as cursor:
+            _copy_to_staging(cursor, COLUMNS[self.kind], staged.rows)
+            params = {"now": timezone.now(), "storefront": self.storefront.pk,
+                      "currency": self.storefront.currency}
+            created, updated = getattr(self, f"_{self.kind}")(cursor, params)
+            # ON COMMIT DROP is not enough when the caller's transaction spans chunks.
+            cursor.execute("DROP TABLE csv_staging; RESET enable_hashjoin; RESET enable_mergejoin")
+        return Counts(created, updated, staged.count - created - updated)
+
+    def _customers(self, cursor, params: dict[str, Any]) -> tuple[int, int]:
+        cursor.execute(_CUSTOMERS_UPDATE, params)
+        updated = cursor.rowcount
+        cursor.execute(_CUSTOMERS_INSERT, params)
+        return cursor.rowcount, updated
+
+    def _orders(self, cursor, params: dict[str, Any]) -> tuple[int, int]:
+        cursor.execute(_CUSTOMERS_ENSURE, params)
+        cursor.execute(_ORDERS_UPDATE, params)
+        updated = cursor.rowcount
+        cursor.execute(_ORDERS_INSERT, params)
+        return cursor.rowcount, updated
+
+    def _events(self, cursor, params: dict[str, Any]) -> tuple[int, int]:
+        params["activity"] = list(MetricsSettings.load().activity_events)
+        cursor.execute(_CUSTOMERS_ENSURE, params)
+        cursor.execute(_EVENTS_INSERT, params)
+        return cursor.fetchone()[0], 0
+
+
+def _customers_update_sql() -> str:
+    keep = {name: f"COALESCE(s.{name}, c.{name})" for name in CUSTOMER_UPDATABLE}
+    # Like the API: a consent time moves only when the consent itself changes.
+    consent_times = [
+        f"{channel}_consent_at = CASE WHEN s.{channel}_consent <> c.{channel}_consent "
+        f"THEN COALESCE(s.{channel}_consent_at, %(now)s) ELSE c.{channel}_consent_at END"
+        for channel in ("email", "sms")
+    ]
+    assignments = [f"{name} = {value}" for name, value in keep.items()]
+    return (
+        f"UPDATE {CUSTOMERS} AS c SET {', '.join(assignments + consent_times)}, "
+        f"updated_at = %(now)s FROM csv_staging s WHERE c.external_id = s.external_id "
+        f"AND ({', '.join(f'c.{n}' for n in keep)}) IS DISTINCT FROM ({', '.join(keep.values())})"
+    )
+
+
+def _customers_insert_sql() -> str:
+    names = [c.name for c in CUSTOMER_COLUMNS]
+    values = [_new_value(c) for c in CUSTOMER_COLUMNS]
+    for channel in ("email", "sms"):
+        values[names.index(f"{channel}_consent")] = f"COALESCE(s.{channel}_consent, false)"
+        values[names.index(f"{channel}_consent_at")] = (
+            f"CASE WHEN s.{channel}_consent THEN COALESCE(s.{channel}_consent_at, %(now)s) END")
+    return (
+        f"INSERT INTO {CUSTOMERS} ({', '.join(names)}, created_at, updated_at) "
+        f"SELECT {', '.join(values)}, %(now)s, %(now)s FROM csv_staging s "
+        f"ORDER BY s.external_id ON CONFLICT (external_id) DO NOTHING"
+    )
+
+
+def _orders_update_sql() -> str:
+    keep = {"customer_id": "c.id"} | {
+        c.name: _new_value(Column(c.name, c.sql_type, f"o.{c.name}"))
+        for c in ORDER_COLUMNS if c.name in ORDER_UPDATABLE
+    }
+    assignments = [f"{name} = {value}" for name, value in keep.items()]
+    return (
+        f"UPDATE {ORDERS} AS o SET {', '.join(assignments)}, updated_at = %(now)s "
+        f"FROM csv_staging s JOIN {CUSTOMERS} c ON c.external_id = s.customer "
+        f"WHERE o.external_id = s.external_id "
+        f"AND ({', '.join(f'o.{n}' for n in keep)}) IS DISTINCT FROM ({', '.join(keep.values())})"
+    )
+
+
+def _orders_insert_sql() -> str:
+    values = ["s.external_id", "c.id", "%(storefront)s"] + [
+        _new_value(c) for c in ORDER_COLUMNS if c.name in ORDER_UPDATABLE]
+    return (
+        f"INSERT INTO {ORDERS} (external_id, customer_id, storefront_id, "
+        f"{', '.join(ORDER_UPDATABLE)}, created_at, updated_at) "
+        f"SELECT {', '.join(values)}, %(now)s, %(now)s "
+        f"FROM csv_staging s JOIN {CUSTOMERS} c ON c.external_id = s.customer "
+        f"ORDER BY s.external_id ON CONFLICT (external_id) DO NOTHING"
+    )
+
+
+# Customers that orders and events name but the database does not know yet: external id only.
+_CUSTOMERS_ENSURE = (
+    f"INSERT INTO {CUSTOMERS} (external_id, email, phone, name, gender, city, "
+    "acquisition_channel, time_zone, email_consent, sms_consent, attributes, tags, created_at, "
+    "updated_at) "
+    "SELECT DISTINCT s.customer, '', '', '', '', '', '', '', false, false, '{}'::jsonb, "
+    "'[]'::jsonb, %(now)s, %(now)s FROM csv_staging s "
+    f"WHERE NOT EXISTS (SELECT 1 FROM {CUSTOMERS} c WHERE c.external_id = s.customer) "
+    "ORDER BY s.customer ON CONFLICT (external_id) DO NOTHING"
+)
+_CUSTOMERS_UPDATE = _customers_update_sql()
+_CUSTOMERS_INSERT = _customers_insert_sql()
+_ORDERS_UPDATE = _orders_update_sql()
+_ORDERS_INSERT = _orders_insert_sql()
+# New events, then last_seen_at moved forward for activity events (the API's rule), in one
+# statement: the UPDATE in the WITH clause runs even though nothing reads its output.
+_EVENTS_INSERT = (
+    f"WITH inserted AS (INSERT INTO {EVENTS} (customer_id, storefront_id, name, occurred_at, "
+    "properties, event_id, created_at) "
+    f"SELECT c.id, %(storefront)s, s.name, {_new_value(EVENT_COLUMNS[2])}, "
+    f"{_new_value(EVENT_COLUMNS[3])}, s.event_id, %(now)s "
+    f"FROM csv_staging s JOIN {CUSTOMERS} c ON c.external_id = s.customer ORDER BY s.event_id "
+    "ON CONFLICT (storefront_id, event_id) WHERE event_id IS NOT NULL DO NOTHING "
+    "RETURNING customer_id, name, occurred_at), "
+    "latest AS (SELECT customer_id, max(occurred_at) AS seen FROM inserted "
+    "WHERE cardinality(%(activity)s::text[]) = 0 OR name = ANY(%(activity)s::text[]) "
+    "GROUP BY customer_id), "
+    f"moved AS (UPDATE {CUSTOMERS} c SET last_seen_at = latest.seen FROM latest "
+    "WHERE c.id = latest.customer_id AND (c.last_seen_at IS NULL OR c.last_seen_at < latest.seen)"
+    " RETURNING 1) "
+    "SELECT count(*) FROM inserted"
+)

@@ -1,0 +1,180 @@
+"""Per-customer value metrics (recency, frequency, monetary, LTV, AOV, RFM scores and class,
+lifecycle stage), computed set-based in SQL.
+
+`metrics_recompute_all` recomputes every customer in one transaction: one pass over the orders
+into a temporary table, the score thresholds and high marks from it, then the lifecycle change
+log and the metrics rows written from it (unchanged rows are not rewritten).
+`metrics_refresh_customers` runs the same statements for a few customers, scoring against the
+latest run's thresholds. Definitions: shared/DOMAIN.md and the MetricsSettings help texts.
+"""
+
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from customers.models import Customer, MetricsRun, MetricsSettings
+
+from .scoring import MetricsSettingsError, fixed_thresholds, high_marks, thresholds_from_row
+from .sql import CALC_TABLE, CHANGED_TABLE, MetricsSql
+
+__all__ = ["MetricsSettingsError", "metrics_recompute_all", "metrics_refresh_customers"]
+
+# One key for the metrics writers: the full recompute takes it exclusively, refreshes share it.
+_LOCK_KEY = zlib.crc32(b"retentio.customers.metrics")
+# The aggregation sorts and hashes a row per customer; the default 4MB spills to disk.
+_PG_WORK_MEM = "256MB"
+
+Step = Callable[[str], None]
+
+
+def _quiet(_line: str) -> None:
+    return None
+
+
+class _Clock:
+    """Reports each finished step with its duration."""
+
+    def __init__(self, on_step: Step) -> None:
+        self.on_step = on_step
+        self.started = self.last = time.monotonic()
+
+    def step(self, line: str) -> None:
+        now = time.monotonic()
+        self.on_step(f"{line} ({now - self.last:.2f} s)")
+        self.last = now
+
+    @property
+    def elapsed_ms(self) -> int:
+        return round((time.monotonic() - self.started) * 1000)
+
+
+def _cutoff(cutoff: datetime | None) -> datetime:
+    if cutoff is None:
+        return timezone.now()
+    if timezone.is_naive(cutoff):
+        raise ValueError("cutoff must be timezone-aware")
+    return cutoff
+
+
+def _execute(sql: str, params: dict | None = None) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _fetch(sql: str, params: dict) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _lock(*, shared: bool) -> None:
+    """Full recomputes never overlap; refreshes wait for a running one. SQLite's single
+    writer lock already serialises them."""
+    if connection.vendor != "postgresql":
+        return
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    _execute(f"SELECT {function}(%(key)s)", {"key": _LOCK_KEY})
+
+
+def _thresholds(q: MetricsSql, settings: MetricsSettings) -> dict[str, list]:
+    if settings.scoring == MetricsSettings.Scoring.FIXED:
+        return fixed_thresholds(settings)
+    [row] = _fetch(q.quintile_thresholds(), q.params)
+    return thresholds_from_row(row)
+
+
+def _write(q: MetricsSql) -> tuple[int, int]:
+    """Log stage changes (against the rows still stored), then write the changed rows."""
+    changes = _execute(q.log_stage_changes(), q.params)
+    written = _execute(q.update_metrics(), q.params) + _execute(q.insert_metrics(), q.params)
+    return changes, written
+
+
+def _create_temp(q: MetricsSql, table: str) -> None:
+    for statement in q.create_temp(table):
+        _execute(statement, q.params)
+
+
+def _recompute(cutoff: datetime, clock: _Clock) -> MetricsRun:
+    settings = MetricsSettings.load()
+    if settings.scoring == MetricsSettings.Scoring.FIXED:
+        fixed_thresholds(settings)  # fail on bad settings before any work
+    _lock(shared=False)
+    if connection.vendor == "postgresql":
+        _execute(f"SET LOCAL work_mem = '{_PG_WORK_MEM}'")
+    q = MetricsSql(settings=settings, cutoff=cutoff)
+    _create_temp(q, CALC_TABLE)
+    clock.step("aggregated orders per customer")
+    thresholds = _thresholds(q, settings)
+    q.bind_thresholds(thresholds)
+    clock.step(f"score thresholds ({settings.get_scoring_display().lower()})")
+    [(customers, buyers, *at_least)] = _fetch(q.score_counts(), q.params)
+    marks = high_marks(buyers, at_least, settings.high_rule)
+    q.bind_high_marks(marks)
+    clock.step(f"high marks ({customers:,} customers, {buyers:,} with a paid order)")
+    _create_temp(q, CHANGED_TABLE)
+    clock.step("compared with the stored metrics")
+    changes, written = _write(q)
+    for statement in q.drop_temp():
+        _execute(statement)
+    clock.step(f"wrote {written:,} changed metrics rows, {changes:,} stage changes")
+    return MetricsRun.objects.create(
+        cutoff=cutoff, thresholds=thresholds, high_marks=marks, customers=customers,
+        buyers=buyers, stage_changes=changes, rows_written=written,
+        duration_ms=clock.elapsed_ms,
+    )
+
+
+def metrics_recompute_all(
+    *, cutoff: datetime | None = None, on_step: Step | None = None
+) -> MetricsRun:
+    """Recompute every customer's metrics as of `cutoff` (default: now) in one transaction and
+    record the run. `on_step` receives a line as each step finishes."""
+    cutoff = _cutoff(cutoff)
+    clock = _Clock(on_step or _quiet)
+    with transaction.atomic():
+        return _recompute(cutoff, clock)
+
+
+def _latest_run() -> MetricsRun | None:
+    return MetricsRun.objects.order_by("-cutoff", "-pk").first()
+
+
+def metrics_refresh_customers(
+    *, customer_ids: Iterable[int], cutoff: datetime | None = None,
+    on_step: Step | None = None,
+) -> int:
+    """Recompute these customers' metrics as of `cutoff`, scored against the latest run's
+    thresholds and marks (a full recompute when there is no run yet). Returns the number of
+    metrics rows inserted or changed."""
+    ids = sorted({int(i) for i in customer_ids})
+    if not ids:
+        return 0
+    cutoff = _cutoff(cutoff)
+    clock = _Clock(on_step or _quiet)
+    with transaction.atomic():
+        run = _latest_run()
+        if run is None:
+            return _recompute(cutoff, clock).rows_written
+        _lock(shared=True)
+        q = MetricsSql(settings=MetricsSettings.load(), cutoff=cutoff, customer_ids=ids)
+        _lock_customers(q)
+        q.bind_thresholds(run.thresholds)
+        q.bind_high_marks(run.high_marks)
+        changes, written = _write(q)
+        clock.step(f"wrote {written:,} changed metrics rows, {changes:,} stage changes")
+        return written
+
+
+def _lock_customers(q: MetricsSql) -> None:
+    """Concurrent refreshes of one customer take turns, so a stage change is logged once.
+    (NO KEY UPDATE does not block orders being inserted for the customer.)"""
+    if connection.vendor == "postgresql":
+        in_ids = q.snippets["in_ids"].format(column="id")
+        _execute(f"SELECT id FROM {Customer._meta.db_table} WHERE {in_ids} ORDER BY id "
+                 "FOR NO KEY UPDATE", q.params)

@@ -1,0 +1,64 @@
+"""Real-browser tests: Debian's Chromium (/usr/bin/chromium, installed by bin/ensure-chromium)
+driven by Playwright against pytest-django's live server. Playwright is never allowed to
+download a browser of its own.
+
+Without the browser these tests skip with a reason, except under CI=true, where a missing
+browser is a failure: CI must prove the pages work in a real browser.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; Django would otherwise refuse the
+# ORM calls the tests make to seed data ("async-unsafe").
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 15_000
+
+
+def _browser_missing_reason() -> str | None:
+    if CHROMIUM.exists():
+        return None
+    return f"{CHROMIUM} is missing: run bin/ensure-chromium (apt-get install chromium)"
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = _browser_missing_reason()
+    if reason is None or os.environ.get("CI") == "true":
+        return  # under CI the browser fixture fails loudly instead
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def browser():
+    reason = _browser_missing_reason()
+    if reason is not None:
+        pytest.fail(f"CI=true and {reason}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    yield page
+    context.close()
