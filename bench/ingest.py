@@ -14,7 +14,10 @@ counts the CPU the pass really used (gunicorn master and workers, the PostgreSQL
 bench database, and this client, from /proc) and prints the rate two otherwise idle cores would
 give at that cost: 2 / CPU seconds per order, an upper bound.
 
-    .venv/bin/python bench/ingest.py [--orders 200000] [--clients 3] [--worker-class gthread]
+    .venv/bin/python bench/ingest.py [--orders 200000] [--clients 4] [--worker-class gthread]
+
+gthread (2 workers x 2 threads, 4 clients) and sync (2 workers, 2 clients) measured the same
+CPU per order; gthread keeps four requests in flight, so the database works while Python does.
 """
 
 import argparse
@@ -80,7 +83,7 @@ def free_port() -> int:
 
 
 def gunicorn_start(port: int, args: argparse.Namespace) -> subprocess.Popen:
-    command = [str(GUNICORN), "config.wsgi", "--bind", f"127.0.0.1:{port}",
+    command = [str(GUNICORN), args.app, "--bind", f"127.0.0.1:{port}",
                "--workers", str(args.workers), "--worker-class", args.worker_class,
                "--threads", str(args.threads), "--keep-alive", "30", "--log-level", "warning"]
     process = subprocess.Popen(command, cwd=ROOT, env=server_env(), start_new_session=True)
@@ -190,7 +193,7 @@ def post_all(port: int, key: str, batches: list[bytes], clients: int) -> tuple[f
 
 
 def measured_pass(label: str, port: int, key: str, batches: list[bytes], n: int,
-                  args: argparse.Namespace, master: int) -> float:
+                  args: argparse.Namespace, master: int) -> tuple[float, float]:
     before, client_before = server_cpu(master), time.process_time()
     seconds, errors = post_all(port, key, batches, args.clients)
     used = {**cpu_used(before, server_cpu(master)),
@@ -204,16 +207,17 @@ def measured_pass(label: str, port: int, key: str, batches: list[bytes], n: int,
           f"         CPU per 1,000 orders {cpu * 1000 / (n / BATCH):.1f} ms ({per_batch}) -> "
           f"{idle_rate:,.0f}/s on 2 idle cores, ratio {idle_rate / TARGET:.2f}x"
           + (f"\n  {len(errors)} failed batches, first: {errors[0]}" if errors else ""))
-    return rate
+    return rate, idle_rate
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=200_000)
-    parser.add_argument("--clients", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--app", default="config.wsgi", help="WSGI module (to compare variants)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
@@ -224,6 +228,7 @@ def main() -> None:
     redis.Redis.from_url(BROKER).flushdb()
     warmup, batches = bodies(4 * BATCH, "warm-", 1), bodies(args.orders, "o", 2)
     port = free_port()
+    print(f"load average before the run (other work on the machine): {os.getloadavg()[0]:.1f}")
     print(f"gunicorn: {args.workers} workers, {args.worker_class}"
           f"{f' x {args.threads} threads' if args.worker_class == 'gthread' else ''}, "
           f"{args.clients} client threads, batches of {BATCH:,}", flush=True)
@@ -232,7 +237,6 @@ def main() -> None:
         post_all(port, key, warmup, args.clients)
         rates = [measured_pass(label, port, key, batches, args.orders, args, process.pid)
                  for label in ("new", "re-send")]
-        print(f"load average during the run: {os.getloadavg()[0]:.1f} on 2 cores")
     finally:
         gunicorn_stop(process)
     with psycopg.connect(f"{PG}/{DB_NAME}") as conn:
@@ -243,8 +247,11 @@ def main() -> None:
     redis.Redis.from_url(BROKER).flushdb()
     if not args.keep:
         database_drop()
-    verdict = "meets" if rates[0] >= TARGET else "MISSES"
-    print(f"batch API ingest {verdict} the {TARGET:,} orders/s target: {rates[0]:,.0f}/s")
+    (rate, idle_rate), _resend = rates
+    verdict = "meets" if rate >= TARGET else "MISSES"
+    print(f"batch API ingest {verdict} the {TARGET:,} orders/s target on the wall clock: "
+          f"{rate:,.0f}/s ({rate / TARGET:.2f}x); at the CPU it used, two idle cores give "
+          f"{idle_rate:,.0f}/s ({idle_rate / TARGET:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ times:
   (b) cold:   metrics_recompute_all() with an empty metrics table (first ever run);
   (c) steady: metrics_recompute_all() again at the same cutoff (nothing changed);
   (d) next night: metrics_recompute_all() a day later (every buyer's recency moves).
+The floor, (c) and (d) are measured more than once and the best time kept.
 
 Targets (issue 2): the full recompute <= 15 s and <= 1.5 x the floor, on this 2-core machine.
 Usage: .venv/bin/python bench/metrics.py [--customers 1000000] [--reuse]
@@ -85,6 +86,7 @@ FROM (SELECT g, random() AS u, random() AS s, random() AS d,
       FROM generate_series(%(start)s, %(stop)s) g) r
 """
 ORDER_CHUNK = 2_000_000
+COVERING_INDEX = "bench_order_customer_covering"
 
 
 def connect(dbname: str) -> psycopg.Connection:
@@ -190,13 +192,18 @@ def load_data(customers: int) -> float:
 
 
 def time_floor(cutoff, window_days: int) -> float:
+    """The best of the planner's own choice and the planner settings the recompute uses, so
+    the floor is never handicapped."""
     from django.db import connection, transaction
+
+    from customers.services.metrics import PG_AGGREGATE_SETTINGS
 
     params = {"cutoff": cutoff, "window_start": cutoff - timedelta(days=window_days)}
     best = float("inf")
-    for _attempt in range(2):  # the first also warms the cache for the others
+    for settings in (["SET LOCAL work_mem = '256MB'"], PG_AGGREGATE_SETTINGS) * 2:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL work_mem = '256MB'")  # as the recompute has
+            for statement in settings:
+                cursor.execute(statement)
             started = time.monotonic()
             cursor.execute(FLOOR_SQL, params)
             best = min(best, time.monotonic() - started)
@@ -214,6 +221,21 @@ def time_recompute(label: str, cutoff) -> float:
     say(f"    = {elapsed:.2f} s ({run.customers:,} customers, {run.buyers:,} buyers, "
         f"{run.rows_written:,} rows written, {run.stage_changes:,} stage changes)")
     return elapsed
+
+
+def covering_index(wanted: bool) -> None:
+    """--covering-index: an index on orders (customer_id, placed_at) that also carries the
+    columns the aggregation reads, so it streams in customer order from the index alone."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if wanted:
+            cursor.execute("SET maintenance_work_mem = '1GB'")
+            cursor.execute(f"CREATE INDEX IF NOT EXISTS {COVERING_INDEX} ON customers_order "
+                           "(customer_id, placed_at) INCLUDE (status, amount, refunded_amount)")
+            cursor.execute("VACUUM ANALYZE customers_order")
+        else:
+            cursor.execute(f"DROP INDEX IF EXISTS {COVERING_INDEX}")
 
 
 def empty_metrics() -> None:
@@ -239,7 +261,11 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--reuse", action="store_true",
                         help="keep retentio_bench when it already holds this data set")
+    parser.add_argument("--covering-index", action="store_true",
+                        help="add an index on orders (customer_id, placed_at) INCLUDE (status, "
+                             "amount, refunded_amount) before timing (dropped without the flag)")
     args = parser.parse_args()
+    say(f"load average before: {os.getloadavg()[0]:.2f} (the machine may be shared)")
 
     load_seconds = None
     if args.reuse and loaded(args.customers):
@@ -259,15 +285,25 @@ def main() -> None:
 
     from customers.models import MetricsSettings
 
+    covering_index(args.covering_index)
+    say(f"covering index on orders: {'yes' if args.covering_index else 'no'}")
     cutoff = timezone.now()
-    floor = time_floor(cutoff, MetricsSettings.load().window_days)
+    window_days = MetricsSettings.load().window_days
+    floor = time_floor(cutoff, window_days)
     say(f"(a) floor (hand-written aggregate into a temp table): {floor:.2f} s")
     empty_metrics()
     cold = time_recompute("(b) full recompute, cold (empty metrics table)", cutoff)
-    steady = time_recompute("(c) full recompute again, same cutoff", cutoff)
-    nightly = time_recompute("(d) full recompute a day later", cutoff + timedelta(days=1))
+    # Repeated and the best kept, as for the floor: on a shared machine one run can be
+    # slowed by its neighbours.
+    steady = min(time_recompute(f"(c) full recompute again, same cutoff (#{i})", cutoff)
+                 for i in (1, 2))
+    nightly = min(time_recompute(f"(d) full recompute {i} day(s) later",
+                                 cutoff + timedelta(days=i)) for i in (1, 2))
+    floor = min(floor, time_floor(cutoff, window_days))
+    say(f"(a) floor, measured again: best {floor:.2f} s")
 
     say("")
+    say(f"load average after: {os.getloadavg()[0]:.2f}")
     if load_seconds is not None:
         say(f"load: {load_seconds:.0f} s")
     say(f"{'(a) floor':<28} {floor:7.2f} s")

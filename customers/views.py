@@ -5,6 +5,7 @@ rows for the templates (bar widths) and paginate.
 """
 
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext_lazy as _
@@ -36,6 +37,27 @@ def _parse_days(raw: str | None) -> int | None:
     return days if days in PERIOD_CHOICES else None
 
 
+# The period figures scan every order and event of the period (seconds on millions of rows,
+# see bench notes); operators reload the dashboard far more often than the figures move.
+FIGURES_CACHE_SECONDS = 300
+
+
+def _period_figures(days: int) -> dict:
+    period = selectors.period_last_days(days)
+    return {
+        "period": period,
+        "summary": selectors.value_summary(period=period),
+        "breakdowns": {dim: selectors.arpu_by(period=period, dimension=dim)
+                       for dim, _label in BREAKDOWNS},
+        "trend": selectors.arpu_trend(period=period, bucket=TREND_BUCKET_BY_DAYS[days]),
+    }
+
+
+def _cached_period_figures(days: int) -> dict:
+    return cache.get_or_set(f"dashboard:figures:{days}", lambda: _period_figures(days),
+                            FIGURES_CACHE_SECONDS)
+
+
 def _with_bar_widths(rows: list[dict], key: str) -> list[dict]:
     """Add `bar` (0..100, % of the largest value) so templates can draw honest CSS bars."""
     top = max((row[key] or 0 for row in rows), default=0)
@@ -56,24 +78,22 @@ def dashboard(request):
             "bad_days": request.GET.get("days"),
         }
         return render(request, "customers/dashboard.html", context, status=400)
-    period = selectors.period_last_days(days)
-    summary = selectors.value_summary(period=period)
+    figures = _cached_period_figures(days)
+    summary = figures["summary"]
     rate = summary.get("repurchase_rate")
     context = {
         "period_choices": PERIOD_CHOICES,
         "days": days,
-        "period": period,
+        "period": figures["period"],
         "summary": summary,
         "repurchase_pct": None if rate is None else float(rate) * 100,
         "has_orders": Order.objects.exists(),
         "breakdowns": [
             {"dimension": dim, "label": label,
-             "rows": _with_bar_widths(selectors.arpu_by(period=period, dimension=dim), "arpu")}
+             "rows": _with_bar_widths(figures["breakdowns"][dim], "arpu")}
             for dim, label in BREAKDOWNS
         ],
-        "trend": _with_bar_widths(
-            selectors.arpu_trend(period=period, bucket=TREND_BUCKET_BY_DAYS[days]), "arpu"
-        ),
+        "trend": _with_bar_widths(figures["trend"], "arpu"),
         "trend_bucket": TREND_BUCKET_BY_DAYS[days],
         "lifecycle": _with_share_bars(selectors.lifecycle_distribution()),
         "rfm": _with_share_bars(selectors.rfm_distribution()),

@@ -14,6 +14,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import accumulate
+from operator import itemgetter
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -101,6 +103,7 @@ CATALOGUE = [
     ("CANDLE-CEDAR", "Cedar candle", "home", "159.00"),
 ]
 CATALOGUE_WEIGHTS = [14, 10, 6, 4, 8, 6, 4, 2, 1, 1, 7, 4, 2, 12, 6, 8, 4, 2, 6, 5]
+CATALOGUE_CUMULATIVE = list(accumulate(CATALOGUE_WEIGHTS))
 # (code, percent off, amount off, minimum spend)
 COUPONS = [("WELCOME10", 10, 0, 0), ("SPRING20", 20, 0, 300), ("VIP50", 0, 50, 300),
            ("COMEBACK30", 0, 30, 150), ("BDAY15", 15, 0, 0), ("FREESHIP", 0, 10, 99)]
@@ -135,10 +138,15 @@ class _Generator:
         self.storefronts = storefronts
         self.order_seq = 0
         self.event_seq = 0
+        self.cumulative: dict[int, list[int]] = {}
 
     # -- helpers --------------------------------------------------------------------------
     def pick(self, weighted: list[tuple]) -> tuple:
-        return self.rng.choices(weighted, weights=[w[-1] for w in weighted])[0]
+        """One entry of a (..., weight) table, by weight."""
+        cumulative = self.cumulative.get(id(weighted))
+        if cumulative is None:
+            cumulative = self.cumulative[id(weighted)] = list(accumulate(w[-1] for w in weighted))
+        return self.rng.choices(weighted, cum_weights=cumulative)[0]
 
     def days_before_anchor(self, days: float) -> dt.datetime:
         return self.anchor - dt.timedelta(seconds=int(days * 86400))
@@ -257,7 +265,8 @@ class _Generator:
         rng = self.rng
         lines = 1 + min(int(rng.expovariate(1.1)), 4)
         items = []
-        for sku, name, category, price in rng.choices(CATALOGUE, CATALOGUE_WEIGHTS, k=lines):
+        picked = rng.choices(CATALOGUE, cum_weights=CATALOGUE_CUMULATIVE, k=lines)
+        for sku, name, category, price in picked:
             quantity = max(1, round(basket * rng.uniform(0.6, 1.3)))
             items.append({"sku": sku, "name": name, "quantity": quantity, "price": price,
                           "category": category})
@@ -325,7 +334,7 @@ class _Generator:
         end = min(end, self.anchor)
         for _ in range(int(rng.expovariate(1 / 2.5))):
             name = self.pick(BROWSE_EVENTS)[0]
-            sku = rng.choices(CATALOGUE, CATALOGUE_WEIGHTS)[0][0]
+            sku = rng.choices(CATALOGUE, cum_weights=CATALOGUE_CUMULATIVE)[0][0]
             props = {"sku": sku} if name in ("product_view", "cart_add") else {}
             self.event(shopper, name, self.between(signup_at, end), storefront, props)
 
@@ -431,20 +440,24 @@ class _Writer:
             return
         ops = connection.ops
         fields = [model._meta.get_field(name) for name in columns]
-        adapters = [self.adapter(f) for f in fields]
+        adapters = [(i, adapt) for i, f in enumerate(fields) if (adapt := self.adapter(f))]
         sql = "INSERT INTO {} ({}) VALUES ({})".format(
             ops.quote_name(model._meta.db_table),
             ", ".join(ops.quote_name(f.column) for f in fields),
             ", ".join(["%s"] * len(fields)),
         )
-        values = [
-            tuple(adapt(row[name]) for name, adapt in zip(columns, adapters, strict=True))
-            for row in rows
-        ]
+        values_of = itemgetter(*columns)
+        values = []
+        for row in rows:
+            value = list(values_of(row))
+            for i, adapt in adapters:
+                value[i] = adapt(value[i])
+            values.append(value)
         with connection.cursor() as cursor:
             cursor.executemany(sql, values)
 
-    def adapter(self, model_field: models.Field) -> Callable[[Any], Any]:
+    def adapter(self, model_field: models.Field) -> Callable[[Any], Any] | None:
+        """How to turn a value into what the driver takes; None: as it is."""
         ops = connection.ops
         kind = model_field.get_internal_type()
         if kind == "DateTimeField" and connection.vendor == "sqlite":
@@ -455,7 +468,7 @@ class _Writer:
             return ops.adapt_datefield_value
         if kind == "JSONField":
             return lambda value: ops.adapt_json_value(value, None)
-        return lambda value: value
+        return None
 
 
 def _sqlite_utc_text(value: dt.datetime | None) -> str | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from customers.models import Customer, Event, Order, Storefront
+from customers.models import Customer, CustomerMetrics, Event, Order, Storefront
 from customers.services.csv_import import KINDS, csv_import
 from tests.customers.factories import CustomerFactory, OrderFactory, StorefrontFactory
 
@@ -373,6 +373,14 @@ def test_command_reports_counts_and_points_to_recompute(run):
     assert "customers: 3 rows" in output
     assert "3 created, 0 updated, 0 unchanged or duplicate, 0 rejected" in output
     assert "recompute_metrics" in output
+
+
+def test_recompute_option_computes_the_imported_customers_metrics(run):
+    run("orders", FIXTURES / "orders.csv", "--recompute")
+
+    metrics = CustomerMetrics.objects.get(customer__external_id="c1")
+    assert metrics.order_count == 2
+    assert metrics.ltv == Decimal("180.50")  # 120.50 + 80.00 - 20.00 refunded
 
 
 @pytest.mark.parametrize("kind", ["customers", "orders", "events"])

@@ -23,8 +23,10 @@ score = 1 + floor(5 * worse / 10) = 1 + floor(worse / 2).
 
 import datetime as dt
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from customers.models import (
     CustomerMetrics,
@@ -369,3 +371,39 @@ def test_empty_database_records_an_empty_run(db):
 def test_naive_cutoff_is_refused(db):
     with pytest.raises(ValueError, match="timezone-aware"):
         metrics_recompute_all(cutoff=dt.datetime(2025, 6, 30))
+
+
+def test_command_recomputes_everyone_and_reports_it(population):
+    out = StringIO()
+
+    call_command("recompute_metrics", stdout=out)
+
+    assert CustomerMetrics.objects.count() == 12
+    assert "aggregated orders per customer" in out.getvalue()
+    assert ("12 customers, 10 with a paid order, 12 metrics rows changed, "
+            "12 lifecycle stage changes") in out.getvalue()
+
+
+def test_command_refreshes_only_the_named_customers(population):
+    metrics_recompute_all(cutoff=C)
+    OrderFactory(customer=population["kai"], storefront=population["anna"].orders.first()
+                 .storefront, amount=Decimal("5.00"))
+    out = StringIO()
+
+    call_command("recompute_metrics", "--customer", "kai", stdout=out)
+
+    assert "Done: 1 metrics row(s) changed." in out.getvalue()
+    assert _metrics()["kai"].order_count == 1
+    assert _metrics()["anna"].computed_at == C
+
+
+def test_command_names_unknown_customers(population):
+    with pytest.raises(CommandError, match="Unknown customer external id\\(s\\): nobody"):
+        call_command("recompute_metrics", "--customer", "kai", "--customer", "nobody")
+
+
+def test_command_reports_bad_settings(population):
+    _use_settings(scoring=MetricsSettings.Scoring.FIXED, fixed_thresholds={})
+
+    with pytest.raises(CommandError, match="fixed_thresholds is empty"):
+        call_command("recompute_metrics")

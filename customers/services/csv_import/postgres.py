@@ -161,10 +161,8 @@ class PostgresLoader:
 
     def _orders(self, cursor, params: dict[str, Any]) -> tuple[int, int]:
         cursor.execute(_CUSTOMERS_ENSURE, params)
-        cursor.execute(_ORDERS_UPDATE, params)
-        updated = cursor.rowcount
-        cursor.execute(_ORDERS_INSERT, params)
-        return cursor.rowcount, updated
+        cursor.execute(_ORDERS_UPSERT, params)
+        return cursor.fetchone()
 
     def _events(self, cursor, params: dict[str, Any]) -> tuple[int, int]:
         params["activity"] = list(MetricsSettings.load().activity_events)
@@ -203,29 +201,29 @@ def _customers_insert_sql() -> str:
     )
 
 
-def _orders_update_sql() -> str:
-    keep = {"customer_id": "c.id"} | {
+def _orders_upsert_sql() -> str:
+    """Changed orders updated, new ones inserted, in one statement that joins the customers
+    once. The UPDATE does not see the rows the INSERT adds (one snapshot), and the INSERT
+    skips the rows that existed (ON CONFLICT DO NOTHING): each row is written at most once."""
+    keep = {"customer_id": "s.customer_id"} | {
         c.name: _new_value(Column(c.name, c.sql_type, f"o.{c.name}"))
         for c in ORDER_COLUMNS if c.name in ORDER_UPDATABLE
     }
     assignments = [f"{name} = {value}" for name, value in keep.items()]
-    return (
-        f"UPDATE {ORDERS} AS o SET {', '.join(assignments)}, updated_at = %(now)s "
-        f"FROM csv_staging s JOIN {CUSTOMERS} c ON c.external_id = s.customer "
-        f"WHERE o.external_id = s.external_id "
-        f"AND ({', '.join(f'o.{n}' for n in keep)}) IS DISTINCT FROM ({', '.join(keep.values())})"
-    )
-
-
-def _orders_insert_sql() -> str:
-    values = ["s.external_id", "c.id", "%(storefront)s"] + [
+    new_values = ["s.external_id", "s.customer_id", "%(storefront)s"] + [
         _new_value(c) for c in ORDER_COLUMNS if c.name in ORDER_UPDATABLE]
     return (
-        f"INSERT INTO {ORDERS} (external_id, customer_id, storefront_id, "
+        f"WITH src AS MATERIALIZED (SELECT s.*, c.id AS customer_id FROM csv_staging s "
+        f"JOIN {CUSTOMERS} c ON c.external_id = s.customer), "
+        f"updated AS (UPDATE {ORDERS} AS o SET {', '.join(assignments)}, updated_at = %(now)s "
+        f"FROM src s WHERE o.external_id = s.external_id "
+        f"AND ({', '.join(f'o.{n}' for n in keep)}) IS DISTINCT FROM ({', '.join(keep.values())}) "
+        f"RETURNING 1), "
+        f"created AS (INSERT INTO {ORDERS} (external_id, customer_id, storefront_id, "
         f"{', '.join(ORDER_UPDATABLE)}, created_at, updated_at) "
-        f"SELECT {', '.join(values)}, %(now)s, %(now)s "
-        f"FROM csv_staging s JOIN {CUSTOMERS} c ON c.external_id = s.customer "
-        f"ORDER BY s.external_id ON CONFLICT (external_id) DO NOTHING"
+        f"SELECT {', '.join(new_values)}, %(now)s, %(now)s FROM src s "
+        f"ORDER BY s.external_id ON CONFLICT (external_id) DO NOTHING RETURNING 1) "
+        f"SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM updated)"
     )
 
 
@@ -234,15 +232,14 @@ _CUSTOMERS_ENSURE = (
     f"INSERT INTO {CUSTOMERS} (external_id, email, phone, name, gender, city, "
     "acquisition_channel, time_zone, email_consent, sms_consent, attributes, tags, created_at, "
     "updated_at) "
-    "SELECT DISTINCT s.customer, '', '', '', '', '', '', '', false, false, '{}'::jsonb, "
-    "'[]'::jsonb, %(now)s, %(now)s FROM csv_staging s "
+    "SELECT s.customer, '', '', '', '', '', '', '', false, false, '{}'::jsonb, "
+    "'[]'::jsonb, %(now)s, %(now)s FROM (SELECT DISTINCT customer FROM csv_staging) s "
     f"WHERE NOT EXISTS (SELECT 1 FROM {CUSTOMERS} c WHERE c.external_id = s.customer) "
     "ORDER BY s.customer ON CONFLICT (external_id) DO NOTHING"
 )
 _CUSTOMERS_UPDATE = _customers_update_sql()
 _CUSTOMERS_INSERT = _customers_insert_sql()
-_ORDERS_UPDATE = _orders_update_sql()
-_ORDERS_INSERT = _orders_insert_sql()
+_ORDERS_UPSERT = _orders_upsert_sql()
 # New events, then last_seen_at moved forward for activity events (the API's rule), in one
 # statement: the UPDATE in the WITH clause runs even though nothing reads its output.
 _EVENTS_INSERT = (

@@ -25,8 +25,13 @@ __all__ = ["MetricsSettingsError", "metrics_recompute_all", "metrics_refresh_cus
 
 # One key for the metrics writers: the full recompute takes it exclusively, refreshes share it.
 _LOCK_KEY = zlib.crc32(b"retentio.customers.metrics")
-# The aggregation sorts and hashes a row per customer; the default 4MB spills to disk.
-_PG_WORK_MEM = "256MB"
+# Planner settings for this transaction. The joins and sorts over a row per customer spill
+# to disk with the default 4MB. The aggregation over the orders streams in customer order
+# (GroupAggregate) when an index on orders (customer_id, ...) covers the columns it reads;
+# the planner prefers a hash table of every customer instead, which is about 3x slower
+# (1M customers: 6 s against 17 s) and no faster than sorting when there is no such index.
+PG_AGGREGATE_SETTINGS = ["SET LOCAL work_mem = '256MB'", "SET LOCAL enable_hashagg = off"]
+PG_AFTER_AGGREGATE_SETTINGS = ["SET LOCAL enable_hashagg = on"]
 
 Step = Callable[[str], None]
 
@@ -72,6 +77,12 @@ def _fetch(sql: str, params: dict) -> list[tuple]:
         return cursor.fetchall()
 
 
+def _postgres(statements: list[str]) -> None:
+    if connection.vendor == "postgresql":
+        for statement in statements:
+            _execute(statement)
+
+
 def _lock(*, shared: bool) -> None:
     """Full recomputes never overlap; refreshes wait for a running one. SQLite's single
     writer lock already serialises them."""
@@ -105,10 +116,10 @@ def _recompute(cutoff: datetime, clock: _Clock) -> MetricsRun:
     if settings.scoring == MetricsSettings.Scoring.FIXED:
         fixed_thresholds(settings)  # fail on bad settings before any work
     _lock(shared=False)
-    if connection.vendor == "postgresql":
-        _execute(f"SET LOCAL work_mem = '{_PG_WORK_MEM}'")
     q = MetricsSql(settings=settings, cutoff=cutoff)
+    _postgres(PG_AGGREGATE_SETTINGS)
     _create_temp(q, CALC_TABLE)
+    _postgres(PG_AFTER_AGGREGATE_SETTINGS)
     clock.step("aggregated orders per customer")
     thresholds = _thresholds(q, settings)
     q.bind_thresholds(thresholds)
