@@ -9,10 +9,11 @@ server's: HTTP, auth, throttle, validation, the bulk upsert and the Celery enque
 Two passes: "new" (every order and a share of the customers are created) and "re-send" (the
 same batches again, so every order takes the ON CONFLICT path).
 
-Other work on the machine steals the same two cores, so besides wall-clock orders/s the script
-counts the CPU the pass really used (gunicorn master and workers, the PostgreSQL backends of the
-bench database, and this client, from /proc) and prints the rate two otherwise idle cores would
-give at that cost: 2 / CPU seconds per order, an upper bound.
+Other work on the machine steals the same two cores; the script prints how much of them other
+processes used during each pass. Besides wall-clock orders/s it counts the CPU each pass used
+(gunicorn master and workers, the PostgreSQL backends of the bench database, this client, from
+/proc) and prints the rate two otherwise idle cores would give at that cost: 2 / CPU seconds
+per order, an upper bound.
 
     .venv/bin/python bench/ingest.py [--orders 200000] [--clients 4] [--worker-class gthread]
 
@@ -119,6 +120,13 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy() -> float:
+    """CPU seconds all processes have used since boot (every core), from /proc/stat."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(
+        int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def server_cpu(master: int) -> dict[str, dict[int, float]]:
     """CPU seconds so far of gunicorn (master, workers) and of the bench database's backends."""
     web = [master]
@@ -194,16 +202,18 @@ def post_all(port: int, key: str, batches: list[bytes], clients: int) -> tuple[f
 
 def measured_pass(label: str, port: int, key: str, batches: list[bytes], n: int,
                   args: argparse.Namespace, master: int) -> tuple[float, float]:
-    before, client_before = server_cpu(master), time.process_time()
+    before, client_before, busy_before = server_cpu(master), time.process_time(), machine_busy()
     seconds, errors = post_all(port, key, batches, args.clients)
     used = {**cpu_used(before, server_cpu(master)),
             "client": time.process_time() - client_before}
     cpu = sum(used.values())
+    others = max(0.0, machine_busy() - busy_before - cpu) / seconds
     rate, idle_rate = n / seconds, 2 * n / cpu
     per_batch = ", ".join(f"{group} {value * 1000 / (n / BATCH):.1f}"
                           for group, value in used.items())
     print(f"{label:<8} {n:>8,} orders in {seconds:6.2f} s = {rate:>7,.0f} orders/s, ratio "
-          f"{rate / TARGET:.2f}x of {TARGET:,}/s\n"
+          f"{rate / TARGET:.2f}x of {TARGET:,}/s (other processes meanwhile used {others:.2f} "
+          f"of the 2 cores)\n"
           f"         CPU per 1,000 orders {cpu * 1000 / (n / BATCH):.1f} ms ({per_batch}) -> "
           f"{idle_rate:,.0f}/s on 2 idle cores, ratio {idle_rate / TARGET:.2f}x"
           + (f"\n  {len(errors)} failed batches, first: {errors[0]}" if errors else ""))
@@ -228,7 +238,6 @@ def main() -> None:
     redis.Redis.from_url(BROKER).flushdb()
     warmup, batches = bodies(4 * BATCH, "warm-", 1), bodies(args.orders, "o", 2)
     port = free_port()
-    print(f"load average before the run (other work on the machine): {os.getloadavg()[0]:.1f}")
     print(f"gunicorn: {args.workers} workers, {args.worker_class}"
           f"{f' x {args.threads} threads' if args.worker_class == 'gthread' else ''}, "
           f"{args.clients} client threads, batches of {BATCH:,}", flush=True)

@@ -1,15 +1,27 @@
 """Customers, their orders and behaviour events, the storefronts that send them, and the
 per-customer value metrics computed from them (see customers/services/metrics.py)."""
 
+import datetime
+import functools
 import zoneinfo
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())  # scans the tz database: ~4 ms
+
+
+def is_time_zone(value: str) -> bool:
+    return value in _time_zones()
+
+
 def validate_time_zone(value: str) -> None:
-    if value and value not in zoneinfo.available_timezones():
+    if value and not is_time_zone(value):
         raise ValidationError(_("%(value)s is not an IANA time zone."), params={"value": value})
 
 
@@ -63,7 +75,9 @@ class Gender(models.TextChoices):
 
 
 class Customer(models.Model):
-    external_id = models.CharField(_("external id"), max_length=128, unique=True)
+    # Unique through Meta.constraints: a plain constraint, without the extra LIKE index
+    # PostgreSQL gets for unique=True on a CharField (every ingest pays for each index).
+    external_id = models.CharField(_("external id"), max_length=128)
     email = models.EmailField(_("email"), blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     name = models.CharField(_("name"), max_length=200, blank=True)
@@ -94,6 +108,9 @@ class Customer(models.Model):
             models.Index(fields=["acquisition_channel"]),
             models.Index(fields=["city"]),
         ]
+        constraints = [
+            models.UniqueConstraint(fields=["external_id"], name="customer_unique_external_id"),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.external_id
@@ -110,8 +127,11 @@ class Order(models.Model):
     """A storefront order. Refunds and cancellations are status updates of the same order;
     a partial refund keeps status `paid` and sets `refunded_amount`."""
 
-    external_id = models.CharField(_("external id"), max_length=128, unique=True)
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="orders")
+    external_id = models.CharField(_("external id"), max_length=128)  # unique: Meta
+    # No index of its own: the (customer, placed_at) covering index serves every lookup.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="orders", db_index=False
+    )
     storefront = models.ForeignKey(Storefront, on_delete=models.PROTECT, related_name="orders")
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     refunded_amount = models.DecimalField(
@@ -129,10 +149,17 @@ class Order(models.Model):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         indexes = [
-            models.Index(fields=["customer", "placed_at"]),
+            # Carries what the metrics aggregate reads, so the recompute streams every
+            # customer's paid orders in customer order from this index alone
+            # (bench/metrics.py: 4-6 s instead of 9-13 s sorting the table). PostgreSQL only:
+            # other databases build it without the included columns.
+            models.Index(fields=["customer", "placed_at"],
+                         include=["status", "amount", "refunded_amount"],
+                         name="order_customer_placed_cover"),
             models.Index(fields=["placed_at"]),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["external_id"], name="order_unique_external_id"),
             models.CheckConstraint(condition=models.Q(amount__gte=0), name="order_amount_gte_0"),
             models.CheckConstraint(
                 condition=models.Q(refunded_amount__gte=0)
@@ -149,7 +176,10 @@ class Event(models.Model):
     """A behaviour event (visit, login, cart_add, ...). A client-supplied event_id makes
     re-sending harmless: it is unique per storefront."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: the (customer, occurred_at) index serves every lookup.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     storefront = models.ForeignKey(Storefront, on_delete=models.PROTECT, related_name="events")
     name = models.CharField(_("name"), max_length=64)
     occurred_at = models.DateTimeField(_("occurred at"))
@@ -220,7 +250,6 @@ class CustomerMetrics(models.Model):
     order_count = models.IntegerField(_("paid orders"), default=0)
     first_order_at = models.DateTimeField(_("first paid order"), null=True)
     last_order_at = models.DateTimeField(_("last paid order"), null=True)
-    recency_days = models.IntegerField(_("recency (days)"), null=True)
     frequency = models.IntegerField(_("frequency"), default=0)
     monetary = models.DecimalField(_("monetary"), max_digits=16, decimal_places=2, default=0)
     ltv = models.DecimalField(_("historical LTV"), max_digits=16, decimal_places=2, default=0)
@@ -249,6 +278,21 @@ class CustomerMetrics(models.Model):
 
     def __str__(self) -> str:
         return f"metrics of customer {self.customer_id}"
+
+    # Recency is derived, not stored: a stored value would go stale within a day, and keeping
+    # it current made the nightly recompute rewrite every buyer's row.
+    def recency_days_at(self, moment: datetime.datetime) -> int | None:
+        """Whole days from the last paid order to `moment` (None without a paid order)."""
+        if self.last_order_at is None:
+            return None
+        return (moment - self.last_order_at) // datetime.timedelta(days=1)
+
+    @property
+    def recency_days(self) -> int | None:
+        """Whole days since the last paid order, as of now."""
+        return self.recency_days_at(timezone.now())
+
+    recency_days.fget.short_description = _("recency (days)")
 
 
 class LifecycleChange(models.Model):

@@ -10,7 +10,6 @@ which the API sets to the storefront's own zone.
 import datetime as dt
 import math
 import re
-import zoneinfo
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -26,6 +25,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from customers.models import is_time_zone
 
 MAX_BATCH = 1000
 # Clock skew a storefront may have before a timestamp counts as "in the future".
@@ -123,7 +124,7 @@ class CustomerIn(_Input):
     @field_validator("time_zone")
     @classmethod
     def _time_zone(cls, value: str) -> str:
-        if value and value not in zoneinfo.available_timezones():
+        if value and not is_time_zone(value):
             raise ValueError(f"{value!r} is not an IANA time zone such as 'Asia/Shanghai'")
         return value
 

@@ -117,9 +117,11 @@ def test_get_returns_profile_with_null_metrics_before_computation(api):
 def test_get_returns_profile_with_metrics(api):
     customer = CustomerFactory(external_id="c1")
     computed = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
+    # Recency is derived from the last paid order, as of the request: 5 days and 1 hour ago.
+    last_order_at = timezone.now() - dt.timedelta(days=5, hours=1)
     CustomerMetrics.objects.create(
         customer=customer, order_count=3, first_order_at=computed - dt.timedelta(days=100),
-        last_order_at=computed - dt.timedelta(days=5), recency_days=5, frequency=3,
+        last_order_at=last_order_at, frequency=3,
         monetary=Decimal("150.00"), ltv=Decimal("120.00"), aov=Decimal("50.00"), r_score=5,
         f_score=4, m_score=3, rfm_class=RfmClass.IMPORTANT_VALUE,
         lifecycle_stage=LifecycleStage.ACTIVE, computed_at=computed,
@@ -130,7 +132,8 @@ def test_get_returns_profile_with_metrics(api):
     assert metrics == {
         "recency_days": 5, "frequency": 3, "monetary": "150.00", "ltv": "120.00",
         "aov": "50.00", "order_count": 3, "first_order_at": "2024-02-22T00:00:00Z",
-        "last_order_at": "2024-05-27T00:00:00Z", "r_score": 5, "f_score": 4, "m_score": 3,
+        "last_order_at": last_order_at.isoformat().replace("+00:00", "Z"),
+        "r_score": 5, "f_score": 4, "m_score": 3,
         "rfm_class": "important_value", "lifecycle_stage": "active",
         "computed_at": "2024-06-01T00:00:00Z",
     }

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from customers.models import Customer, CustomerMetrics, Event, Order, Storefront
+from customers.models import (
+    Customer,
+    CustomerMetrics,
+    Event,
+    MetricsSettings,
+    Order,
+    Storefront,
+)
 from customers.services.csv_import import KINDS, csv_import
 from tests.customers.factories import CustomerFactory, OrderFactory, StorefrontFactory
 
@@ -101,6 +108,17 @@ def test_events_import_records_events_and_moves_last_seen(db):
     c1 = Customer.objects.get(external_id="c1")
     assert c1.last_seen_at == dt.datetime(2024, 6, 1, 9, 5, tzinfo=UTC)
     assert Event.objects.get(event_id="e-2").properties == {"sku": "TEE-1"}
+
+
+def test_only_activity_events_move_last_seen(db, write_csv):
+    MetricsSettings.objects.update_or_create(pk=1, defaults={"activity_events": ["visit"]})
+    path = write_csv("customer,name,occurred_at\nc1,visit,2024-01-01T00:00:00Z\n"
+                     "c1,login,2024-02-01T00:00:00Z\n")
+
+    csv_import(kind="events", path=path)
+
+    assert Customer.objects.get(external_id="c1").last_seen_at == dt.datetime(
+        2024, 1, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("kind", ["customers", "orders", "events"])

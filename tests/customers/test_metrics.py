@@ -22,11 +22,16 @@ score = 1 + floor(5 * worse / 10) = 1 + floor(worse / 2).
 """
 
 import datetime as dt
+import threading
+import time
 from decimal import Decimal
 from io import StringIO
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, connections
+from django.utils import timezone
 
 from customers.models import (
     CustomerMetrics,
@@ -36,6 +41,7 @@ from customers.models import (
     OrderStatus,
 )
 from customers.services.metrics import (
+    METRICS_LOCK_KEY,
     MetricsSettingsError,
     metrics_recompute_all,
     metrics_refresh_customers,
@@ -65,7 +71,7 @@ ORDERS = {
 }
 LAST_SEEN = {"hana": 20, "ivan": 180, "jo": 1}
 
-# (order_count, recency_days, frequency, monetary, ltv, aov)
+# (order_count, recency in days at C, frequency, monetary, ltv, aov)
 AGGREGATES = {
     "anna": (3, 10, 2, "150.00", "180.00", "60.00"),  # 100+50 in window, +30; pending ignored
     "ben": (1, 89, 1, "40.00", "40.00", "40.00"),  # 89 d 23 h floors to 89
@@ -191,7 +197,7 @@ def test_aggregates_match_hand_computed_values(population):
     metrics_recompute_all(cutoff=C)
 
     got = {
-        key: (m.order_count, m.recency_days, m.frequency, m.monetary, m.ltv, m.aov)
+        key: (m.order_count, m.recency_days_at(C), m.frequency, m.monetary, m.ltv, m.aov)
         for key, m in _metrics().items()
     }
     expected = {
@@ -271,10 +277,31 @@ def test_only_changed_rows_are_rewritten_with_the_new_cutoff(population):
 
     metrics_recompute_all(cutoff=an_hour_later)
 
-    # ben's last order is now exactly 90 days old (recency and stage move); anna's is 10 d 1 h.
+    # ben's last order is now exactly 90 days old (his stage moves); anna's is 10 d 1 h.
     computed = {k: m.computed_at for k, m in _metrics().items()}
     assert computed["ben"] == an_hour_later
     assert computed["anna"] == C
+
+
+def test_a_day_later_only_rows_whose_values_moved_are_rewritten(population):
+    metrics_recompute_all(cutoff=C)
+
+    run = metrics_recompute_all(cutoff=C + DAY)
+
+    # Every buyer's recency grows by a day, and so do the quintile thresholds: no score,
+    # class or window aggregate moves. Only the stages of ben, dan and finn do.
+    assert run.rows_written == 3
+    assert {k for k, m in _metrics().items() if m.computed_at == C + DAY} == {
+        "ben", "dan", "finn"}
+
+
+def test_recency_days_counts_whole_days_since_the_last_paid_order_until_now():
+    now = timezone.now()
+    metrics = CustomerMetrics(last_order_at=now - 5 * DAY - dt.timedelta(hours=1))
+
+    assert metrics.recency_days == 5
+    assert metrics.recency_days_at(now - dt.timedelta(hours=2)) == 4
+    assert CustomerMetrics(last_order_at=None).recency_days is None
 
 
 def test_fixed_thresholds_with_mean_rule(population):
@@ -329,8 +356,8 @@ def test_refresh_scores_a_new_buyer_against_the_latest_run(population):
     # Marks 3.0 / 1.9 / 3.0: R high, F low, M low -> general development.
     kai_metrics = CustomerMetrics.objects.get(customer=kai)
     assert written == 1
-    assert (kai_metrics.order_count, kai_metrics.recency_days, kai_metrics.monetary) == (
-        1, 0, Decimal("30.00"))
+    assert (kai_metrics.order_count, kai_metrics.last_order_at, kai_metrics.monetary) == (
+        1, C - dt.timedelta(hours=1), Decimal("30.00"))
     assert (kai_metrics.r_score, kai_metrics.f_score, kai_metrics.m_score) == (5, 1, 3)
     assert kai_metrics.rfm_class == "general_development"
     assert kai_metrics.lifecycle_stage == "new"
@@ -342,9 +369,11 @@ def test_refresh_leaves_other_customers_alone(population):
 
     written = metrics_refresh_customers(customer_ids=[population["gus"].pk], cutoff=C + DAY)
 
+    # gus: 181 days is past the 180-day R threshold of the run: R 2 -> 1.
     assert written == 1
-    assert _metrics()["gus"].recency_days == 181
-    assert _metrics()["anna"].recency_days == 10
+    assert (_metrics()["gus"].r_score, _metrics()["gus"].computed_at) == (1, C + DAY)
+    assert {k: m.computed_at for k, m in _metrics().items() if k != "gus"} == {
+        k: C for k in ORDERS if k != "gus"}
 
 
 def test_refresh_without_a_run_recomputes_everyone(population):
@@ -407,3 +436,44 @@ def test_command_reports_bad_settings(population):
 
     with pytest.raises(CommandError, match="fixed_thresholds is empty"):
         call_command("recompute_metrics")
+
+
+def _wait_for(condition, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _metrics_lock_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND objid = %s AND database = (SELECT oid FROM pg_database "
+            "WHERE datname = current_database())", [METRICS_LOCK_KEY])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+def test_full_recompute_waits_while_another_holds_the_metrics_lock(transactional_db):
+    CustomerFactory()
+    db = connection.settings_dict
+    runs = []
+
+    def recompute() -> None:
+        try:
+            runs.append(metrics_recompute_all(cutoff=C).pk)
+        finally:
+            connections.close_all()
+
+    with psycopg.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"],
+                         port=db["PORT"] or 5432) as holder:
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", [METRICS_LOCK_KEY])
+        worker = threading.Thread(target=recompute)
+        worker.start()
+        _wait_for(lambda: _metrics_lock_waiters() == 1)
+        assert not MetricsRun.objects.exists()
+        holder.commit()
+    worker.join(timeout=30)
+
+    assert MetricsRun.objects.filter(pk__in=runs).count() == 1

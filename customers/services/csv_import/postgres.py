@@ -40,7 +40,7 @@ def _json(value: Any) -> str:
     return to_json(value).decode()
 
 
-# Staged columns per kind, in COPY order. Encoders turn a validated value into COPY input.
+# Staged columns per kind, in COPY order.
 CUSTOMER_COLUMNS = [
     Column("external_id", "text"),
     Column("email", "text", "''"), Column("phone", "text", "''"), Column("name", "text", "''"),

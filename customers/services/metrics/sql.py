@@ -1,9 +1,11 @@
 """The SQL of the value metrics, built once for both paths.
 
-`MetricsSql` renders every statement of the recompute. The full recompute reads its rows from
-a temporary table filled by `rows()`; the per-customer refresh reads `rows()` restricted to
-some ids as a subquery (no temporary table, so frequent refreshes leave no catalog churn on
-PostgreSQL). Everything else (scoring, classes, the change log, the upsert) is the same text.
+`MetricsSql` renders every statement of the recompute: `rows()` (aggregates and stage per
+customer), the thresholds and score counts over them, `changed()` (scored and classed rows
+that differ from the stored ones), then the change log, the update and the insert. The full
+recompute materialises `rows()` and `changed()` in temporary tables; the per-customer refresh
+restricts `rows()` to some ids and reads both as subqueries (no temporary table, so frequent
+refreshes leave no catalog churn on PostgreSQL). It is the same text either way.
 
 Values are always bound (named parameters); what is interpolated is table names from the
 models, enum values, and integers generated here.
@@ -61,9 +63,11 @@ VENDOR_SQL: dict[str, dict[str, str]] = {
     },
 }
 
-# Written by the upsert, compared to skip rows whose values did not move.
+# Written to customers_customermetrics, and compared to skip rows whose values did not move.
+# Recency is computed (scores and stages need it) but not written: it moves every day for
+# every buyer, so storing it would rewrite every buyer's row each night.
 METRIC_COLUMNS = (
-    "order_count", "first_order_at", "last_order_at", "recency_days", "frequency", "monetary",
+    "order_count", "first_order_at", "last_order_at", "frequency", "monetary",
     "ltv", "aov", "r_score", "f_score", "m_score", "rfm_class", "lifecycle_stage",
 )
 CALC_TABLE = "metrics_calc"
@@ -295,8 +299,8 @@ class MetricsSql:
 
     def insert_metrics(self) -> str:
         """Insert the rows of customers seen for the first time. Should another writer have
-        inserted one meanwhile, it is updated if it differs. (`WHERE true` lets SQLite parse
-        ON CONFLICT after a SELECT.)"""
+        inserted one meanwhile, it is updated if it differs. (SQLite parses ON CONFLICT after
+        a SELECT only when a WHERE clause comes first, as `WHERE stored = 0` does here.)"""
         table = CustomerMetrics._meta.db_table
         columns = ", ".join(METRIC_COLUMNS)
         old = ", ".join(f"{table}.{c}" for c in METRIC_COLUMNS)
