@@ -37,8 +37,10 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 
+## make bench: the hot paths against their targets (PostgreSQL + Redis; several minutes)
 bench: install
-	eval "$$(CI=true bin/ensure-services)" && $(PY) bench/metrics.py
+	eval "$$(CI=true bin/ensure-services)" && $(PY) bench/ingest.py && $(PY) bench/import_csv.py \
+	  && $(PY) bench/metrics.py
 
 clean:
 	rm -rf $(VENV) var staticfiles
