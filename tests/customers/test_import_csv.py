@@ -100,6 +100,23 @@ def test_orders_import_creates_orders_and_their_unknown_customers(db):
     assert set(Customer.objects.values_list("external_id", flat=True)) == {"c1", "c9"}
 
 
+def test_orders_of_known_and_unknown_customers_in_one_chunk_are_each_written_once(
+        db, write_csv):
+    OrderFactory(external_id="o1", customer=CustomerFactory(external_id="c1"),
+                 amount=Decimal("5.00"), refunded_amount=Decimal("0"))
+    path = write_csv("external_id,customer,amount,placed_at\n"
+                     "o1,c1,7.00,2024-01-01T00:00:00Z\n"
+                     "o2,c2,8.00,2024-01-01T00:00:00Z\n"
+                     "o3,c1,9.00,2024-01-01T00:00:00Z\n")
+
+    report = csv_import(kind="orders", path=path)
+
+    assert counts(report) == (2, 1, 0, 0)
+    assert sorted(Order.objects.values_list("external_id", "customer__external_id", "amount")) \
+        == [("o1", "c1", Decimal("7.00")), ("o2", "c2", Decimal("8.00")),
+            ("o3", "c1", Decimal("9.00"))]
+
+
 def test_events_import_records_events_and_moves_last_seen(db):
     report = csv_import(kind="events", path=FIXTURES / "events.csv")
 

@@ -30,7 +30,7 @@ from io import StringIO
 import psycopg
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from customers.models import (
@@ -46,6 +46,8 @@ from customers.services.metrics import (
     metrics_recompute_all,
     metrics_refresh_customers,
 )
+from customers.services.metrics.scoring import thresholds_from_row
+from customers.services.metrics.sql import CALC_TABLE, MetricsSql
 from tests.customers.factories import CustomerFactory, OrderFactory
 
 C = dt.datetime(2025, 6, 30, 12, 0, tzinfo=dt.UTC)
@@ -232,6 +234,24 @@ def test_run_records_thresholds_marks_and_counts(population):
     assert run.high_marks == {"recency": 3.0, "frequency": 1.9, "monetary": 3.0}
     assert (run.cutoff, run.customers, run.buyers) == (C, 12, 10)
     assert (run.rows_written, run.stage_changes) == (12, 12)
+
+
+def test_quintile_query_counts_each_score_as_a_scan_of_the_rows_does(population):
+    """The score distribution read off the threshold ranking equals score_counts()'s scan."""
+    q = MetricsSql(settings=MetricsSettings.load(), cutoff=C)
+    with transaction.atomic(), connection.cursor() as cursor:
+        for statement in q.create_temp(CALC_TABLE):
+            cursor.execute(statement, q.params)
+        cursor.execute(q.quintile_thresholds(), q.params)
+        customers, buyers, *row = cursor.fetchone()
+        q.bind_thresholds(thresholds_from_row(row[:12]))
+        cursor.execute(q.score_counts(), q.params)
+        scanned = cursor.fetchone()
+        for statement in q.drop_temp():
+            cursor.execute(statement)
+
+    assert (customers, buyers) == (12, 10)
+    assert [int(count) for count in (customers, buyers, *row[12:])] == list(scanned)
 
 
 def test_lifecycle_stages_follow_the_boundaries(population):

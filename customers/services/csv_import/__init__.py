@@ -8,6 +8,7 @@ through the API's ingest services elsewhere. Importing the same file again chang
 
 import csv
 import queue
+import sys
 import threading
 import time
 import zoneinfo
@@ -28,6 +29,10 @@ __all__ = ["KINDS", "CsvImportError", "ImportReport", "Reject", "csv_import"]
 DEFAULT_STOREFRONT = "csv-import"
 DEFAULT_BATCH_SIZE = 10_000
 REJECTS_KEPT = 50  # rejects kept in the report for printing; the file gets all of them
+# While the read-ahead thread validates, the writing thread gets the GIL back only when the
+# interval (5 ms by default) runs out: up to 5 ms lost after each of the few statements per
+# chunk, while the database waits. 1 ms made small bench/import_csv.py runs 10-40% faster.
+SWITCH_INTERVAL = 0.001
 
 
 @dataclass
@@ -171,6 +176,8 @@ def csv_import(
     loader = _loader(spec, storefront)
     started = time.monotonic()
     ahead = _ReadAhead(_prepared(reader.chunks(batch_size), loader))
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
     try:
         for chunk in ahead:
             report.add(chunk, _write(loader, chunk))
@@ -178,6 +185,7 @@ def csv_import(
             if progress:
                 progress(chunk.bytes_read)
     finally:
+        sys.setswitchinterval(interval)
         ahead.close()
         reader.close()
         rejects.close()

@@ -9,12 +9,19 @@ earlier ones. An UPDATE that would change nothing is skipped, so a re-import wri
 counts those rows as unchanged.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone
+
+# psycopg's own compiled COPY row formatter (private API, hence the exact pin in
+# requirements.txt): formatting a chunk in the read-ahead thread and sending it as one block
+# took COPY of 200,000 orders from ~2.6 s (write_row per row) to ~1.0 s.
+from psycopg._copy_base import format_row_text
+from psycopg.adapt import Transformer
 from pydantic import BaseModel
 from pydantic_core import to_json
 
@@ -73,10 +80,22 @@ ORDER_UPDATABLE = ["amount", "refunded_amount", "currency", "status", "placed_at
 
 @dataclass
 class Staged:
-    """A chunk ready for COPY: one tuple per distinct key, and how many rows it came from."""
+    """A chunk ready for COPY: one row per distinct key in COPY's text format, and how many
+    rows of the file they came from."""
 
-    rows: list[tuple]
+    data: bytes
     count: int
+
+
+def _copy_text(rows: Iterable[tuple]) -> bytes:
+    # psycopg's own (compiled) COPY row formatter with its default dumpers, run where the chunk
+    # is prepared: load() then hands the server one block instead of holding the GIL for each
+    # row while the next chunk is being validated.
+    data = bytearray()
+    transformer = Transformer()
+    for row in rows:
+        format_row_text(row, transformer, data)
+    return bytes(data)
 
 
 def _staged(rows: list[tuple[int, BaseModel]], columns: list[Column], key: str, *,
@@ -106,18 +125,18 @@ def _staged(rows: list[tuple[int, BaseModel]], columns: list[Column], key: str, 
         elif not first_wins:
             staged[row[index]] = tuple(e if r is None else r
                                        for e, r in zip(earlier, row, strict=True))
-    return Staged(list(staged.values()), len(rows))
+    return Staged(_copy_text(staged.values()), len(rows))
 
 
-def _copy_to_staging(cursor, columns: list[Column], rows: list[tuple]) -> None:
+def _copy_to_staging(cursor, columns: list[Column], data: bytes) -> None:
     spec = ", ".join(f"{c.name} {c.sql_type}" for c in columns)
-    cursor.execute(f"CREATE TEMP TABLE csv_staging ({spec}) ON COMMIT DROP")
-    with cursor.copy(f"COPY csv_staging ({', '.join(c.name for c in columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
     # The staging table has no statistics and ANALYZE would cost as much as the upsert: a
-    # chunk is small next to the tables, so probe their unique indexes row by row.
-    cursor.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+    # chunk is small next to the tables, so probe their unique indexes row by row. One round
+    # trip for both: each one costs the writing thread a wait for the GIL.
+    cursor.execute(f"CREATE TEMP TABLE csv_staging ({spec}) ON COMMIT DROP; "
+                   "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+    with cursor.copy(f"COPY csv_staging ({', '.join(c.name for c in columns)}) FROM STDIN") as copy:
+        copy.write(data)
 
 
 def _new_value(column: Column) -> str:
@@ -145,7 +164,7 @@ class PostgresLoader:
         connection.ensure_connection()
         # wrap_database_errors: psycopg's errors become Django's (IntegrityError, ...).
         with connection.wrap_database_errors, connection.connection.cursor() as cursor:
-            _copy_to_staging(cursor, COLUMNS[self.kind], staged.rows)
+            _copy_to_staging(cursor, COLUMNS[self.kind], staged.data)
             params = {"now": timezone.now(), "storefront": self.storefront.pk,
                       "currency": self.storefront.currency}
             created, updated = getattr(self, f"_{self.kind}")(cursor, params)
@@ -160,9 +179,17 @@ class PostgresLoader:
         return cursor.rowcount, updated
 
     def _orders(self, cursor, params: dict[str, Any]) -> tuple[int, int]:
-        cursor.execute(_CUSTOMERS_ENSURE, params)
+        # Customers usually come first: ensuring them costs a probe per row, so it is done
+        # only when the upsert left rows out for an unknown customer, which a second pass
+        # then writes (the rows the first one wrote are unchanged for it).
         cursor.execute(_ORDERS_UPSERT, params)
-        return cursor.fetchone()
+        created, updated, unknown = cursor.fetchone()
+        if unknown:
+            cursor.execute(_CUSTOMERS_ENSURE, params)
+            cursor.execute(_ORDERS_UPSERT, params)
+            more_created, more_updated, _unknown = cursor.fetchone()
+            created, updated = created + more_created, updated + more_updated
+        return created, updated
 
     def _events(self, cursor, params: dict[str, Any]) -> tuple[int, int]:
         params["activity"] = list(MetricsSettings.load().activity_events)
@@ -204,7 +231,8 @@ def _customers_insert_sql() -> str:
 def _orders_upsert_sql() -> str:
     """Changed orders updated, new ones inserted, in one statement that joins the customers
     once. The UPDATE does not see the rows the INSERT adds (one snapshot), and the INSERT
-    skips the rows that existed (ON CONFLICT DO NOTHING): each row is written at most once."""
+    skips the rows that existed (ON CONFLICT DO NOTHING): each row is written at most once.
+    Rows naming an unknown customer are left out and counted (the third column)."""
     keep = {"customer_id": "s.customer_id"} | {
         c.name: _new_value(Column(c.name, c.sql_type, f"o.{c.name}"))
         for c in ORDER_COLUMNS if c.name in ORDER_UPDATABLE
@@ -214,16 +242,18 @@ def _orders_upsert_sql() -> str:
         _new_value(c) for c in ORDER_COLUMNS if c.name in ORDER_UPDATABLE]
     return (
         f"WITH src AS MATERIALIZED (SELECT s.*, c.id AS customer_id FROM csv_staging s "
-        f"JOIN {CUSTOMERS} c ON c.external_id = s.customer), "
+        f"LEFT JOIN {CUSTOMERS} c ON c.external_id = s.customer), "
         f"updated AS (UPDATE {ORDERS} AS o SET {', '.join(assignments)}, updated_at = %(now)s "
-        f"FROM src s WHERE o.external_id = s.external_id "
+        f"FROM src s WHERE s.customer_id IS NOT NULL AND o.external_id = s.external_id "
         f"AND ({', '.join(f'o.{n}' for n in keep)}) IS DISTINCT FROM ({', '.join(keep.values())}) "
         f"RETURNING 1), "
         f"created AS (INSERT INTO {ORDERS} (external_id, customer_id, storefront_id, "
         f"{', '.join(ORDER_UPDATABLE)}, created_at, updated_at) "
         f"SELECT {', '.join(new_values)}, %(now)s, %(now)s FROM src s "
+        f"WHERE s.customer_id IS NOT NULL "
         f"ORDER BY s.external_id ON CONFLICT (external_id) DO NOTHING RETURNING 1) "
-        f"SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM updated)"
+        f"SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM updated), "
+        f"(SELECT count(*) FROM src WHERE customer_id IS NULL)"
     )
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from customers.models import Customer, MetricsRun, MetricsSettings
 
 from .scoring import MetricsSettingsError, fixed_thresholds, high_marks, thresholds_from_row
-from .sql import CALC_TABLE, CHANGED_TABLE, MetricsSql
+from .sql import CALC_TABLE, CHANGED_TABLE, DIMENSIONS, SCORE_KS, MetricsSql
 
 __all__ = ["MetricsSettingsError", "metrics_recompute_all", "metrics_refresh_customers"]
 
@@ -31,9 +31,9 @@ METRICS_LOCK_KEY = zlib.crc32(b"retentio.customers.metrics")
 # reading in customer order is faster. Measured with 1M customers / 10M orders: 17 s with
 # the hash table, 9-13 s sorting, 6 s reading an index on orders (customer_id, placed_at)
 # that includes status, amount and refunded_amount (Order's covering index). Hash joins are
-# off until the writes: the per-customer aggregates then merge-join with the customers as
-# they stream out of that index, and the comparison with the stored rows merge-joins too,
-# instead of hashing a million rows each (bench/metrics.py next night: 7.1-7.5 s -> 6.5 s).
+# off until the writes: the per-customer aggregates then merge-join with the customers and
+# with the stored metrics rows as they stream out of that index, instead of hashing a million
+# rows each (bench/metrics.py next night: 7.1-7.5 s -> 6.5 s).
 PG_AGGREGATE_SETTINGS = [
     "SET LOCAL work_mem = '256MB'", "SET LOCAL enable_hashagg = off",
     "SET LOCAL enable_hashjoin = off",
@@ -100,11 +100,19 @@ def _lock(*, shared: bool) -> None:
     _execute(f"SELECT {function}(%(key)s)", {"key": METRICS_LOCK_KEY})
 
 
-def _thresholds(q: MetricsSql, settings: MetricsSettings) -> dict[str, list]:
+def _thresholds(q: MetricsSql, settings: MetricsSettings) -> tuple[dict[str, list], list]:
+    """The thresholds, bound into `q`, and the score_counts() row (customers, buyers, buyers
+    earning at least each score): quintile scoring gets both from one query."""
     if settings.scoring == MetricsSettings.Scoring.FIXED:
-        return fixed_thresholds(settings)
-    [row] = _fetch(q.quintile_thresholds(), q.params)
-    return thresholds_from_row(row)
+        thresholds = fixed_thresholds(settings)
+        q.bind_thresholds(thresholds)
+        [counts] = _fetch(q.score_counts(), q.params)
+        return thresholds, list(counts)
+    [(customers, buyers, *row)] = _fetch(q.quintile_thresholds(), q.params)
+    per_dims = len(DIMENSIONS) * len(SCORE_KS)
+    thresholds = thresholds_from_row(row[:per_dims])
+    q.bind_thresholds(thresholds)
+    return thresholds, [customers, buyers, *row[per_dims:]]
 
 
 def _write(q: MetricsSql) -> tuple[int, int]:
@@ -129,10 +137,9 @@ def _recompute(cutoff: datetime, clock: _Clock) -> MetricsRun:
     _create_temp(q, CALC_TABLE)
     _postgres(PG_AFTER_AGGREGATE_SETTINGS)
     clock.step("aggregated orders per customer")
-    thresholds = _thresholds(q, settings)
-    q.bind_thresholds(thresholds)
+    thresholds, counts = _thresholds(q, settings)
     clock.step(f"score thresholds ({settings.get_scoring_display().lower()})")
-    [(customers, buyers, *at_least)] = _fetch(q.score_counts(), q.params)
+    customers, buyers, *at_least = (int(count) for count in counts)
     marks = high_marks(buyers, at_least, settings.high_rule)
     q.bind_high_marks(marks)
     clock.step(f"high marks ({customers:,} customers, {buyers:,} with a paid order)")

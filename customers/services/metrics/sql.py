@@ -1,11 +1,12 @@
 """The SQL of the value metrics, built once for both paths.
 
 `MetricsSql` renders every statement of the recompute: `rows()` (aggregates and stage per
-customer), the thresholds and score counts over them, `changed()` (scored and classed rows
-that differ from the stored ones), then the change log, the update and the insert. The full
-recompute materialises `rows()` and `changed()` in temporary tables; the per-customer refresh
-restricts `rows()` to some ids and reads both as subqueries (no temporary table, so frequent
-refreshes leave no catalog churn on PostgreSQL). It is the same text either way.
+customer, beside what the stored row holds), the thresholds and score counts over them,
+`changed()` (scored and classed rows that differ from the stored ones), then the change log,
+the update and the insert. The full recompute materialises `rows()` and `changed()` in
+temporary tables; the per-customer refresh restricts `rows()` to some ids and reads both as
+subqueries (no temporary table, so frequent refreshes leave no catalog churn on PostgreSQL).
+It is the same text either way.
 
 Values are always bound (named parameters); what is interpolated is table names from the
 models, enum values, and integers generated here.
@@ -47,6 +48,12 @@ VENDOR_SQL: dict[str, dict[str, str]] = {
         "aov": "round({total} / {count}, 2)",
         "distinct": "IS DISTINCT FROM",
         "in_ids": "{column} = ANY(%(ids)s)",
+        # One scan of the buyers for all three dimensions (0.62-0.73 s against 0.74-0.80 s
+        # for three GROUP BYs with 1M customers).
+        "per_value": (
+            "SELECT recency_days, frequency, monetary, {buyers} FROM {source}"
+            " GROUP BY GROUPING SETS ((recency_days), (frequency), (monetary))"
+        ),
     },
     "sqlite": {
         "days": (
@@ -60,6 +67,11 @@ VENDOR_SQL: dict[str, dict[str, str]] = {
         "aov": "(round(round({total} * 100) / {count}) / 100.0)",
         "distinct": "IS NOT",
         "in_ids": "{column} IN (SELECT value FROM json_each(%(ids)s))",
+        "per_value": (
+            "SELECT recency_days, NULL, NULL, {buyers} FROM {source} GROUP BY recency_days"
+            " UNION ALL SELECT NULL, frequency, NULL, {buyers} FROM {source} GROUP BY frequency"
+            " UNION ALL SELECT NULL, NULL, monetary, {buyers} FROM {source} GROUP BY monetary"
+        ),
     },
 }
 
@@ -70,6 +82,9 @@ METRIC_COLUMNS = (
     "order_count", "first_order_at", "last_order_at", "frequency", "monetary",
     "ltv", "aov", "r_score", "f_score", "m_score", "rfm_class", "lifecycle_stage",
 )
+# Those computed by rows() (compared there), and those scored and classed from them.
+SCORED_COLUMNS = ("r_score", "f_score", "m_score", "rfm_class")
+COMPUTED_COLUMNS = tuple(c for c in METRIC_COLUMNS if c not in SCORED_COLUMNS)
 CALC_TABLE = "metrics_calc"
 CHANGED_TABLE = "metrics_changed"
 
@@ -146,7 +161,7 @@ class MetricsSql:
                 ELSE '{stage.DORMANT.value}'
             END"""
 
-    def rows(self) -> str:
+    def _computed(self) -> str:
         """One row per customer: aggregates over paid orders, recency and lifecycle stage."""
         recency = self.snippets["days"].format(later="%(cutoff)s", earlier="o.last_order_at")
         aov = self.snippets["aov"].format(total="o.ltv", count="o.order_count")
@@ -163,6 +178,23 @@ class MetricsSql:
             FROM {Customer._meta.db_table} c
             LEFT JOIN ({self._orders()}) o ON o.customer_id = c.id
             {self._filter("c.id", "WHERE")}"""
+
+    def rows(self) -> str:
+        """The computed rows with what the stored ones hold: whether any column computed
+        here moved (`moved`), and the stored scores, class and stage. Joined while the rows
+        stream out in customer order, so the comparison needs no second join (nor a sort of
+        a million rows)."""
+        metrics = CustomerMetrics._meta.db_table
+        fresh = ", ".join(f"fresh.{c}" for c in COMPUTED_COLUMNS)
+        stored = ", ".join(f"cm.{c}" for c in COMPUTED_COLUMNS)
+        old = ", ".join(f"cm.{c} AS old_{c}" for c in SCORED_COLUMNS)
+        return f"""
+            SELECT fresh.*, {old}, cm.lifecycle_stage AS old_stage,
+                   CASE WHEN cm.customer_id IS NULL THEN 0 ELSE 1 END AS stored,
+                   CASE WHEN ({stored}) {self.snippets["distinct"]} ({fresh}) THEN 1 ELSE 0
+                   END AS moved
+            FROM ({self._computed()}) fresh
+            LEFT JOIN {metrics} cm ON cm.customer_id = fresh.customer_id"""
 
     # --- what the later statements read ---------------------------------------------------
 
@@ -187,6 +219,14 @@ class MetricsSql:
 
     # --- scores --------------------------------------------------------------------------
 
+    def _per_value(self) -> str:
+        """Buyers per distinct value of each dimension: a row per value, the other two columns
+        NULL (a buyer has all three). Counted as integers so that the running sums over them
+        are bigint rather than numeric on PostgreSQL (0.1-0.15 s less, 1M customers)."""
+        source = f"{self.calc_relation()} WHERE order_count > 0"
+        return self.snippets["per_value"].format(
+            source=source, buyers="CAST(COUNT(*) AS INTEGER)")
+
     def _ranked(self, dim: str) -> str:
         """Each distinct value of a dimension among the buyers with the number of buyers
         worse than it (its RANK() in the population, less one) and the population size.
@@ -198,20 +238,28 @@ class MetricsSql:
             SELECT {column} AS value, SUM(buyers) OVER (ORDER BY {column} {worse_first})
                        - buyers AS worse,
                    SUM(buyers) OVER () AS n
-            FROM (SELECT {column}, COUNT(*) AS buyers FROM {self.calc_relation()}
-                  WHERE order_count > 0 GROUP BY {column}) per_value"""
+            FROM per_value WHERE {column} IS NOT NULL"""
 
     def quintile_thresholds(self) -> str:
-        """Thresholds t2..t5 per dimension: t_k is the least good value v with
-        5 * (buyers worse than v) >= (k - 1) * n."""
-        parts = []
+        """One row: customers, buyers, the thresholds t2..t5 of each dimension, then the
+        buyers earning at least score k (as score_counts() lists them) from the same ranking,
+        saving score_counts()'s scan. t_k is the least good value v with
+        5 * (buyers worse than v) >= (k - 1) * n; the buyers earning k are those not worse
+        than t_k."""
+        parts = [f"(SELECT COUNT(*), COUNT(*) FILTER (WHERE order_count > 0) "
+                 f"FROM {self.calc_relation()}) counts"]
         for dim in DIMENSIONS:
             least_good = "MAX" if dim == "recency" else "MIN"  # most days, else least
-            picks = ", ".join(
-                f"{least_good}(value) FILTER (WHERE 5 * worse >= {k - 1} * n)" for k in SCORE_KS
-            )
-            parts.append(f"(SELECT {picks} FROM ({self._ranked(dim)}) ranked) {dim}")
-        return f"SELECT * FROM {', '.join(parts)}"
+            earns = "FILTER (WHERE 5 * worse >= {} * n)".format
+            picks = [f"{least_good}(value) {earns(k - 1)} AS t{k}" for k in SCORE_KS]
+            picks += [f"COALESCE(MAX(n) - MIN(worse) {earns(k - 1)}, 0) AS at_least{k}"
+                      for k in SCORE_KS]
+            parts.append(f"(SELECT {', '.join(picks)} FROM ({self._ranked(dim)}) ranked) {dim}")
+        columns = [f"{dim}.{name}{k}" for name in ("t", "at_least")
+                   for dim in DIMENSIONS for k in SCORE_KS]
+        return f"""
+            WITH per_value (recency_days, frequency, monetary, buyers) AS ({self._per_value()})
+            SELECT counts.*, {", ".join(columns)} FROM {", ".join(parts)}"""
 
     def bind_thresholds(self, thresholds: dict[str, list]) -> None:
         for dim in DIMENSIONS:
@@ -228,7 +276,8 @@ class MetricsSql:
 
     def score_counts(self) -> str:
         """One row: customers, buyers, then per dimension the buyers earning at least score
-        k for k = 2..5 (the score distribution, from which the high marks follow)."""
+        k for k = 2..5 (the score distribution, from which the high marks follow). Fixed
+        scoring only: quintile_thresholds() returns these counts too."""
         counts = [f"COUNT(*) FILTER (WHERE order_count > 0 AND {self._earns(dim, k)})"
                   for dim in DIMENSIONS for k in SCORE_KS]
         return f"""
@@ -236,9 +285,12 @@ class MetricsSql:
             FROM {self.calc_relation()}"""
 
     def _score(self, dim: str) -> str:
-        steps = " + ".join(f"(CASE WHEN {self._earns(dim, k)} THEN 1 ELSE 0 END)"
-                           for k in SCORE_KS)
-        return f"CASE WHEN order_count = 0 THEN NULL ELSE 1 + {steps} END"
+        """The best score earned, tried from 5 down. Thresholds are monotone (quintiles by
+        construction, fixed ones validated ascending), so earning k implies earning every
+        lower score; stopping at the first match instead of adding up all four tests took
+        0.15-0.5 s off the comparison of 1M customers."""
+        whens = " ".join(f"WHEN {self._earns(dim, k)} THEN {k}" for k in reversed(SCORE_KS))
+        return f"CASE WHEN order_count = 0 THEN NULL {whens} ELSE 1 END"
 
     def _rfm_class(self) -> str:
         """RFM_CLASS_BY_HIGHS as a CASE over the bits (R high: 4, F high: 2, M high: 1)."""
@@ -264,16 +316,13 @@ class MetricsSql:
     def changed(self) -> str:
         """The computed rows that differ from the stored ones (or have none yet), with the
         stored stage. Only these are written, so an unchanged row is never touched."""
-        metrics = CustomerMetrics._meta.db_table
-        fresh = ", ".join(f"fresh.{c}" for c in METRIC_COLUMNS)
-        stored = ", ".join(f"cm.{c}" for c in METRIC_COLUMNS)
+        fresh = ", ".join(SCORED_COLUMNS)
+        old = ", ".join(f"old_{c}" for c in SCORED_COLUMNS)
         return f"""
-            SELECT fresh.customer_id, {fresh}, cm.lifecycle_stage AS old_stage,
-                   CASE WHEN cm.customer_id IS NULL THEN 0 ELSE 1 END AS stored
+            SELECT customer_id, {", ".join(METRIC_COLUMNS)}, old_stage, stored
             FROM ({self._classed()}) fresh
-            LEFT JOIN {metrics} cm ON cm.customer_id = fresh.customer_id
-            WHERE cm.customer_id IS NULL
-               OR ({stored}) {self.snippets["distinct"]} ({fresh})"""
+            WHERE stored = 0 OR moved = 1
+               OR ({old}) {self.snippets["distinct"]} ({fresh})"""
 
     # --- writes ---------------------------------------------------------------------------
 
