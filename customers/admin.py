@@ -7,11 +7,9 @@ changes and metrics runs are written by the recompute only, so they are read-onl
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from customers.api.auth import storefront_key_create
 from customers.models import (
     Customer,
     CustomerMetrics,
@@ -23,6 +21,7 @@ from customers.models import (
     Storefront,
     StorefrontKey,
 )
+from customers.services.storefronts import storefront_key_create, storefront_keys_revoke
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -94,7 +93,7 @@ class StorefrontKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Revoke selected keys"))
     def revoke_keys(self, request, queryset: QuerySet[StorefrontKey]):
-        revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        revoked = storefront_keys_revoke(keys=queryset)
         self.message_user(
             request,
             ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", revoked)

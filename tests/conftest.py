@@ -29,7 +29,7 @@ def storefront(db):
 
 @pytest.fixture
 def storefront_key(storefront) -> str:
-    from customers.api.auth import storefront_key_create
+    from customers.services.storefronts import storefront_key_create
 
     _key, raw_key = storefront_key_create(storefront=storefront)
     return raw_key

@@ -1,30 +1,9 @@
-"""Storefront API keys: `Authorization: Bearer <key>`. Keys are random, stored as SHA-256."""
+"""Storefront API authentication: `Authorization: Bearer <key>` (keys: services/storefronts)."""
 
-import hashlib
-import secrets
-
-from django.db import transaction
-from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
 from customers.models import Storefront, StorefrontKey
-
-KEY_PREFIX = "sk_"
-
-
-def hash_key(raw_key: str) -> str:
-    # Keys carry 256 random bits, so a fast unsalted hash is enough to make a leak useless.
-    return hashlib.sha256(raw_key.encode()).hexdigest()
-
-
-@transaction.atomic
-def storefront_key_create(*, storefront: Storefront) -> tuple[StorefrontKey, str]:
-    """Create a key; the raw key is returned once and never stored."""
-    raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = StorefrontKey.objects.create(
-        storefront=storefront, prefix=raw_key[:10], key_hash=hash_key(raw_key)
-    )
-    return key, raw_key
+from customers.services.storefronts import hash_key
 
 
 class StorefrontKeyAuthentication(authentication.BaseAuthentication):
@@ -62,8 +41,3 @@ class IsStorefront(permissions.BasePermission):
 
 def request_storefront(request) -> Storefront:
     return request.auth.storefront
-
-
-def revoke(key: StorefrontKey) -> None:
-    key.revoked_at = timezone.now()
-    key.save(update_fields=["revoked_at"])

@@ -96,7 +96,7 @@ def _rows_where_in(model: type[models.Model], key: str, columns: str,
         return cursor.fetchall()
 
 
-def _column_defaults(model: type[models.Model], given: Iterable[str],
+def column_defaults(model: type[models.Model], given: Iterable[str],
                      now: dt.datetime) -> dict[str, Any]:
     """Values for the columns not given, as Model() and bulk_create would write them."""
     defaults = {}
@@ -118,7 +118,7 @@ def _pg_upsert(model: type[models.Model], rows: list[dict[str, Any]], types: dic
     ON CONFLICT (external_id): update the `update` columns and updated_at when one of them
     differs, or do nothing."""
     table = model._meta.db_table
-    constants = {**_column_defaults(model, [*types, *(fixed or {})], timezone.now()),
+    constants = {**column_defaults(model, [*types, *(fixed or {})], timezone.now()),
                  **(fixed or {})}
     columns = ", ".join([*types, *constants])
     selected = ", ".join([*(f"r.{name}" for name in types), *["%s"] * len(constants)])

@@ -12,7 +12,6 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from customers.api.auth import storefront_key_create
 from customers.models import (
     CustomerMetrics,
     LifecycleChange,
@@ -21,6 +20,7 @@ from customers.models import (
     MetricsSettings,
     StorefrontKey,
 )
+from customers.services.storefronts import storefront_key_create
 from tests.customers.factories import CustomerFactory, EventFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db

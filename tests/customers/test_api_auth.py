@@ -8,9 +8,9 @@ from django.core.management import call_command
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from customers.api.auth import revoke, storefront_key_create
 from customers.api.views import MAX_BODY_BYTES
 from customers.models import Customer, Event, Order, StorefrontKey
+from customers.services.storefronts import storefront_key_create, storefront_keys_revoke
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +57,7 @@ def test_wrong_key_is_401(storefront_key):
 
 
 def test_revoked_key_is_401(storefront_key):
-    revoke(StorefrontKey.objects.get())
+    storefront_keys_revoke(keys=StorefrontKey.objects.all())
 
     response = client_with(f"Bearer {storefront_key}").post("/api/v1/orders/", ORDER,
                                                             format="json")

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from customers.api.auth import storefront_key_create
 from customers.models import Storefront
+from customers.services.storefronts import storefront_key_create
 
 
 class Command(BaseCommand):

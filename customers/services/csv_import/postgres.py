@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from pydantic_core import to_json
 
 from customers.models import Customer, Event, MetricsSettings, Order, Storefront
+from customers.services.ingest import column_defaults
 
 from .counts import Counts
 
@@ -165,8 +166,9 @@ class PostgresLoader:
         # wrap_database_errors: psycopg's errors become Django's (IntegrityError, ...).
         with connection.wrap_database_errors, connection.connection.cursor() as cursor:
             _copy_to_staging(cursor, COLUMNS[self.kind], staged.data)
-            params = {"now": timezone.now(), "storefront": self.storefront.pk,
-                      "currency": self.storefront.currency}
+            now = timezone.now()
+            params = {"now": now, "storefront": self.storefront.pk,
+                      "currency": self.storefront.currency, **_bare_customer_params(now)}
             created, updated = getattr(self, f"_{self.kind}")(cursor, params)
             # ON COMMIT DROP is not enough when the caller's transaction spans chunks.
             cursor.execute("DROP TABLE csv_staging; RESET enable_hashjoin; RESET enable_mergejoin")
@@ -257,16 +259,23 @@ def _orders_upsert_sql() -> str:
     )
 
 
-# Customers that orders and events name but the database does not know yet: external id only.
+# Customers that orders and events name but the database does not know yet: external id only,
+# every other column as the API path writes it (customers.services.ingest.column_defaults).
+_BARE_CUSTOMER_COLUMNS = list(column_defaults(Customer, ["external_id"], None))
 _CUSTOMERS_ENSURE = (
-    f"INSERT INTO {CUSTOMERS} (external_id, email, phone, name, gender, city, "
-    "acquisition_channel, time_zone, email_consent, sms_consent, attributes, tags, created_at, "
-    "updated_at) "
-    "SELECT s.customer, '', '', '', '', '', '', '', false, false, '{}'::jsonb, "
-    "'[]'::jsonb, %(now)s, %(now)s FROM (SELECT DISTINCT customer FROM csv_staging) s "
+    f"INSERT INTO {CUSTOMERS} (external_id, {', '.join(_BARE_CUSTOMER_COLUMNS)}) "
+    f"SELECT s.customer, {', '.join(f'%(bare_{name})s' for name in _BARE_CUSTOMER_COLUMNS)} "
+    "FROM (SELECT DISTINCT customer FROM csv_staging) s "
     f"WHERE NOT EXISTS (SELECT 1 FROM {CUSTOMERS} c WHERE c.external_id = s.customer) "
     "ORDER BY s.customer ON CONFLICT (external_id) DO NOTHING"
 )
+
+
+def _bare_customer_params(now) -> dict[str, Any]:
+    defaults = column_defaults(Customer, ["external_id"], now)
+    return {f"bare_{name}": value for name, value in defaults.items()}
+
+
 _CUSTOMERS_UPDATE = _customers_update_sql()
 _CUSTOMERS_INSERT = _customers_insert_sql()
 _ORDERS_UPSERT = _orders_upsert_sql()
