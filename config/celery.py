@@ -22,4 +22,10 @@ app.conf.beat_schedule = {
         "task": "customers.recompute_metrics",
         "schedule": crontab(hour=2, minute=15),
     },
+    # Birthday, "dormant 90 days" and other time-dependent segments move with the clock; this
+    # queues each segment whose own refresh interval (hourly for those) has passed.
+    "segments.evaluate-due": {
+        "task": "segments.evaluate_due",
+        "schedule": crontab(minute="*/5"),
+    },
 }

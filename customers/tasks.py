@@ -3,6 +3,8 @@
 from celery import shared_task
 from django.db import OperationalError
 
+from customers.signals import metrics_recomputed, metrics_refreshed
+
 _RETRY = {"acks_late": True, "autoretry_for": (OperationalError,), "retry_backoff": True,
           "max_retries": 5}
 
@@ -12,7 +14,9 @@ def metrics_recompute_task() -> int:
     """Full set-based recompute of every customer's metrics; returns the MetricsRun id."""
     from customers.services.metrics import metrics_recompute_all
 
-    return metrics_recompute_all().pk
+    run_id = metrics_recompute_all().pk
+    metrics_recomputed.send(sender=metrics_recompute_task, run_id=run_id)
+    return run_id
 
 
 @shared_task(name="customers.refresh_customer_metrics", **_RETRY)
@@ -21,3 +25,4 @@ def metrics_refresh_customers_task(customer_ids: list[int]) -> None:
     from customers.services.metrics import metrics_refresh_customers
 
     metrics_refresh_customers(customer_ids=customer_ids)
+    metrics_refreshed.send(sender=metrics_refresh_customers_task, customer_ids=customer_ids)

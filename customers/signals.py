@@ -1,0 +1,11 @@
+"""What the customers app announces; apps above it (segments, campaigns) listen, so the
+dependency keeps pointing one way."""
+
+from django.dispatch import Signal
+
+# Sent after the metrics of these customers were recomputed because their orders or events
+# arrived. Argument: customer_ids (list[int]).
+metrics_refreshed = Signal()
+
+# Sent after a full metrics recompute (nightly). Argument: run_id (int).
+metrics_recomputed = Signal()

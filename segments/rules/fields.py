@@ -1,0 +1,93 @@
+"""Every rule field, registered once. Operators per field type are listed here, not guessed."""
+
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Gender, LifecycleStage, RfmClass
+from segments.rules.registry import ATTRIBUTE_PREFIX, Field, FieldType, Group, register_field
+
+EQUALITY = ("==", "!=", "in", "not_in")
+ORDER = ("<", "<=", ">", ">=", "between")
+NULLS = ("is_null", "is_not_null")
+TEXT = (*EQUALITY, "contains", "starts_with", "ends_with", *NULLS)
+NUMBER = ("==", "!=", *ORDER, *NULLS)
+METRIC = (*NUMBER, "top_percent")
+DAYS = ("==", "!=", *ORDER, *NULLS)
+CHOICE = (*EQUALITY, *NULLS)
+
+
+def _text(name, label, path=None, group=Group.PROFILE):
+    register_field(Field(name, label, FieldType.STRING, group, TEXT, path=path or name))
+
+
+def _days(name, label, path, description=""):
+    register_field(Field(name, label, FieldType.DAYS_SINCE, Group.VALUE, DAYS, path=path,
+                         description=description))
+
+
+def _metric(name, label, kind=FieldType.NUMBER, ranked=True):
+    register_field(Field(name, label, kind, Group.VALUE, METRIC if ranked else NUMBER,
+                         path=f"metrics__{name}"))
+
+
+# Profile
+_text("external_id", _("External id"))
+_text("email", _("Email"))
+_text("phone", _("Phone"))
+_text("name", _("Name"))
+_text("city", _("City"))
+_text("acquisition_channel", _("Acquisition channel"))
+_text("time_zone", _("Time zone"))
+register_field(Field("gender", _("Gender"), FieldType.ENUM, Group.PROFILE, CHOICE, path="gender",
+                     choices=tuple(Gender.choices)))
+register_field(Field(
+    "birthday", _("Birthday"), FieldType.DATE, Group.PROFILE,
+    ("birthday_today", "birthday_within_days", "birthday_this_month", *ORDER, *NULLS),
+    path="birthday"))
+_days("days_since_signup", _("Days since sign-up"), "signup_at")
+_days("days_since_last_seen", _("Days since last seen"), "last_seen_at",
+      _("Whole days since the last activity event."))
+register_field(Field("tags", _("Tags"), FieldType.TAGS, Group.PROFILE,
+                     ("has_tag", "has_any_tag", "has_all_tags"), path="tags"))
+register_field(Field(
+    ATTRIBUTE_PREFIX + "*", _("Attribute"), FieldType.ATTRIBUTE, Group.PROFILE,
+    (*EQUALITY, *ORDER, "contains", "starts_with", "ends_with", *NULLS), path="attributes",
+    description=_("attributes.<key>: one key of the free-form attributes. The value's JSON "
+                  "type (text, number, true/false) decides what it is compared with.")))
+
+# Consent
+register_field(Field("email_consent", _("Email consent"), FieldType.BOOLEAN, Group.CONSENT,
+                     ("==",), path="email_consent"))
+register_field(Field("sms_consent", _("SMS consent"), FieldType.BOOLEAN, Group.CONSENT,
+                     ("==",), path="sms_consent"))
+
+# Value metrics (customers/services/metrics)
+_days("recency_days", _("Recency (days since last paid order)"), "metrics__last_order_at")
+_days("days_since_first_order", _("Days since first paid order"), "metrics__first_order_at")
+_metric("frequency", _("Frequency (paid orders in the window)"), FieldType.INTEGER)
+_metric("monetary", _("Monetary (spend in the window)"))
+_metric("ltv", _("Historical LTV"))
+_metric("aov", _("Average order value"))
+_metric("order_count", _("Paid orders (all time)"), FieldType.INTEGER)
+for _score, _label in [("r_score", _("R score")), ("f_score", _("F score")),
+                       ("m_score", _("M score"))]:
+    _metric(_score, _label, FieldType.INTEGER, ranked=False)
+register_field(Field("rfm_class", _("RFM class"), FieldType.ENUM, Group.VALUE, CHOICE,
+                     path="metrics__rfm_class", choices=tuple(RfmClass.choices)))
+register_field(Field("lifecycle_stage", _("Lifecycle stage"), FieldType.ENUM, Group.VALUE,
+                     (*CHOICE, "stage_changed_to"), path="metrics__lifecycle_stage",
+                     choices=tuple(LifecycleStage.choices)))
+register_field(Field("first_order", _("First paid order"), FieldType.BEHAVIOUR, Group.VALUE,
+                     ("anniversary_today", "anniversary_within_days", "first_order_no_repeat"),
+                     path="metrics__first_order_at"))
+
+# Behaviour
+register_field(Field("events", _("Events"), FieldType.BEHAVIOUR, Group.BEHAVIOUR,
+                     ("did_event", "did_not_event")))
+register_field(Field("orders", _("Orders"), FieldType.BEHAVIOUR, Group.BEHAVIOUR,
+                     ("orders_within", "unpaid_order")))
+register_field(Field("cart", _("Cart"), FieldType.BEHAVIOUR, Group.BEHAVIOUR,
+                     ("cart_abandoned",)))
+
+# Membership
+register_field(Field("segment", _("Segment"), FieldType.SEGMENT, Group.MEMBERSHIP,
+                     ("in_segment", "not_in_segment")))

@@ -1,0 +1,438 @@
+"""Every rule operator, registered once: label, value schema, NULL behaviour, compilation.
+
+Conventions every operator keeps (the Python reference in tests/segments holds them too):
+- "within the last D days" means from now - D days to now, both ends included;
+- `!=` and `not_in` are the exact negation of `==` and `in`, so they include customers who
+  have no value; order comparisons (<, <=, >, >=, between) never match a missing value;
+- text matching (contains, starts/ends with) folds A-Z only; `==` and `in` are exact.
+"""
+
+import datetime
+import math
+
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models.lookups import (
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    In,
+    IsNull,
+    LessThan,
+    LessThanOrEqual,
+)
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import CustomerMetrics, Event, LifecycleChange, Order, OrderStatus
+from segments.rules import calendar, values
+from segments.rules.context import Context
+from segments.rules.expressions import AsciiLike, JsonArrayHas, JsonKeyOfType, like_pattern
+from segments.rules.expressions import month_day as month_day_expr
+from segments.rules.registry import Field, FieldType, Operator, attribute_key, register_operator
+
+DAY = datetime.timedelta(days=1)
+NOTHING = Q(pk__in=[])
+
+# ---------------------------------------------------------------------------------------------
+# Field comparisons. A field's value is either a plain ORM path, a JSON attribute of a given
+# type, or (DAYS_SINCE) whole days since a stored moment, turned into a range of that moment.
+
+
+def _json_type(value) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "string"
+
+
+def _attribute(field: Field, value) -> JsonKeyOfType:
+    sample = value[0] if isinstance(value, list | tuple) else value
+    return JsonKeyOfType("attributes", attribute_key(field), _json_type(sample))
+
+
+def _attribute_param(value):
+    # SQLite compares a JSON number with a Decimal parameter as text; floats compare as numbers.
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else value
+
+
+def _compare(lookup_name: str, lookup_class):
+    def compile_(field: Field, value, context: Context) -> Q:
+        if field.type == FieldType.DAYS_SINCE:
+            return _days_since(field.path, lookup_name, value, context)
+        if field.type == FieldType.ATTRIBUTE:
+            expression = _attribute(field, value)
+            # IS NOT NULL first: FALSE AND NULL is FALSE, so the result is never NULL.
+            return Q(IsNull(expression, False)) & Q(
+                lookup_class(expression, _attribute_param(value)))
+        return Q(**{f"{field.path}__{lookup_name}": value})
+
+    return compile_
+
+
+def _days_since(path: str, lookup: str, days: int, context: Context) -> Q:
+    """`whole days since <path>` compared with `days`: floor((now - moment) / 1 day)."""
+    at_least = Q(**{f"{path}__lte": context.now - days * DAY})  # days_since >= days
+    fewer = Q(**{f"{path}__gt": context.now - days * DAY})  # days_since < days
+    fewer_than_next = Q(**{f"{path}__gt": context.now - (days + 1) * DAY})  # <= days
+    at_least_next = Q(**{f"{path}__lte": context.now - (days + 1) * DAY})  # > days
+    return {
+        "exact": at_least & fewer_than_next,
+        "gte": at_least,
+        "gt": at_least_next,
+        "lt": fewer,
+        "lte": fewer_than_next,
+    }[lookup]
+
+
+def _equal(field: Field, value, context: Context) -> Q:
+    return _compare("exact", Exact)(field, value, context)
+
+
+def _not_equal(field: Field, value, context: Context) -> Q:
+    return ~_equal(field, value, context)
+
+
+def _between(field: Field, value, context: Context) -> Q:
+    low, high = value
+    return (_compare("gte", GreaterThanOrEqual)(field, low, context)
+            & _compare("lte", LessThanOrEqual)(field, high, context))
+
+
+def _in(field: Field, value, context: Context) -> Q:
+    if field.type == FieldType.ATTRIBUTE:
+        by_type: dict[str, list] = {}
+        for item in value:
+            by_type.setdefault(_json_type(item), []).append(_attribute_param(item))
+        q = NOTHING
+        for json_type, items in by_type.items():
+            expression = JsonKeyOfType("attributes", attribute_key(field), json_type)
+            q |= Q(IsNull(expression, False)) & Q(In(expression, items))
+        return q
+    if field.type == FieldType.DAYS_SINCE:
+        q = NOTHING
+        for days in sorted(set(value)):
+            q |= _days_since(field.path, "exact", days, context)
+        return q
+    return Q(**{f"{field.path}__in": list(value)})
+
+
+def _not_in(field: Field, value, context: Context) -> Q:
+    return ~_in(field, value, context)
+
+
+def _is_null(field: Field, _value, _context: Context) -> Q:
+    if field.type == FieldType.STRING:
+        return Q(**{field.path: ""})
+    if field.type == FieldType.ENUM:  # "" is the blank choice (gender unknown)
+        return Q(**{f"{field.path}__isnull": True}) | Q(**{field.path: ""})
+    if field.type == FieldType.ATTRIBUTE:
+        return (Q(**{f"{field.path}__isnull": True})  # the key is missing
+                | Q(**{field.path: None}))  # the key holds JSON null
+    return Q(**{f"{field.path}__isnull": True})
+
+
+def _is_not_null(field: Field, value, context: Context) -> Q:
+    return ~_is_null(field, value, context)
+
+
+def _text(prefix: bool, suffix: bool):
+    def compile_(field: Field, value: str, _context: Context) -> Q:
+        expression = (JsonKeyOfType("attributes", attribute_key(field), "string")
+                      if field.type == FieldType.ATTRIBUTE else field.path)
+        return Q(AsciiLike(expression, like_pattern(value, prefix=prefix, suffix=suffix)))
+
+    return compile_
+
+
+COMPARISON_NULLS = _("A customer without a value never matches.")
+NEGATION_NULLS = _("The exact opposite of its positive form: customers without a value match.")
+
+register_operator(Operator("==", _("is"), _equal, values.one, _(
+    "Matches only customers who have this exact value (text is case-sensitive)."),
+    time_dependent=lambda field: field.type == FieldType.DAYS_SINCE))
+register_operator(Operator("!=", _("is not"), _not_equal, values.one, NEGATION_NULLS,
+                           time_dependent=lambda field: field.type == FieldType.DAYS_SINCE))
+for _name, _label, _lookup, _class in [
+    ("<", _("less than"), "lt", LessThan),
+    ("<=", _("at most"), "lte", LessThanOrEqual),
+    (">", _("more than"), "gt", GreaterThan),
+    (">=", _("at least"), "gte", GreaterThanOrEqual),
+]:
+    register_operator(Operator(
+        _name, _label, _compare(_lookup, _class), values.one, COMPARISON_NULLS,
+        time_dependent=lambda field: field.type == FieldType.DAYS_SINCE))
+register_operator(Operator(
+    "between", _("between (inclusive)"), _between, values.pair, COMPARISON_NULLS,
+    time_dependent=lambda field: field.type == FieldType.DAYS_SINCE))
+register_operator(Operator("in", _("is one of"), _in, values.many, COMPARISON_NULLS,
+                           time_dependent=lambda field: field.type == FieldType.DAYS_SINCE))
+register_operator(Operator("not_in", _("is none of"), _not_in, values.many, NEGATION_NULLS,
+                           time_dependent=lambda field: field.type == FieldType.DAYS_SINCE))
+register_operator(Operator(
+    "is_null", _("has no value"), _is_null, values.none,
+    _("Matches customers without a value (for text: an empty one)."),
+    time_dependent=False))
+register_operator(Operator("is_not_null", _("has a value"), _is_not_null, values.none,
+                           NEGATION_NULLS))
+register_operator(Operator("contains", _("contains"), _text(True, True), values.text,
+                           COMPARISON_NULLS, description=_("Ignores the case of A-Z.")))
+register_operator(Operator("starts_with", _("starts with"), _text(False, True), values.text,
+                           COMPARISON_NULLS, description=_("Ignores the case of A-Z.")))
+register_operator(Operator("ends_with", _("ends with"), _text(True, False), values.text,
+                           COMPARISON_NULLS, description=_("Ignores the case of A-Z.")))
+
+
+# ---------------------------------------------------------------------------------------------
+# Tags
+
+
+def _has_tags(any_: bool):
+    def compile_(_field: Field, value, _context: Context) -> Q:
+        tags = [value] if isinstance(value, str) else list(value)
+        return Q(JsonArrayHas("tags", tags, any_=any_))
+
+    return compile_
+
+
+NO_TAGS = _("A customer without tags never matches.")
+register_operator(Operator("has_tag", _("has tag"), _has_tags(False), values.text, NO_TAGS))
+register_operator(Operator("has_any_tag", _("has any of the tags"), _has_tags(True),
+                           values.texts, NO_TAGS))
+register_operator(Operator("has_all_tags", _("has all of the tags"), _has_tags(False),
+                           values.texts, NO_TAGS))
+
+
+# ---------------------------------------------------------------------------------------------
+# Calendar: birthdays and first-order anniversaries in the customer's own time zone.
+
+
+def _anniversaries(path: str, days: int, context: Context, *, tzinfo=None,
+                   before_window: bool = False) -> Q:
+    """Customers whose `path` date has an anniversary from their local today to today+days."""
+    expression = month_day_expr(path, tzinfo)
+    q = NOTHING
+    for today, in_zone in calendar.zone_groups(context):
+        in_window = NOTHING
+        for low, high in calendar.anniversary_ranges(today, days):
+            in_window |= Q(GreaterThanOrEqual(expression, low)) & Q(
+                LessThanOrEqual(expression, high))
+        branch = in_zone & in_window
+        if before_window:  # an anniversary needs a first order before the day it falls on
+            start = datetime.datetime.combine(today, datetime.time.min, tzinfo)
+            branch &= Q(**{f"{path}__lt": start})
+        q |= branch
+    # Not NULL first, so a customer without the date is FALSE (not NULL) under negation.
+    return Q(**{f"{path}__isnull": False}) & q
+
+
+def _birthday_within(field: Field, days: int, context: Context) -> Q:
+    return _anniversaries(field.path, days, context)
+
+
+def _birthday_today(field: Field, _value, context: Context) -> Q:
+    return _anniversaries(field.path, 0, context)
+
+
+def _birthday_this_month(field: Field, _value, context: Context) -> Q:
+    q = NOTHING
+    for today, in_zone in calendar.zone_groups(context):
+        q |= in_zone & Q(**{f"{field.path}__month": today.month})
+    return q
+
+
+def _anniversary_within(field: Field, days: int, context: Context) -> Q:
+    return _anniversaries(field.path, days, context, tzinfo=context.default_zone,
+                          before_window=True)
+
+
+def _anniversary_today(field: Field, _value, context: Context) -> Q:
+    return _anniversary_within(field, 0, context)
+
+
+NO_DATE = _("A customer without the date never matches.")
+register_operator(Operator(
+    "birthday_today", _("birthday is today"), _birthday_today, values.none, NO_DATE,
+    time_dependent=True,
+    description=_("In the customer's time zone; 29 February counts as 28 February in other "
+                  "years.")))
+register_operator(Operator(
+    "birthday_within_days", _("birthday within the next N days"), _birthday_within,
+    values.days, NO_DATE, time_dependent=True,
+    description=_("From today to today + N, in the customer's time zone.")))
+register_operator(Operator(
+    "birthday_this_month", _("birthday this month"), _birthday_this_month, values.none,
+    NO_DATE, time_dependent=True))
+register_operator(Operator(
+    "anniversary_today", _("first-order anniversary is today"), _anniversary_today,
+    values.none, NO_DATE, time_dependent=True,
+    description=_("The first paid order's date in the shop's time zone, a year or more ago.")))
+register_operator(Operator(
+    "anniversary_within_days", _("first-order anniversary within the next N days"),
+    _anniversary_within, values.days, NO_DATE, time_dependent=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# Behaviour: events, orders, carts, unpaid orders, stage changes.
+
+
+def _since(context: Context, days: int | None) -> Q:
+    return Q() if days is None else Q(occurred_at__gte=context.now - days * DAY)
+
+
+def _did_event(_field: Field, value: values.EventCondition, context: Context) -> Q:
+    events = Event.objects.filter(_since(context, value.within_days), name=value.name,
+                                  occurred_at__lte=context.now)
+    for key, expected in value.properties.items():
+        events = events.filter(**{f"properties__{key}": expected})
+    if value.min_count > 1:
+        customers = (events.values("customer_id").annotate(n=Count("id"))
+                     .filter(n__gte=value.min_count).values("customer_id"))
+    else:
+        customers = events.values("customer_id")
+    return Q(pk__in=customers)
+
+
+def _did_not_event(field: Field, value, context: Context) -> Q:
+    return ~_did_event(field, value, context)
+
+
+def _paid_orders_within(context: Context, days: int):
+    return Order.objects.filter(status=OrderStatus.PAID, placed_at__gte=context.now - days * DAY,
+                                placed_at__lte=context.now)
+
+
+def _orders_within(_field: Field, value: values.OrdersCondition, context: Context) -> Q:
+    customers = _paid_orders_within(context, value.within_days).values("customer_id")
+    having = Q()
+    if value.min_count is not None:
+        having &= Q(n__gte=value.min_count)
+    if value.min_amount is not None:
+        having &= Q(spent__gte=value.min_amount)
+    customers = (customers.annotate(n=Count("id"), spent=Sum(F("amount") - F("refunded_amount")))
+                 .filter(having).values("customer_id"))
+    return Q(pk__in=customers)
+
+
+def _first_order_no_repeat(_field: Field, value: values.FirstOrderCondition,
+                           context: Context) -> Q:
+    window = value.days * DAY
+    repeat = Order.objects.filter(
+        customer_id=OuterRef("pk"), status=OrderStatus.PAID,
+        placed_at__gt=OuterRef("metrics__first_order_at"),
+        placed_at__lte=OuterRef("metrics__first_order_at") + window,
+    )
+    return Q(metrics__first_order_at__lte=context.now - window) & ~Q(Exists(repeat))
+
+
+def _not_followed_by_order(event_name: str | None):
+    """Carts (event_name) or pending orders (None) left for `hours` with no order after."""
+
+    def compile_(_field: Field, value: values.WaitCondition, context: Context) -> Q:
+        wait = datetime.timedelta(hours=value.hours)
+        since, until = context.now - value.within_days * DAY, context.now - wait
+        if event_name is None:
+            starts = Order.objects.filter(status=OrderStatus.PENDING, placed_at__gte=since,
+                                          placed_at__lte=until)
+            moment = "placed_at"
+            later = Order.objects.filter(status=OrderStatus.PAID)
+        else:
+            starts = Event.objects.filter(name=event_name, occurred_at__gte=since,
+                                          occurred_at__lte=until)
+            moment = "occurred_at"
+            later = Order.objects.all()
+        follow_up = later.filter(customer_id=OuterRef("customer_id"),
+                                 placed_at__gte=OuterRef(moment),
+                                 placed_at__lte=OuterRef(moment) + wait)
+        return Q(Exists(starts.filter(customer_id=OuterRef("pk")).filter(~Q(Exists(follow_up)))))
+
+    return compile_
+
+
+def _stage_changed(_field: Field, value: values.StageChangeCondition, context: Context) -> Q:
+    changes = LifecycleChange.objects.filter(
+        to_stage=value.stage, changed_at__gte=context.now - value.within_days * DAY,
+        changed_at__lte=context.now)
+    return Q(pk__in=changes.values("customer_id"))
+
+
+NO_BEHAVIOUR = _("A customer with no such behaviour does not match.")
+register_operator(Operator(
+    "did_event", _("did event"), _did_event, values.model(values.EventCondition), NO_BEHAVIOUR,
+    time_dependent=True,
+    description=_("At least min_count times within the last within_days days (or ever), "
+                  "optionally with these property values.")))
+register_operator(Operator(
+    "did_not_event", _("did not do event"), _did_not_event,
+    values.model(values.EventCondition), NEGATION_NULLS, time_dependent=True))
+register_operator(Operator(
+    "orders_within", _("ordered within the last D days"), _orders_within,
+    values.model(values.OrdersCondition), NO_BEHAVIOUR, time_dependent=True,
+    description=_("Paid orders within the last within_days days: at least min_count of them "
+                  "and/or at least min_amount spent net of refunds (both when both given).")))
+register_operator(Operator(
+    "first_order_no_repeat", _("first order not followed by a second within D days"),
+    _first_order_no_repeat, values.model(values.FirstOrderCondition), NO_BEHAVIOUR,
+    time_dependent=True))
+register_operator(Operator(
+    "cart_abandoned", _("added to cart and did not order within H hours"),
+    _not_followed_by_order("cart_add"), values.model(values.WaitCondition), NO_BEHAVIOUR,
+    time_dependent=True,
+    description=_("A cart_add event in the last within_days days with no order placed in the "
+                  "hours after it.")))
+register_operator(Operator(
+    "unpaid_order", _("ordered but did not pay within H hours"),
+    _not_followed_by_order(None), values.model(values.WaitCondition), NO_BEHAVIOUR,
+    time_dependent=True,
+    description=_("A pending order in the last within_days days with no paid order in the "
+                  "hours after it.")))
+register_operator(Operator(
+    "stage_changed_to", _("lifecycle stage changed to S within D days"), _stage_changed,
+    values.model(values.StageChangeCondition), NO_BEHAVIOUR, time_dependent=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# Ranking and membership
+
+
+def percentile_threshold(field: Field, percent, context: Context):
+    """The least value among the top `percent` % of customers with metrics (by this field),
+    or None when nobody has metrics. Ties at the threshold are all in."""
+    key = ("percentile", field.name, percent)
+    if key not in context.cache:
+        column = field.path.removeprefix("metrics__")
+        ranked = CustomerMetrics.objects.exclude(**{f"{column}__isnull": True})
+        population = ranked.count()
+        rank = math.ceil(population * percent / 100)
+        context.cache[key] = (
+            ranked.order_by(F(column).desc()).values_list(column, flat=True)[rank - 1]
+            if rank else None)
+    return context.cache[key]
+
+
+def _top_percent(field: Field, percent, context: Context) -> Q:
+    threshold = percentile_threshold(field, percent, context)
+    if threshold is None:
+        return NOTHING
+    return Q(**{f"{field.path}__gte": threshold, f"{field.path}__gt": 0})
+
+
+def _in_segment(_field: Field, segment_id: int, _context: Context) -> Q:
+    from segments.models import SegmentMembership  # the models import nothing from rules
+
+    return Q(pk__in=SegmentMembership.objects.filter(segment_id=segment_id)
+             .values("customer_id"))
+
+
+def _not_in_segment(field: Field, segment_id: int, context: Context) -> Q:
+    return ~_in_segment(field, segment_id, context)
+
+
+register_operator(Operator(
+    "top_percent", _("in the top N% by"), _top_percent, values.percent,
+    _("Customers without metrics, or with 0, never match."),
+    description=_("Ranks every customer with metrics; ties at the cut-off are all in.")))
+register_operator(Operator("in_segment", _("is in segment"), _in_segment, values.segment_id,
+                           _("Uses the other segment's stored members.")))
+register_operator(Operator("not_in_segment", _("is not in segment"), _not_in_segment,
+                           values.segment_id, NEGATION_NULLS))

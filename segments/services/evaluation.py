@@ -1,0 +1,156 @@
+"""Evaluate segments set-based: one query for the member set, a set difference against the
+stored members, and the change log, all in one transaction per segment.
+
+A full evaluation covers every customer; a customer-scoped one (after an order or event) only
+the given customers. Both lock the segment row, so they never overlap for one segment, and
+both are idempotent: a repeated or stale run finds nothing to change.
+"""
+
+import dataclasses
+import datetime
+import time
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from customers.models import Customer
+from segments.models import Segment, SegmentChange, SegmentEvaluation, SegmentMembership
+from segments.rules import Context, compile_node, parse, segment_references
+
+TARGET = "segment_target"
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    segment_id: int
+    entered: int
+    exited: int
+    size: int
+    duration_ms: int
+    skipped: bool = False  # another full evaluation of this segment was running
+
+
+def segment_evaluate(segment_id: int, *, now: datetime.datetime | None = None) -> Outcome:
+    """Re-evaluate every customer of one segment. Skips (and says so) when another full
+    evaluation of it holds the lock."""
+    context = Context.at(now)
+    started = time.monotonic()
+    with transaction.atomic():
+        segment = _locked(segment_id, skip_locked=True)
+        if segment is None:
+            return Outcome(segment_id, 0, 0, 0, 0, skipped=True)
+        members = Customer.objects.filter(compile_node(parse(segment.rule), context))
+        entered, exited = _apply(segment, members, context.now, scope=None)
+        size = SegmentMembership.objects.filter(segment=segment).count()
+        duration_ms = round((time.monotonic() - started) * 1000)
+        SegmentEvaluation.objects.create(segment=segment, evaluated_at=context.now, size=size,
+                                         entered=entered, exited=exited,
+                                         duration_ms=duration_ms)
+        Segment.objects.filter(pk=segment.pk).update(
+            size=size, last_evaluated_at=context.now, last_duration_ms=duration_ms)
+    return Outcome(segment_id, entered, exited, size, duration_ms)
+
+
+def segment_evaluate_customers(segment_id: int, customer_ids: list[int], *,
+                               now: datetime.datetime | None = None) -> Outcome:
+    """Re-evaluate just these customers of one segment (after their data changed)."""
+    context = Context.at(now)
+    started = time.monotonic()
+    scope = sorted(set(customer_ids))
+    with transaction.atomic():
+        segment = _locked(segment_id, skip_locked=False)
+        if segment is None or not scope:
+            return Outcome(segment_id, 0, 0, 0, 0, skipped=segment is None)
+        members = Customer.objects.filter(compile_node(parse(segment.rule), context),
+                                          pk__in=scope)
+        entered, exited = _apply(segment, members, context.now, scope=scope)
+        size = segment.size + entered - exited
+        if entered or exited:
+            Segment.objects.filter(pk=segment.pk).update(size=size)
+    return Outcome(segment_id, entered, exited, size,
+                   round((time.monotonic() - started) * 1000))
+
+
+def segments_in_order(segments: list[Segment]) -> list[Segment]:
+    """Segments ordered so that a segment comes after every segment its rule refers to."""
+    by_id = {segment.pk: segment for segment in segments}
+    ordered: list[Segment] = []
+    seen: set[int] = set()
+
+    def visit(segment: Segment) -> None:
+        if segment.pk in seen:
+            return
+        seen.add(segment.pk)
+        for ref in sorted(segment_references(parse(segment.rule))):
+            if ref in by_id:
+                visit(by_id[ref])
+        ordered.append(segment)
+
+    for segment in segments:
+        visit(segment)
+    return ordered
+
+
+def segments_evaluate_all(*, now: datetime.datetime | None = None,
+                          segment_ids: list[int] | None = None) -> list[Outcome]:
+    """Full evaluation of the active segments (or of `segment_ids`), references first."""
+    segments = Segment.objects.filter(is_active=True) if segment_ids is None \
+        else Segment.objects.filter(pk__in=segment_ids)
+    now = now or timezone.now()
+    return [segment_evaluate(segment.pk, now=now) for segment in segments_in_order(list(segments))]
+
+
+def customers_evaluate(customer_ids: list[int], *, now: datetime.datetime | None = None
+                       ) -> list[Outcome]:
+    """Re-evaluate these customers in every active segment, references first."""
+    now = now or timezone.now()
+    segments = segments_in_order(list(Segment.objects.filter(is_active=True)))
+    return [segment_evaluate_customers(segment.pk, customer_ids, now=now)
+            for segment in segments]
+
+
+def _locked(segment_id: int, *, skip_locked: bool) -> Segment | None:
+    rows = Segment.objects.select_for_update(skip_locked=skip_locked).filter(pk=segment_id)
+    return rows.first()
+
+
+def _apply(segment: Segment, members, at: datetime.datetime, scope: list[int] | None
+           ) -> tuple[int, int]:
+    """Make the stored members of `segment` (within `scope`) equal `members`; log the changes.
+    Returns (entered, exited)."""
+    sql, params = members.values("pk").query.sql_with_params()
+    membership = SegmentMembership._meta.db_table
+    change = SegmentChange._meta.db_table
+    scoped = "" if scope is None else f" AND m.customer_id IN ({', '.join(['%s'] * len(scope))})"
+    scope_params = [] if scope is None else scope
+    not_member = (f"NOT EXISTS (SELECT 1 FROM {membership} m WHERE m.segment_id = %s "
+                  f"AND m.customer_id = t.customer_id)")
+    left = (f"FROM {membership} m WHERE m.segment_id = %s{scoped} AND NOT EXISTS "
+            f"(SELECT 1 FROM {TARGET} t WHERE t.customer_id = m.customer_id)")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {TARGET}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {TARGET} (customer_id bigint PRIMARY KEY)")
+        cursor.execute(f"INSERT INTO {TARGET} (customer_id) {sql}", params)
+        cursor.execute(
+            f"INSERT INTO {change} (segment_id, customer_id, kind, at) "
+            f"SELECT %s, t.customer_id, %s, %s FROM {TARGET} t WHERE {not_member}",
+            [segment.pk, SegmentChange.Kind.ENTERED, at, segment.pk])
+        entered = cursor.rowcount
+        cursor.execute(
+            f"INSERT INTO {change} (segment_id, customer_id, kind, at) "
+            f"SELECT %s, m.customer_id, %s, %s {left}",
+            [segment.pk, SegmentChange.Kind.EXITED, at, segment.pk, *scope_params])
+        exited = cursor.rowcount
+        if exited:
+            cursor.execute(
+                f"DELETE FROM {membership} WHERE segment_id = %s{scoped.replace('m.', '')} "
+                f"AND NOT EXISTS (SELECT 1 FROM {TARGET} t "
+                f"WHERE t.customer_id = {membership}.customer_id)",
+                [segment.pk, *scope_params])
+        if entered:
+            cursor.execute(
+                f"INSERT INTO {membership} (segment_id, customer_id, entered_at) "
+                f"SELECT %s, t.customer_id, %s FROM {TARGET} t WHERE {not_member}",
+                [segment.pk, at, segment.pk])
+        cursor.execute(f"DROP TABLE {TARGET}")
+    return entered, exited

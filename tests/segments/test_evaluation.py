@@ -1,0 +1,92 @@
+"""Full and customer-scoped evaluation: members, the change log, size history, idempotence."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from customers.models import CustomerMetrics, LifecycleStage
+from segments.models import Segment, SegmentChange, SegmentEvaluation, SegmentMembership
+from segments.rules import condition
+from segments.services.evaluation import (segment_evaluate, segment_evaluate_customers,
+                                          segments_evaluate_all)
+from tests.customers.factories import CustomerFactory
+
+NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
+
+
+def _metrics(customer, monetary, last_order_days_ago=None):
+    last = None if last_order_days_ago is None else NOW - dt.timedelta(days=last_order_days_ago)
+    return CustomerMetrics.objects.create(
+        customer=customer, monetary=Decimal(monetary), ltv=Decimal(monetary),
+        order_count=1 if last else 0, last_order_at=last, first_order_at=last,
+        lifecycle_stage=LifecycleStage.NEW if last else LifecycleStage.PROSPECT,
+        computed_at=NOW)
+
+
+def _members(segment):
+    return set(SegmentMembership.objects.filter(segment=segment)
+               .values_list("customer__external_id", flat=True))
+
+
+def _changes(segment):
+    return sorted(SegmentChange.objects.filter(segment=segment)
+                  .values_list("customer__external_id", "kind"))
+
+
+@pytest.mark.django_db
+def test_full_evaluation_records_who_entered_and_left_and_is_idempotent():
+    shanghai = CustomerFactory(external_id="sh", city="Shanghai")
+    beijing = CustomerFactory(external_id="bj", city="Beijing")
+    segment = Segment.objects.create(name="Shanghai", rule=condition("city", "==", "Shanghai"))
+
+    first = segment_evaluate(segment.pk, now=NOW)
+    assert (first.entered, first.exited, first.size) == (1, 0, 1)
+    assert _members(segment) == {"sh"}
+
+    again = segment_evaluate(segment.pk, now=NOW)
+    assert (again.entered, again.exited, again.size) == (0, 0, 1)
+
+    shanghai.city, beijing.city = "Beijing", "Shanghai"
+    shanghai.save()
+    beijing.save()
+    moved = segment_evaluate(segment.pk, now=NOW)
+    assert (moved.entered, moved.exited, moved.size) == (1, 1, 1)
+    assert _members(segment) == {"bj"}
+    assert _changes(segment) == [("bj", "entered"), ("sh", "entered"), ("sh", "exited")]
+    assert list(SegmentEvaluation.objects.filter(segment=segment)
+                .order_by("id").values_list("size", "entered", "exited")) == [
+        (1, 1, 0), (1, 0, 0), (1, 1, 1)]
+    segment.refresh_from_db()
+    assert segment.size == 1
+    assert segment.last_evaluated_at == NOW
+
+
+@pytest.mark.django_db
+def test_customer_scoped_evaluation_touches_only_those_customers():
+    a = CustomerFactory(external_id="a")
+    b = CustomerFactory(external_id="b")
+    _metrics(a, "50", last_order_days_ago=100)
+    _metrics(b, "50", last_order_days_ago=100)
+    segment = Segment.objects.create(
+        name="Dormant 90", rule=condition("recency_days", ">=", 90))
+    segment_evaluate(segment.pk, now=NOW)
+    assert _members(segment) == {"a", "b"}
+
+    CustomerMetrics.objects.filter(customer__in=[a, b]).update(
+        last_order_at=NOW - dt.timedelta(days=1))
+    outcome = segment_evaluate_customers(segment.pk, [a.pk], now=NOW)
+    assert (outcome.entered, outcome.exited, outcome.size) == (0, 1, 1)
+    assert _members(segment) == {"b"}  # b was not in scope, so it stays until its own turn
+    assert segment_evaluate_customers(segment.pk, [a.pk], now=NOW).exited == 0
+
+
+@pytest.mark.django_db
+def test_segments_referring_to_others_are_evaluated_after_them():
+    CustomerFactory(external_id="vip", city="Shanghai", tags=["vip"])
+    CustomerFactory(external_id="plain", city="Shanghai")
+    inner = Segment.objects.create(name="VIP", rule=condition("tags", "has_tag", "vip"))
+    outer = Segment.objects.create(name="Shanghai VIP", rule={"and": [
+        condition("segment", "in_segment", inner.pk), condition("city", "==", "Shanghai")]})
+    segments_evaluate_all(now=NOW)
+    assert _members(outer) == {"vip"}
