@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "rest_framework.authtoken",  # operator tokens (manage.py create_operator_token)
     "drf_spectacular",
     "django_celery_beat",
     "django_celery_results",
@@ -162,7 +163,10 @@ SPECTACULAR_SETTINGS = {
         "Storefront API: push customers, orders and behaviour events. Authenticate with "
         "`Authorization: Bearer <storefront key>` (`python manage.py create_storefront NAME`). "
         "Batch endpoints take up to 1,000 items and are all-or-nothing: one bad item rejects "
-        "the whole batch with a 400 naming each bad item's index and field."
+        "the whole batch with a 400 naming each bad item's index and field.\n\n"
+        "Operator API (segments, templates, rule fields): a staff user's session, or "
+        "`Authorization: Token <operator token>` (`python manage.py create_operator_token "
+        "USERNAME`); storefront keys are refused there."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -8,5 +8,7 @@ class SegmentsConfig(AppConfig):
 
     def ready(self) -> None:
         from segments import receivers
+        from segments.api import customer_profile
 
         receivers.connect()
+        customer_profile.register()

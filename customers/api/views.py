@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 
 from customers import tasks
 from customers.api.auth import request_storefront
+from customers.api.profile import CustomerProfileOutputSerializer, with_sections
 from customers.api.serializers import (
     CustomerOutputSerializer,
     ErrorOutputSerializer,
@@ -214,16 +215,18 @@ class StorefrontAPIView(APIView):
 class CustomerDetailView(StorefrontAPIView):
     @extend_schema(
         operation_id="customer_retrieve", tags=["customers"],
-        summary="A customer's profile and value metrics",
-        description="`metrics` is null until the metrics have been computed for the customer.",
-        responses={200: CustomerOutputSerializer, **_errors(401, 404, 429)},
+        summary="A customer's profile, value metrics and segments",
+        description="`metrics` is null until the metrics have been computed for the customer. "
+                    "`segments` lists the active segments the customer is in (as of each "
+                    "segment's last evaluation).",
+        responses={200: CustomerProfileOutputSerializer, **_errors(401, 404, 429)},
     )
     def get(self, request, external_id: str):
-        customer = Customer.objects.select_related("metrics").filter(
-            external_id=external_id).first()
+        customers = with_sections(Customer.objects.select_related("metrics"))
+        customer = customers.filter(external_id=external_id).first()
         if customer is None:
             raise exceptions.NotFound(f"No customer with external id {external_id!r}.")
-        return Response(CustomerOutputSerializer(customer).data)
+        return Response(CustomerProfileOutputSerializer(customer).data)
 
     @extend_schema(
         operation_id="customer_upsert", tags=["customers"],

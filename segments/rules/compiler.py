@@ -5,7 +5,10 @@ from django.db.models import Q
 from segments.rules.context import Context
 from segments.rules.tree import Condition, Node, Not, conditions
 
-EVERYONE = Q()
+# Not Q(): an empty Q vanishes inside OR and under NOT, so {"or": [{"and": []}, x]} would be x.
+# Not Q(pk__in=[]): a query that is nothing but that raises EmptyResultSet when its SQL is asked
+# for (evaluation inserts the member query's SQL into a temporary table).
+EVERYONE, NO_ONE = Q(pk__isnull=False), Q(pk__isnull=True)
 
 
 def compile_node(node: Node, context: Context) -> Q:
@@ -15,7 +18,7 @@ def compile_node(node: Node, context: Context) -> Q:
         return ~compile_node(node.child, context)
     if not node.children:
         # {"and": []} is everyone, {"or": []} is no one, as in JsonLogic.
-        return EVERYONE if node.kind == "and" else Q(pk__in=[])
+        return EVERYONE if node.kind == "and" else NO_ONE
     compiled = [compile_node(child, context) for child in node.children]
     combined = compiled[0]
     for q in compiled[1:]:

@@ -42,7 +42,10 @@ class JsonKeyOfType(Expression):
     def as_postgresql(self, compiler, connection):
         column, params = compiler.compile(self.column)
         _field, pg_type, _ = self._types[self.json_type]
-        value = {"string": f"({column} ->> %s)", "number": f"({column} ->> %s)::numeric",
+        # COLLATE "C": text orders by code point, as on SQLite, whatever the database's
+        # collation (under en_US "a" < "Gold").
+        value = {"string": f'(({column} ->> %s) COLLATE "C")',
+                 "number": f"({column} ->> %s)::numeric",
                  "boolean": f"({column} ->> %s)::boolean"}[self.json_type]
         sql = f"CASE WHEN jsonb_typeof({column} -> %s) = {pg_type} THEN {value} END"
         return sql, (*params, self.key, *params, self.key)
@@ -54,6 +57,10 @@ class JsonKeyOfType(Expression):
         value = (f"(json_type({column}, %s) = 'true')" if self.json_type == "boolean"
                  else f"json_extract({column}, %s)")
         sql = f"CASE WHEN json_type({column}, %s) IN {sqlite_types} THEN {value} END"
+        if self.json_type == "number":
+            # The number parameter arrives as text (SQLite's Decimal adapter); NUMERIC affinity
+            # makes SQLite compare it as a number rather than text against a number.
+            sql = f"CAST({sql} AS NUMERIC)"
         return sql, (*params, path, *params, path)
 
     def as_sql(self, compiler, connection):

@@ -4,13 +4,30 @@ Conventions every operator keeps (the Python reference in tests/segments holds t
 - "within the last D days" means from now - D days to now, both ends included;
 - `!=` and `not_in` are the exact negation of `==` and `in`, so they include customers who
   have no value; order comparisons (<, <=, >, >=, between) never match a missing value;
-- text matching (contains, starts/ends with) folds A-Z only; `==` and `in` are exact.
+- text matching (contains, starts/ends with) folds A-Z only; `==` and `in` are exact;
+- every condition is true or false for every customer, never SQL NULL, so "!" of anything is
+  its exact complement at any depth;
+- "days since" counts whole 24-hour days, floor((now - moment) / 1 day): a moment in the
+  future gives a negative count; orders, events and stage changes after now have not happened;
+- an attribute or event property compares only with a rule value of its own JSON type (3 is
+  not "3", true is neither 1 nor "true"): numbers by value as written (0.1 is 0.1), text by
+  code point; an attribute has no value when its key is missing or holds null ("" is a value);
+- money (orders_within) is summed net of refunds in whole cents;
+- a first-order anniversary is the first paid order's date in the shop's time zone coming
+  round on the customer's own dates; the order's own day is none, so a first order placed
+  today (or later) has no anniversary in the window;
+- first_order_no_repeat: a repeat is a paid order placed after the first, up to D days later;
+  cart_abandoned: an order of any status placed from the cart_add to H hours later follows it;
+- top_percent ranks the customers whose metric has a value: the value at rank
+  ceil(N * percent / 100) is the cut-off, ties at it are in, 0 never is.
 """
 
 import datetime
+import decimal
 import math
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, Sum
+from django.db.models.functions import Cast, Round
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
@@ -24,13 +41,14 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import CustomerMetrics, Event, LifecycleChange, Order, OrderStatus
 from segments.rules import calendar, values
+from segments.rules.compiler import NO_ONE
 from segments.rules.context import Context
 from segments.rules.expressions import AsciiLike, JsonArrayHas, JsonKeyOfType, like_pattern
 from segments.rules.expressions import month_day as month_day_expr
 from segments.rules.registry import Field, FieldType, Operator, attribute_key, register_operator
 
 DAY = datetime.timedelta(days=1)
-NOTHING = Q(pk__in=[])
+NOTHING = Q(pk__in=[])  # the start of an OR; alone it matches no one (see compiler.NO_ONE)
 
 # ---------------------------------------------------------------------------------------------
 # Field comparisons. A field's value is either a plain ORM path, a JSON attribute of a given
@@ -51,9 +69,11 @@ def _attribute(field: Field, value) -> JsonKeyOfType:
 
 
 def _attribute_param(value):
-    # SQLite compares a JSON number with a Decimal parameter as text; floats compare as numbers.
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
-        else value
+    """A number as the rule wrote it: Decimal(0.1) would be 0.1000000000000000055..., which
+    no stored 0.1 equals."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return decimal.Decimal(str(value))
+    return value
 
 
 def _compare(lookup_name: str, lookup_class):
@@ -65,9 +85,16 @@ def _compare(lookup_name: str, lookup_class):
             # IS NOT NULL first: FALSE AND NULL is FALSE, so the result is never NULL.
             return Q(IsNull(expression, False)) & Q(
                 lookup_class(expression, _attribute_param(value)))
-        return Q(**{f"{field.path}__{lookup_name}": value})
+        return Q(**{f"{field.path}__{lookup_name}": value}) & _known(field.path)
 
     return compile_
+
+
+def _known(path: str) -> Q:
+    """A guard for comparisons with a value that may be missing: `x = 1` is NULL, not FALSE, for
+    a NULL x, and Django adds its own guard only under an odd number of negations, so without
+    this "!" of "!=" would keep the NULL and drop the customer."""
+    return Q(**{f"{path}__isnull": False})
 
 
 def _days_since(path: str, lookup: str, days: int, context: Context) -> Q:
@@ -76,7 +103,7 @@ def _days_since(path: str, lookup: str, days: int, context: Context) -> Q:
     fewer = Q(**{f"{path}__gt": context.now - days * DAY})  # days_since < days
     fewer_than_next = Q(**{f"{path}__gt": context.now - (days + 1) * DAY})  # <= days
     at_least_next = Q(**{f"{path}__lte": context.now - (days + 1) * DAY})  # > days
-    return {
+    return _known(path) & {
         "exact": at_least & fewer_than_next,
         "gte": at_least,
         "gt": at_least_next,
@@ -114,7 +141,7 @@ def _in(field: Field, value, context: Context) -> Q:
         for days in sorted(set(value)):
             q |= _days_since(field.path, "exact", days, context)
         return q
-    return Q(**{f"{field.path}__in": list(value)})
+    return Q(**{f"{field.path}__in": list(value)}) & _known(field.path)
 
 
 def _not_in(field: Field, value, context: Context) -> Q:
@@ -238,7 +265,7 @@ def _birthday_this_month(field: Field, _value, context: Context) -> Q:
     q = NOTHING
     for today, in_zone in calendar.zone_groups(context):
         q |= in_zone & Q(**{f"{field.path}__month": today.month})
-    return q
+    return _known(field.path) & q
 
 
 def _anniversary_within(field: Field, days: int, context: Context) -> Q:
@@ -281,10 +308,12 @@ def _since(context: Context, days: int | None) -> Q:
 
 
 def _did_event(_field: Field, value: values.EventCondition, context: Context) -> Q:
-    events = Event.objects.filter(_since(context, value.within_days), name=value.name,
-                                  occurred_at__lte=context.now)
+    events = context.scoped(Event.objects.filter(
+        _since(context, value.within_days), name=value.name, occurred_at__lte=context.now))
     for key, expected in value.properties.items():
-        events = events.filter(**{f"properties__{key}": expected})
+        # Typed as attributes are: Django's JSON lookup on SQLite takes the text "true" for true.
+        expression = JsonKeyOfType("properties", key, _json_type(expected))
+        events = events.filter(Exact(expression, _attribute_param(expected)))
     if value.min_count > 1:
         customers = (events.values("customer_id").annotate(n=Count("id"))
                      .filter(n__gte=value.min_count).values("customer_id"))
@@ -297,19 +326,25 @@ def _did_not_event(field: Field, value, context: Context) -> Q:
     return ~_did_event(field, value, context)
 
 
+# Summed in whole cents, as the metrics are: SQLite holds amounts as floats, and 0.70 + 0.10
+# there is 0.7999999999999999, short of 0.80.
+NET_CENTS = Cast(Round((F("amount") - F("refunded_amount")) * 100), BigIntegerField())
+
+
 def _paid_orders_within(context: Context, days: int):
     return Order.objects.filter(status=OrderStatus.PAID, placed_at__gte=context.now - days * DAY,
                                 placed_at__lte=context.now)
 
 
 def _orders_within(_field: Field, value: values.OrdersCondition, context: Context) -> Q:
-    customers = _paid_orders_within(context, value.within_days).values("customer_id")
+    customers = context.scoped(_paid_orders_within(context, value.within_days)
+                               ).values("customer_id")
     having = Q()
     if value.min_count is not None:
         having &= Q(n__gte=value.min_count)
     if value.min_amount is not None:
-        having &= Q(spent__gte=value.min_amount)
-    customers = (customers.annotate(n=Count("id"), spent=Sum(F("amount") - F("refunded_amount")))
+        having &= Q(spent_cents__gte=math.ceil(value.min_amount * 100))
+    customers = (customers.annotate(n=Count("id"), spent_cents=Sum(NET_CENTS))
                  .filter(having).values("customer_id"))
     return Q(pk__in=customers)
 
@@ -322,7 +357,8 @@ def _first_order_no_repeat(_field: Field, value: values.FirstOrderCondition,
         placed_at__gt=OuterRef("metrics__first_order_at"),
         placed_at__lte=OuterRef("metrics__first_order_at") + window,
     )
-    return Q(metrics__first_order_at__lte=context.now - window) & ~Q(Exists(repeat))
+    return (_known("metrics__first_order_at")
+            & Q(metrics__first_order_at__lte=context.now - window) & ~Q(Exists(repeat)))
 
 
 def _not_followed_by_order(event_name: str | None):
@@ -350,9 +386,9 @@ def _not_followed_by_order(event_name: str | None):
 
 
 def _stage_changed(_field: Field, value: values.StageChangeCondition, context: Context) -> Q:
-    changes = LifecycleChange.objects.filter(
+    changes = context.scoped(LifecycleChange.objects.filter(
         to_stage=value.stage, changed_at__gte=context.now - value.within_days * DAY,
-        changed_at__lte=context.now)
+        changed_at__lte=context.now))
     return Q(pk__in=changes.values("customer_id"))
 
 
@@ -413,14 +449,14 @@ def percentile_threshold(field: Field, percent, context: Context):
 def _top_percent(field: Field, percent, context: Context) -> Q:
     threshold = percentile_threshold(field, percent, context)
     if threshold is None:
-        return NOTHING
-    return Q(**{f"{field.path}__gte": threshold, f"{field.path}__gt": 0})
+        return NO_ONE
+    return Q(**{f"{field.path}__gte": threshold, f"{field.path}__gt": 0}) & _known(field.path)
 
 
-def _in_segment(_field: Field, segment_id: int, _context: Context) -> Q:
+def _in_segment(_field: Field, segment_id: int, context: Context) -> Q:
     from segments.models import SegmentMembership  # the models import nothing from rules
 
-    return Q(pk__in=SegmentMembership.objects.filter(segment_id=segment_id)
+    return Q(pk__in=context.scoped(SegmentMembership.objects.filter(segment_id=segment_id))
              .values("customer_id"))
 
 

@@ -119,6 +119,10 @@ class _Parser:
 
     def condition(self, operation: str, args: Any, path: str) -> Condition | None:
         self.conditions += 1
+        if operation not in OPERATORS and operation not in ALIASES:
+            # Before the shape: {"like": [1, 2]} is an unknown operator, not a missing field.
+            self.fail(path, f'unknown operator "{operation}"')
+            return None
         shape = _shape(operation, args if isinstance(args, list) else [args])
         if isinstance(shape, str):
             self.fail(path, shape)

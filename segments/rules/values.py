@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from customers.models import LifecycleStage
 from customers.schemas import EventName
 from segments.rules.registry import Field as RuleField
 from segments.rules.registry import FieldType
@@ -80,8 +81,16 @@ def many(field: RuleField) -> TypeAdapter:
     return TypeAdapter(Annotated[list[scalar(field)], Field(min_length=1, max_length=MAX_LIST)])
 
 
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, int | float | decimal.Decimal) else type(value).__name__
+
+
 def _ordered_pair(pair: tuple) -> tuple:
     low, high = pair
+    if _kind(low) != _kind(high):  # an attribute's bounds: [1, "a"] cannot be ordered
+        raise ValueError("both bounds must be of the same type")
     if low > high:
         raise ValueError("the first bound must not exceed the second")
     return pair
@@ -160,7 +169,7 @@ class WaitCondition(_Value):
 
 
 class StageChangeCondition(_Value):
-    stage: str
+    stage: Literal[tuple(LifecycleStage.values)]
     within_days: WindowDays
 
 

@@ -10,12 +10,13 @@ import dataclasses
 import datetime
 import time
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from customers.models import Customer
 from segments.models import Segment, SegmentChange, SegmentEvaluation, SegmentMembership
 from segments.rules import Context, compile_node, parse, segment_references
+from segments.services.sql import rule_queries
 
 TARGET = "segment_target"
 
@@ -35,13 +36,12 @@ def segment_evaluate(segment_id: int, *, now: datetime.datetime | None = None) -
     evaluation of it holds the lock."""
     context = Context.at(now)
     started = time.monotonic()
-    with transaction.atomic():
+    with rule_queries():
         segment = _locked(segment_id, skip_locked=True)
         if segment is None:
             return Outcome(segment_id, 0, 0, 0, 0, skipped=True)
         members = Customer.objects.filter(compile_node(parse(segment.rule), context))
-        entered, exited = _apply(segment, members, context.now, scope=None)
-        size = SegmentMembership.objects.filter(segment=segment).count()
+        entered, exited, size = _apply(segment, members, context.now, scope=None)
         duration_ms = round((time.monotonic() - started) * 1000)
         SegmentEvaluation.objects.create(segment=segment, evaluated_at=context.now, size=size,
                                          entered=entered, exited=exited,
@@ -54,16 +54,16 @@ def segment_evaluate(segment_id: int, *, now: datetime.datetime | None = None) -
 def segment_evaluate_customers(segment_id: int, customer_ids: list[int], *,
                                now: datetime.datetime | None = None) -> Outcome:
     """Re-evaluate just these customers of one segment (after their data changed)."""
-    context = Context.at(now)
+    scope = tuple(sorted(set(customer_ids)))
+    context = Context.at(now, scope=scope)
     started = time.monotonic()
-    scope = sorted(set(customer_ids))
-    with transaction.atomic():
+    with rule_queries():
         segment = _locked(segment_id, skip_locked=False)
         if segment is None or not scope:
             return Outcome(segment_id, 0, 0, 0, 0, skipped=segment is None)
         members = Customer.objects.filter(compile_node(parse(segment.rule), context),
                                           pk__in=scope)
-        entered, exited = _apply(segment, members, context.now, scope=scope)
+        entered, exited, _in_scope = _apply(segment, members, context.now, scope=list(scope))
         size = segment.size + entered - exited
         if entered or exited:
             Segment.objects.filter(pk=segment.pk).update(size=size)
@@ -115,42 +115,83 @@ def _locked(segment_id: int, *, skip_locked: bool) -> Segment | None:
 
 
 def _apply(segment: Segment, members, at: datetime.datetime, scope: list[int] | None
-           ) -> tuple[int, int]:
-    """Make the stored members of `segment` (within `scope`) equal `members`; log the changes.
-    Returns (entered, exited)."""
+           ) -> tuple[int, int, int]:
+    """Make the stored members of `segment` (within `scope`) equal `members` and log each
+    change. Returns (entered, exited, members now within scope)."""
     sql, params = members.values("pk").query.sql_with_params()
-    membership = SegmentMembership._meta.db_table
-    change = SegmentChange._meta.db_table
-    scoped = "" if scope is None else f" AND m.customer_id IN ({', '.join(['%s'] * len(scope))})"
-    scope_params = [] if scope is None else scope
-    not_member = (f"NOT EXISTS (SELECT 1 FROM {membership} m WHERE m.segment_id = %s "
+    scope_sql = "" if scope is None else f" AND customer_id IN ({', '.join(['%s'] * len(scope))})"
+    statements = _postgresql if connection.vendor == "postgresql" else _portable
+    return statements(segment.pk, sql, list(params), at, scope_sql, scope or [])
+
+
+MEMBERSHIP = SegmentMembership._meta.db_table
+CHANGE = SegmentChange._meta.db_table
+ENTERED, EXITED = SegmentChange.Kind.ENTERED.value, SegmentChange.Kind.EXITED.value
+
+
+def _postgresql(segment_id, sql, params, at, scope_sql, scope) -> tuple[int, int, int]:
+    """One statement: one hash full join of the new member set with the stored one keeps
+    only the differences, which the data-modifying CTEs write to the membership and the log.
+    The size comes from the same pass."""
+    statement = f"""
+        WITH joined AS MATERIALIZED (
+            SELECT t.id AS new_id, s.customer_id AS old_id
+            FROM ({sql}) t (id)
+            FULL JOIN (SELECT customer_id FROM {MEMBERSHIP}
+                       WHERE segment_id = %s{scope_sql}) s ON s.customer_id = t.id
+            WHERE t.id IS NULL OR s.customer_id IS NULL),
+        added AS (INSERT INTO {MEMBERSHIP} (segment_id, customer_id, entered_at)
+                  SELECT %s, new_id, %s FROM joined WHERE old_id IS NULL
+                  RETURNING customer_id),
+        removed AS (DELETE FROM {MEMBERSHIP} m USING joined j
+                    WHERE m.segment_id = %s AND m.customer_id = j.old_id AND j.new_id IS NULL
+                    RETURNING m.customer_id),
+        logged AS (INSERT INTO {CHANGE} (segment_id, customer_id, kind, at)
+                   SELECT %s, customer_id, '{ENTERED}', %s FROM added
+                   UNION ALL SELECT %s, customer_id, '{EXITED}', %s FROM removed
+                   ORDER BY 3, 2  -- the log reads entered then exited, by customer
+                   RETURNING kind)
+        SELECT count(*) FILTER (WHERE kind = '{ENTERED}'),
+               count(*) FILTER (WHERE kind = '{EXITED}'),
+               (SELECT count(*) FROM {MEMBERSHIP} WHERE segment_id = %s{scope_sql})
+        FROM logged"""
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*params, segment_id, *scope, segment_id, at, segment_id,
+                                   segment_id, at, segment_id, at, segment_id, *scope])
+        entered, exited, stored = cursor.fetchone()
+    # The count above sees the table as it was before this statement's own writes.
+    return entered, exited, stored + entered - exited
+
+
+def _portable(segment_id, sql, params, at, scope_sql, scope) -> tuple[int, int, int]:
+    """The same in plain statements over a temporary table (SQLite)."""
+    not_member = (f"NOT EXISTS (SELECT 1 FROM {MEMBERSHIP} m WHERE m.segment_id = %s "
                   f"AND m.customer_id = t.customer_id)")
-    left = (f"FROM {membership} m WHERE m.segment_id = %s{scoped} AND NOT EXISTS "
-            f"(SELECT 1 FROM {TARGET} t WHERE t.customer_id = m.customer_id)")
+    gone = (f"segment_id = %s{scope_sql} AND NOT EXISTS (SELECT 1 FROM {TARGET} t "
+            f"WHERE t.customer_id = {MEMBERSHIP}.customer_id)")
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {TARGET}")
         cursor.execute(f"CREATE TEMPORARY TABLE {TARGET} (customer_id bigint PRIMARY KEY)")
         cursor.execute(f"INSERT INTO {TARGET} (customer_id) {sql}", params)
         cursor.execute(
-            f"INSERT INTO {change} (segment_id, customer_id, kind, at) "
-            f"SELECT %s, t.customer_id, %s, %s FROM {TARGET} t WHERE {not_member}",
-            [segment.pk, SegmentChange.Kind.ENTERED, at, segment.pk])
+            f"INSERT INTO {CHANGE} (segment_id, customer_id, kind, at) "
+            f"SELECT %s, t.customer_id, %s, %s FROM {TARGET} t WHERE {not_member} "
+            f"ORDER BY t.customer_id",
+            [segment_id, ENTERED, at, segment_id])
         entered = cursor.rowcount
         cursor.execute(
-            f"INSERT INTO {change} (segment_id, customer_id, kind, at) "
-            f"SELECT %s, m.customer_id, %s, %s {left}",
-            [segment.pk, SegmentChange.Kind.EXITED, at, segment.pk, *scope_params])
+            f"INSERT INTO {CHANGE} (segment_id, customer_id, kind, at) "
+            f"SELECT %s, customer_id, %s, %s FROM {MEMBERSHIP} WHERE {gone} ORDER BY customer_id",
+            [segment_id, EXITED, at, segment_id, *scope])
         exited = cursor.rowcount
         if exited:
-            cursor.execute(
-                f"DELETE FROM {membership} WHERE segment_id = %s{scoped.replace('m.', '')} "
-                f"AND NOT EXISTS (SELECT 1 FROM {TARGET} t "
-                f"WHERE t.customer_id = {membership}.customer_id)",
-                [segment.pk, *scope_params])
+            cursor.execute(f"DELETE FROM {MEMBERSHIP} WHERE {gone}", [segment_id, *scope])
         if entered:
             cursor.execute(
-                f"INSERT INTO {membership} (segment_id, customer_id, entered_at) "
+                f"INSERT INTO {MEMBERSHIP} (segment_id, customer_id, entered_at) "
                 f"SELECT %s, t.customer_id, %s FROM {TARGET} t WHERE {not_member}",
-                [segment.pk, at, segment.pk])
+                [segment_id, at, segment_id])
+        cursor.execute(f"SELECT count(*) FROM {TARGET}")
+        size = cursor.fetchone()[0]
         cursor.execute(f"DROP TABLE {TARGET}")
-    return entered, exited
+    return entered, exited, size

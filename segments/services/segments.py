@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db import transaction
 
+from segments.library import template_rule
 from segments.models import Segment
 from segments.rules import RuleError, RuleProblem, is_time_dependent, parse, segment_references
 from segments.rules.tree import Node, conditions
@@ -59,3 +60,53 @@ def segment_save(segment: Segment, *, evaluate: bool = True) -> Segment:
             pk = segment.pk
             transaction.on_commit(lambda: evaluate_segment_task.delay(pk))
     return segment
+
+
+class SegmentInUse(Exception):
+    """The segment is referred to by other segments' rules; `referrers` name them."""
+
+    def __init__(self, referrers: list[Segment]):
+        names = ", ".join(f"{each.name} (id {each.pk})" for each in referrers)
+        super().__init__(f"Segments refer to this one: {names}. Change their rules first.")
+        self.referrers = referrers
+
+
+def segment_create(*, name: str, rule: Any = None, template: str = "",
+                   params: dict[str, Any] | None = None, created_by=None,
+                   **fields: Any) -> Segment:
+    """A new segment from a rule, or from a template's rule (a copy the operator can edit).
+    RuleError or TemplateError name the bad part; nothing is written then."""
+    if template:
+        rule = template_rule(template, params)
+    segment = Segment(name=name, rule=rule, template=template, created_by=created_by, **fields)
+    return segment_save(segment)
+
+
+def segment_update(segment: Segment, **changes: Any) -> Segment:
+    """Change the given fields; re-evaluated when the rule changed or it was switched on."""
+    reevaluate = ("rule" in changes and changes["rule"] != segment.rule) or (
+        changes.get("is_active") is True and not segment.is_active)
+    for name, value in changes.items():
+        setattr(segment, name, value)
+    return segment_save(segment, evaluate=reevaluate)
+
+
+def segment_delete(segment: Segment) -> None:
+    """Delete with its members, changes and history; refused while other rules use it."""
+    referrers = segment_referrers(segment)
+    if referrers:
+        raise SegmentInUse(referrers)
+    segment.delete()
+
+
+def segment_referrers(segment: Segment) -> list[Segment]:
+    """The other segments whose rules refer to this one."""
+    return [other for other in Segment.objects.exclude(pk=segment.pk)
+            if segment.pk in _references(other.rule)]
+
+
+def _references(rule: Any) -> set[int]:
+    try:
+        return segment_references(parse(rule))
+    except RuleError:
+        return set()

@@ -90,3 +90,24 @@ def test_segments_referring_to_others_are_evaluated_after_them():
         condition("segment", "in_segment", inner.pk), condition("city", "==", "Shanghai")]})
     segments_evaluate_all(now=NOW)
     assert _members(outer) == {"vip"}
+
+
+NO_INLINE_ROWS = {"evaluations-TOTAL_FORMS": "0", "evaluations-INITIAL_FORMS": "0"}
+
+
+@pytest.mark.django_db
+def test_admin_rejects_a_bad_rule_and_saves_a_good_one(admin_client):
+    response = admin_client.post("/admin/segments/segment/add/", {
+        "name": "Broken", "rule": '{"==": [{"var": "ciyt"}, "Shanghai"]}',
+        "is_active": "on", **NO_INLINE_ROWS})
+    assert response.status_code == 200
+    assert "unknown field &quot;ciyt&quot;" in response.content.decode()
+    assert not Segment.objects.filter(name="Broken").exists()
+
+    response = admin_client.post("/admin/segments/segment/add/", {
+        "name": "Shanghai", "rule": '{"==": [{"var": "city"}, "Shanghai"]}',
+        "is_active": "on", **NO_INLINE_ROWS})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    segment = Segment.objects.get(name="Shanghai")
+    assert segment.created_by is not None
+    assert admin_client.get("/admin/segments/segmentchange/").status_code == 200

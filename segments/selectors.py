@@ -1,0 +1,67 @@
+"""Reads of segments for the operator API and the UI: previews, members, the change log."""
+
+import dataclasses
+import datetime
+import time
+from typing import Any
+
+from django.db.models import QuerySet
+
+from customers.models import Customer
+from segments.models import Segment, SegmentChange, SegmentEvaluation, SegmentMembership
+from segments.rules import Context, compile_node, is_time_dependent
+from segments.services.segments import rule_check
+from segments.services.sql import rule_queries
+
+PREVIEW_SAMPLE = 20
+HISTORY_POINTS = 200  # a week of hourly evaluations and then some
+SAMPLE_FIELDS = ("external_id", "name", "email", "city")
+
+
+@dataclasses.dataclass(frozen=True)
+class Preview:
+    count: int
+    sample: list[dict[str, Any]]
+    time_dependent: bool
+    duration_ms: int
+
+
+def segment_preview(rule: Any, *, now: datetime.datetime | None = None,
+                    sample_size: int = PREVIEW_SAMPLE) -> Preview:
+    """Who a rule selects right now, without saving anything: one count query and one
+    sample query (plus what the rule's own conditions need, such as a percentile cut-off).
+    RuleError names the bad part."""
+    started = time.monotonic()
+    node = rule_check(rule)
+    with rule_queries():
+        members = Customer.objects.filter(compile_node(node, Context.at(now)))
+        count = members.count()
+        # Unordered: "any 20" lets the database stop at the first rows it finds.
+        sample = list(members.values(*SAMPLE_FIELDS)[:sample_size]) if count else []
+    return Preview(count, sample, is_time_dependent(node),
+                   round((time.monotonic() - started) * 1000))
+
+
+def segment_members(segment: Segment) -> QuerySet[SegmentMembership]:
+    # Customer order follows the membership's primary key (segment, customer): no sort.
+    return (SegmentMembership.objects.filter(segment=segment).select_related("customer")
+            .order_by("customer_id"))
+
+
+def segment_changes(segment: Segment, *, after: int | None = None, kind: str | None = None
+                    ) -> QuerySet[SegmentChange]:
+    """The change log in id order (the order campaigns consume it), from after `after`."""
+    changes = SegmentChange.objects.filter(segment=segment).select_related("customer")
+    if after is not None:
+        changes = changes.filter(id__gt=after)
+    if kind:
+        changes = changes.filter(kind=kind)
+    return changes.order_by("id")
+
+
+def segment_history(segment: Segment, *, points: int = HISTORY_POINTS
+                    ) -> list[SegmentEvaluation]:
+    """The last `points` evaluations, oldest first."""
+    latest = SegmentEvaluation.objects.filter(segment=segment).order_by("-evaluated_at", "-id")
+    return list(reversed(latest[:points]))
+
