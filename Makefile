@@ -40,7 +40,7 @@ lint: install
 ## make bench: the hot paths against their targets (PostgreSQL + Redis; several minutes)
 bench: install
 	eval "$$(CI=true bin/ensure-services)" && $(PY) bench/ingest.py && $(PY) bench/import_csv.py \
-	  && $(PY) bench/metrics.py
+	  && $(PY) bench/metrics.py && $(PY) bench/segments.py
 
 clean:
 	rm -rf $(VENV) var staticfiles

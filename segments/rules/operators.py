@@ -19,13 +19,16 @@ Conventions every operator keeps (the Python reference in tests/segments holds t
 - first_order_no_repeat: a repeat is a paid order placed after the first, up to D days later;
   cart_abandoned: an order of any status placed from the cart_add to H hours later follows it;
 - top_percent ranks the customers whose metric has a value: the value at rank
-  ceil(N * percent / 100) is the cut-off, ties at it are in, 0 never is.
+  ceil(N * percent / 100) is the cut-off, ties at it are in, 0 never is. Rank depends on
+  everyone, so it is exact at full evaluations (which rank afresh); customer-scoped updates
+  in between reuse the last full evaluation's cut-off (PERCENTILE_REUSE_SECONDS).
 """
 
 import datetime
 import decimal
 import math
 
+from django.core.cache import cache as shared_cache
 from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import Cast, Round
 from django.db.models.lookups import (
@@ -431,19 +434,34 @@ register_operator(Operator(
 # Ranking and membership
 
 
+# Ranking a million customers takes a second or more: too slow to repeat for every order.
+# Customer-scoped evaluations reuse the cut-off the last full evaluation or preview found, for
+# up to this long (full evaluations always rank afresh).
+PERCENTILE_REUSE_SECONDS = 3600
+_MISSING = object()
+
+
 def percentile_threshold(field: Field, percent, context: Context):
     """The least value among the top `percent` % of customers with metrics (by this field),
     or None when nobody has metrics. Ties at the threshold are all in."""
     key = ("percentile", field.name, percent)
     if key not in context.cache:
-        column = field.path.removeprefix("metrics__")
-        ranked = CustomerMetrics.objects.exclude(**{f"{column}__isnull": True})
-        population = ranked.count()
-        rank = math.ceil(population * percent / 100)
-        context.cache[key] = (
-            ranked.order_by(F(column).desc()).values_list(column, flat=True)[rank - 1]
-            if rank else None)
+        shared_key = f"segments:percentile:{field.name}:{percent}"
+        found = shared_cache.get(shared_key, _MISSING) if context.scope is not None \
+            else _MISSING
+        if found is _MISSING:
+            found = _rank_threshold(field, percent)
+            shared_cache.set(shared_key, found, PERCENTILE_REUSE_SECONDS)
+        context.cache[key] = found
     return context.cache[key]
+
+
+def _rank_threshold(field: Field, percent):
+    column = field.path.removeprefix("metrics__")
+    ranked = CustomerMetrics.objects.exclude(**{f"{column}__isnull": True})
+    rank = math.ceil(ranked.count() * percent / 100)
+    return ranked.order_by(F(column).desc()).values_list(column, flat=True)[rank - 1] \
+        if rank else None
 
 
 def _top_percent(field: Field, percent, context: Context) -> Q:

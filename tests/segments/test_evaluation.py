@@ -8,8 +8,11 @@ import pytest
 from customers.models import CustomerMetrics, LifecycleStage
 from segments.models import Segment, SegmentChange, SegmentEvaluation, SegmentMembership
 from segments.rules import condition
-from segments.services.evaluation import (segment_evaluate, segment_evaluate_customers,
-                                          segments_evaluate_all)
+from segments.services.evaluation import (
+    segment_evaluate,
+    segment_evaluate_customers,
+    segments_evaluate_all,
+)
 from tests.customers.factories import CustomerFactory
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)

@@ -7,12 +7,13 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 from django.db import connections
+from django.utils import timezone
 
 from config.celery import app
 from segments.models import Segment, SegmentChange, SegmentMembership
 from segments.rules import condition
 from segments.services.evaluation import segment_evaluate
-from segments.tasks import evaluate_segment_task
+from segments.tasks import evaluate_due_task, evaluate_segment_task
 from tests.customers.factories import CustomerFactory
 
 TIMEOUT = 30
@@ -66,3 +67,15 @@ def test_full_evaluation_task_runs_on_the_worker(worker):
     result = evaluate_segment_task.delay(segment.pk).get(timeout=TIMEOUT)
 
     assert result == {"entered": 1, "exited": 0, "size": 1, "skipped": False}
+
+
+def test_beat_queues_only_the_segments_that_are_due(worker):
+    CustomerFactory(external_id="sh", city="Shanghai")
+    fresh = Segment.objects.create(name="Fresh", rule=condition("city", "==", "Shanghai"),
+                                   last_evaluated_at=timezone.now())
+    never = Segment.objects.create(name="Never", rule=condition("city", "==", "Shanghai"))
+
+    assert evaluate_due_task.delay().get(timeout=TIMEOUT) == 1
+
+    _wait_for(lambda: Segment.objects.get(pk=never.pk).size == 1)
+    assert Segment.objects.get(pk=fresh.pk).size == 0
