@@ -18,6 +18,7 @@ Conventions every operator keeps (the Python reference in tests/segments holds t
   today (or later) has no anniversary in the window;
 - first_order_no_repeat: a repeat is a paid order placed after the first, up to D days later;
   cart_abandoned: an order of any status placed from the cart_add to H hours later follows it;
+- stage_changed_to counts real changes only, not a customer's first classification;
 - top_percent ranks the customers whose metric has a value: the value at rank
   ceil(N * percent / 100) is the cut-off, ties at it are in, 0 never is. Rank depends on
   everyone, so it is exact at full evaluations (which rank afresh); customer-scoped updates
@@ -389,9 +390,11 @@ def _not_followed_by_order(event_name: str | None):
 
 
 def _stage_changed(_field: Field, value: values.StageChangeCondition, context: Context) -> Q:
+    # A first classification (from_stage NULL: the first recompute after an import) is not a
+    # change: otherwise "recently churned" would hold every churned customer for a week.
     changes = context.scoped(LifecycleChange.objects.filter(
         to_stage=value.stage, changed_at__gte=context.now - value.within_days * DAY,
-        changed_at__lte=context.now))
+        changed_at__lte=context.now, from_stage__isnull=False))
     return Q(pk__in=changes.values("customer_id"))
 
 

@@ -14,6 +14,7 @@ from pydantic import (
     StrictInt,
     StringConstraints,
     TypeAdapter,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -35,10 +36,17 @@ def _json_number(value: Any) -> Any:
     return value
 
 
+def _number_schema(**bounds) -> WithJsonSchema:
+    """What the rule builder is told: a JSON number (pydantic would say "number or string"
+    for a Decimal, and strings are refused)."""
+    return WithJsonSchema({"type": "number", **bounds})
+
+
 Number = Annotated[
     decimal.Decimal,
     BeforeValidator(_json_number),
     Field(allow_inf_nan=False, ge=-(10**14), le=10**14),
+    _number_schema(minimum=-(10**14), maximum=10**14),
 ]
 
 def _iso_date(text: str) -> datetime.date:
@@ -120,7 +128,8 @@ def days(_field: RuleField) -> TypeAdapter:
 
 def percent(_field: RuleField) -> TypeAdapter:
     return TypeAdapter(Annotated[
-        decimal.Decimal, BeforeValidator(_json_number), Field(gt=0, le=100, allow_inf_nan=False)
+        decimal.Decimal, BeforeValidator(_json_number), Field(gt=0, le=100, allow_inf_nan=False),
+        _number_schema(exclusiveMinimum=0, maximum=100),
     ])
 
 
@@ -147,7 +156,8 @@ class OrdersCondition(_Value):
     within_days: WindowDays
     min_count: Annotated[int, Field(ge=1, le=100_000)] | None = None
     min_amount: Annotated[decimal.Decimal, BeforeValidator(_json_number), Field(
-        ge=0, le=10**14, allow_inf_nan=False, strict=False)] | None = None
+        ge=0, le=10**14, allow_inf_nan=False, strict=False),
+        _number_schema(minimum=0, maximum=10**14)] | None = None
 
     @model_validator(mode="after")
     def _needs_a_threshold(self) -> "OrdersCondition":

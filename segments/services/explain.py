@@ -155,7 +155,8 @@ def _membership(node: Condition, customer: Customer, _context: Context) -> dict[
 
 
 def _stage_changes(node: Condition, customer: Customer, _context: Context) -> dict[str, Any]:
-    changes = customer.lifecycle_changes.filter(to_stage=node.value.stage)
+    changes = customer.lifecycle_changes.filter(to_stage=node.value.stage,
+                                                from_stage__isnull=False)
     return {"stage": _path_value(customer, node.field.path),
             "last_changed_to_at": changes.aggregate(at=Max("changed_at"))["at"]}
 

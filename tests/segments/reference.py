@@ -62,7 +62,7 @@ class World:
             events=_by_customer(Event.objects.values(
                 "customer_id", "name", "occurred_at", "properties")),
             stage_changes=_by_customer(LifecycleChange.objects.values(
-                "customer_id", "to_stage", "changed_at")),
+                "customer_id", "from_stage", "to_stage", "changed_at")),
             memberships=memberships,
         )
 
@@ -344,7 +344,7 @@ def _unpaid_order(world, customer, _field, condition) -> bool:
 
 
 def _stage_changed_to(world, customer, _field, condition) -> bool:
-    return any(change["to_stage"] == condition.stage
+    return any(change["to_stage"] == condition.stage and change["from_stage"] is not None
                and _within(change["changed_at"], world, condition.within_days)
                for change in world.stage_changes[customer["id"]])
 

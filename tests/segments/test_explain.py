@@ -123,8 +123,8 @@ def test_behaviour_conditions_show_the_facts_they_count(amy):
     segment_evaluate(vip.pk, now=NOW)
     OrderFactory(customer=amy, amount=Decimal("300.00"), refunded_amount=Decimal("50.00"),
                  placed_at=NOW - 2 * DAY)
-    LifecycleChange.objects.create(customer=amy, to_stage=LifecycleStage.DORMANT,
-                                   changed_at=NOW - 3 * DAY)
+    LifecycleChange.objects.create(customer=amy, from_stage=LifecycleStage.ACTIVE,
+                                   to_stage=LifecycleStage.DORMANT, changed_at=NOW - 3 * DAY)
     segment = Segment.objects.create(name="Mixed", rule={"and": [
         condition("orders", "orders_within", {"within_days": 30, "min_amount": 200}),
         condition("segment", "in_segment", vip.pk),

@@ -123,8 +123,10 @@ def _event(customer: Customer, name: str, occurred_at: dt.datetime, **properties
                          name=name, occurred_at=occurred_at, properties=properties)
 
 
-def _stage(customer: Customer, to_stage: str, changed_at: dt.datetime) -> None:
-    LifecycleChange.objects.create(customer=customer, to_stage=to_stage, changed_at=changed_at)
+def _stage(customer: Customer, to_stage: str, changed_at: dt.datetime,
+           from_stage: str | None = "new") -> None:
+    LifecycleChange.objects.create(customer=customer, from_stage=from_stage, to_stage=to_stage,
+                                   changed_at=changed_at)
 
 
 def _behaviour() -> None:
@@ -192,6 +194,7 @@ def _behaviour() -> None:
 
     quiet = _customer("quiet")
     _stage(quiet, "churned", NOW - 100 * DAY)
+    _stage(quiet, "churned", NOW - DAY, from_stage=None)  # a first classification: no change
 
 
 def _membership() -> None:

@@ -159,8 +159,8 @@ def customers(now: dt.datetime):
         "metrics": st.one_of(st.none(), metrics_rows(now)),
         "orders": st.lists(orders(now), max_size=4),
         "events": st.lists(events(now), max_size=5),
-        "stage_changes": st.lists(st.tuples(st.sampled_from(STAGES), moments(now)),
-                                  max_size=2),
+        "stage_changes": st.lists(st.tuples(st.sampled_from(STAGES), moments(now),
+                                            st.sampled_from([None, *STAGES])), max_size=2),
     })
 
 
@@ -344,8 +344,9 @@ def add_history(customer_id: int, each: dict, storefront) -> None:
               properties=properties)
         for name, moment, properties in each.get("events", []))
     LifecycleChange.objects.bulk_create(
-        LifecycleChange(customer_id=customer_id, to_stage=stage, changed_at=moment)
-        for stage, moment in each.get("stage_changes", []))
+        LifecycleChange(customer_id=customer_id, to_stage=stage, changed_at=moment,
+                        from_stage=from_stage)
+        for stage, moment, from_stage in each.get("stage_changes", []))
 
 
 def resolve(rule, segment_ids: list[int]):
@@ -473,7 +474,8 @@ def data_changes(draw, now: dt.datetime):
         st.fixed_dictionaries({"orders": st.lists(orders(now), min_size=1, max_size=2)}),
         st.fixed_dictionaries({"events": st.lists(events(now), min_size=1, max_size=2)}),
         st.fixed_dictionaries({"stage_changes": st.lists(
-            st.tuples(st.sampled_from(STAGES), moments(now)), min_size=1, max_size=1)}),
+            st.tuples(st.sampled_from(STAGES), moments(now), st.sampled_from([None, *STAGES])),
+            min_size=1, max_size=1)}),
         st.fixed_dictionaries({"metrics": st.one_of(st.none(), metrics_rows(now))}),
         st.just({"drop": "orders"}),
     ))
