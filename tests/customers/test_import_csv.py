@@ -1,5 +1,6 @@
 """`manage.py import_csv`: COPY + set-based upsert on PostgreSQL, the ingest services on SQLite.
-The same tests run on both; only the counting of unchanged rows differs (marked postgres)."""
+The same tests run on both; the counting of unchanged rows, the whole import being one
+transaction and large loads are PostgreSQL's (marked postgres)."""
 
 import csv
 import datetime as dt
@@ -218,6 +219,17 @@ def test_row_with_the_wrong_number_of_cells_is_rejected(db, write_csv):
     assert report.rejects[0].reason == "has 3 cells but the header has 2 columns"
 
 
+def test_rows_with_the_wrong_number_of_cells_in_several_chunks_are_each_rejected(db, write_csv):
+    path = write_csv("external_id,name\nc1,Ada,extra\nc2,Bob\nc3,Cy\nc4,Di,x\n")
+
+    report = csv_import(kind="customers", path=path, batch_size=2)
+
+    assert counts(report) == (2, 0, 0, 2)
+    assert [(r.line, r.reason) for r in report.rejects] == [
+        (2, "has 3 cells but the header has 2 columns"),
+        (5, "has 3 cells but the header has 2 columns")]
+
+
 def test_unknown_column_stops_before_importing(run, write_csv):
     path = write_csv("external_id,e_mail\nc1,a@example.com\n")
 
@@ -425,3 +437,69 @@ def test_docs_list_every_column(kind):
     section = docs.split(f"### {kind}\n")[1].split("\n#")[0]
     for column in KINDS[kind].columns:
         assert f"`{column}`" in section, f"docs/csv.md does not describe {kind}.{column}"
+
+
+# --- PostgreSQL: COPY of the file as it is, large loads ---------------------------------------
+
+def test_quote_inside_a_cell_is_kept_as_python_reads_it(db, write_csv):
+    # PostgreSQL's CSV reader would start a quoted part at this quote; Python's keeps it.
+    path = write_csv('external_id,name,city\nc1,5" screen,Oslo\nc2,Bob,"Lon\ndon"\n')
+
+    report = csv_import(kind="customers", path=path)
+
+    assert counts(report) == (2, 0, 0, 0)
+    assert Customer.objects.get(external_id="c1").name == '5" screen'
+    assert Customer.objects.get(external_id="c2").city == "Lon\ndon"
+
+
+@pytest.mark.postgres  # elsewhere each chunk is committed on its own
+def test_a_file_that_turns_out_not_utf8_writes_nothing(run, write_csv):
+    good = "".join(f"c{n},Ada Lovelace\n" for n in range(3000))  # past the first reads
+    path = write_csv("external_id,name\n" + good)
+    path.write_bytes(path.read_bytes() + "c9,Jos\u00e9\n".encode("latin-1"))
+
+    with pytest.raises(CommandError, match="not UTF-8 text near line 3002"):
+        run("customers", path, "--batch-size", "500")
+    assert not Customer.objects.exists()
+
+
+@pytest.mark.postgres
+def test_large_load_rebuilds_the_indexes_and_foreign_keys_it_set_aside(db, monkeypatch):
+    from django.db import connection
+
+    from customers.services.csv_import import postgres
+
+    def schema() -> list[tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexname, indexdef FROM pg_indexes "
+                           "WHERE tablename = 'customers_order' ORDER BY 1")
+            indexes = cursor.fetchall()
+            cursor.execute("SELECT conname, pg_get_constraintdef(oid), convalidated "
+                           "FROM pg_constraint WHERE conrelid = 'customers_order'::regclass "
+                           "ORDER BY 1")
+            return indexes + cursor.fetchall()
+
+    before = schema()
+    monkeypatch.setattr(postgres, "BULK_MIN_ROWS", 0)
+    dropped = []
+    original = postgres._drop_for_bulk
+    monkeypatch.setattr(postgres, "_drop_for_bulk",
+                        lambda cursor, table: dropped.append(table) or original(cursor, table))
+
+    report = csv_import(kind="orders", path=FIXTURES / "orders.csv")
+
+    assert dropped == ["customers_order"]
+    assert counts(report) == (3, 0, 0, 0)
+    assert Order.objects.get(external_id="o3").customer.external_id == "c9"
+    assert schema() == before
+
+
+@pytest.mark.postgres
+def test_no_hand_over_table_outlives_an_import(db):
+    from django.db import connection
+
+    csv_import(kind="orders", path=FIXTURES / "orders.csv")
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'csv\\_import\\_%%'")
+        assert cursor.fetchone()[0] == 0

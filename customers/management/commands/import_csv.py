@@ -25,7 +25,9 @@ class Command(BaseCommand):
             help=f"Storefront the orders and events came from (created if missing; default "
                  f"{STOREFRONT!r}). Times without a zone are read in its time zone.")
         parser.add_argument("--batch-size", type=int, default=BATCH,
-                            help=f"Rows per chunk; each chunk is one transaction ({BATCH:,}).")
+                            help=f"Rows per chunk ({BATCH:,}). PostgreSQL: one transaction "
+                                 "for the whole file, a savepoint per chunk; SQLite: one "
+                                 "transaction per chunk.")
         parser.add_argument(
             "--rejects", type=Path, default=None,
             help="Where to write the rejected rows (line, field, reason). "

@@ -1,8 +1,10 @@
-"""Streaming a CSV file into validated rows, chunk by chunk, never the whole file at once.
+"""Python's reading of a CSV file: streamed into rows validated by the API's own pydantic
+models (customers.schemas), chunk by chunk, never the whole file at once. On SQLite it reads
+the whole import; on PostgreSQL the header, the rows the SQL checks doubt, and the files COPY
+cannot take as they are (rawcsv.py).
 
-The columns are the API's field names and every row is validated by the API's own pydantic
-model (customers.schemas); what is CSV-specific is only how a cell becomes a value:
-an empty cell leaves the field out, `tags` are `a|b|c`, JSON fields hold JSON text.
+What is CSV-specific is only how a cell becomes a value: an empty cell leaves the field out,
+`tags` are `a|b|c`, JSON fields hold JSON text.
 """
 
 import csv
@@ -12,7 +14,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import from_json
@@ -74,6 +76,46 @@ class Chunk:
         return len(self.rows) + self.rejected_rows
 
 
+class _Records:
+    """(line where the record starts, cells) of a UTF-8 CSV stream; a quoted cell may span
+    several lines, blank lines are skipped."""
+
+    def __init__(self, path: Path, binary: BinaryIO, first_line: int, encoding: str):
+        self.path, self.binary, self.first_line = path, binary, first_line
+        self.text = io.TextIOWrapper(binary, encoding=encoding, newline="")
+        self.reader = csv.reader(self.text)
+
+    @property
+    def line_num(self) -> int:
+        return self.first_line - 1 + self.reader.line_num
+
+    def next_record(self) -> list[str] | None:
+        try:
+            return next(self.reader, None)
+        except UnicodeDecodeError as exc:
+            raise CsvImportError(f"{self.path}: not UTF-8 text near line "
+                                 f"{self.line_num + 1} ({exc.reason})") from exc
+        except csv.Error as exc:
+            raise CsvImportError(f"{self.path}: line {self.line_num}: {exc}") from exc
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        line = self.line_num + 1
+        while (cells := self.next_record()) is not None:
+            if cells:  # csv yields [] for a blank line
+                yield line, cells
+            line = self.line_num + 1
+
+    def close(self) -> None:
+        self.text.close()
+
+
+def records_from(path: Path, offset: int, first_line: int) -> _Records:
+    """The records of FILE from byte `offset` on, which starts line `first_line`."""
+    binary = path.open("rb")
+    binary.seek(offset)
+    return _Records(path, binary, first_line, "utf-8")
+
+
 class CsvReader:
     """Reads FILE as UTF-8 (a byte-order mark is fine) and yields validated chunks.
 
@@ -88,22 +130,22 @@ class CsvReader:
             self.size = path.stat().st_size
         except OSError as exc:
             raise CsvImportError(f"{path}: {exc.strerror or exc}") from exc
-        self.text = io.TextIOWrapper(self.binary, encoding="utf-8-sig", newline="")
-        self.reader = csv.reader(self.text)
+        self.records = _Records(path, self.binary, 1, "utf-8-sig")
         try:
             self.header = self._header()
         except CsvImportError:
             self.close()
             raise
+        self.header_lines = self.records.line_num
         self.json_columns = [name for name in self.header if name in kind.json_columns]
         self.list_columns = [name for name in self.header if name in kind.list_columns]
         self.validate = kind.model.__pydantic_validator__.validate_python
 
     def close(self) -> None:
-        self.text.close()
+        self.records.close()
 
     def _header(self) -> list[str]:
-        row = self._next_record()
+        row = self.records.next_record()
         if row is None:
             raise CsvImportError(f"{self.path}: the file is empty; the first line must name "
                                  f"the columns ({', '.join(self.kind.required)} at least)")
@@ -125,18 +167,9 @@ class CsvReader:
                                  f"{', '.join(self.kind.required)}")
         return header
 
-    def _next_record(self) -> list[str] | None:
-        try:
-            return next(self.reader, None)
-        except UnicodeDecodeError as exc:
-            raise CsvImportError(f"{self.path}: not UTF-8 text near line "
-                                 f"{self.reader.line_num + 1} ({exc.reason})") from exc
-        except csv.Error as exc:
-            raise CsvImportError(f"{self.path}: line {self.reader.line_num}: {exc}") from exc
-
     def chunks(self, size: int) -> Iterator[Chunk]:
         chunk = Chunk()
-        for line, cells in self._records():
+        for line, cells in self.records:
             self._add(chunk, line, cells)
             if chunk.size >= size:
                 chunk.bytes_read = self.binary.tell()
@@ -146,29 +179,28 @@ class CsvReader:
             chunk.bytes_read = self.size
             yield chunk
 
-    def _records(self) -> Iterator[tuple[int, list[str]]]:
-        """(line where the record starts, cells); a quoted cell may span several lines."""
-        line = self.reader.line_num + 1
-        while (cells := self._next_record()) is not None:
-            if cells:  # csv yields [] for a blank line
-                yield line, cells
-            line = self.reader.line_num + 1
-
     def _add(self, chunk: Chunk, line: int, cells: list[str]) -> None:
-        try:
-            values = self._values(cells)
-            chunk.rows.append((line, self.validate(values, context=self.context)))
-        except _CellError as exc:
-            chunk.rejects.append(Reject(line, exc.column, exc.reason))
+        model, rejects = self.validate_cells(line, cells)
+        if model is None:
+            chunk.rejects.extend(rejects)
             chunk.rejected_rows += 1
-        except ValidationError as exc:
-            chunk.rejects.extend(Reject(line, e["field"], e["message"]) for e in error_list(exc))
-            chunk.rejected_rows += 1
+        else:
+            chunk.rows.append((line, model))
 
-    def _values(self, cells: list[str]) -> dict[str, Any]:
+    def validate_cells(self, line: int, cells: list[str]) -> tuple[BaseModel | None,
+                                                                    list[Reject]]:
+        """The record's model, or None and why not."""
+        try:
+            return self.validate(self.values(cells), context=self.context), []
+        except CellError as exc:
+            return None, [Reject(line, exc.column, exc.reason)]
+        except ValidationError as exc:
+            return None, [Reject(line, e["field"], e["message"]) for e in error_list(exc)]
+
+    def values(self, cells: list[str]) -> dict[str, Any]:
+        """The record as the model's input; raises CellError for a bad cell."""
         if len(cells) != len(self.header):
-            raise _CellError("", f"has {len(cells)} cells but the header has "
-                                 f"{len(self.header)} columns")
+            raise CellError("", cell_count_reason(len(cells), len(self.header)))
         # An empty (or blank) cell leaves the field out: the stored value or the default.
         values: dict[str, Any] = {
             name: cell for name, cell in zip(self.header, cells, strict=True)
@@ -185,7 +217,11 @@ class CsvReader:
         return values
 
 
-class _CellError(Exception):
+def cell_count_reason(cells: int, columns: int) -> str:
+    return f"has {cells} cells but the header has {columns} columns"
+
+
+class CellError(Exception):
     def __init__(self, column: str, reason: str):
         super().__init__(reason)
         self.column, self.reason = column, reason
@@ -195,7 +231,7 @@ def _json_cell(column: str, text: str) -> Any:
     try:
         return from_json(text, allow_inf_nan=False)  # 3x faster than json.loads
     except ValueError as exc:
-        raise _CellError(column, f"is not valid JSON ({exc})") from exc
+        raise CellError(column, f"is not valid JSON ({exc})") from exc
 
 
 def derived_event_id(values: dict[str, Any]) -> str:
