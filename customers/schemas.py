@@ -210,3 +210,15 @@ def error_list(exc) -> list[dict[str, str]]:
         message = error["msg"].removeprefix("Value error, ")
         out.append({"field": field, "message": message})
     return out
+
+
+def has_nul(node: Any) -> bool:
+    """Whether a JSON value holds the NUL character anywhere: PostgreSQL text and jsonb cannot
+    store it, and JSON can only carry it escaped (\\u0000)."""
+    if isinstance(node, str):
+        return "\x00" in node
+    if isinstance(node, dict):
+        return any(has_nul(key) or has_nul(value) for key, value in node.items())
+    if isinstance(node, list):
+        return any(has_nul(value) for value in node)
+    return False

@@ -46,6 +46,7 @@ from customers.schemas import (
     OrderBatchIn,
     OrderIn,
     error_list,
+    has_nul,
 )
 from customers.services.ingest import (
     customer_upsert,
@@ -87,17 +88,6 @@ class RawJSONParser(BaseParser):
         return body
 
 
-def _has_nul(node: Any) -> bool:
-    # PostgreSQL text and jsonb cannot hold NUL; a JSON body can only carry it escaped.
-    if isinstance(node, str):
-        return "\x00" in node
-    if isinstance(node, dict):
-        return any(_has_nul(key) or _has_nul(value) for key, value in node.items())
-    if isinstance(node, list):
-        return any(_has_nul(value) for value in node)
-    return False
-
-
 def _json_body(request) -> dict[str, Any]:
     body = request.data
     if not isinstance(body, bytes) or not body.strip():
@@ -110,7 +100,7 @@ def _json_body(request) -> dict[str, Any]:
     if not isinstance(data, dict):
         kind = "an array" if isinstance(data, list) else "a single value"
         raise exceptions.ParseError(f"The request body must be a JSON object, not {kind}.")
-    if b"\\u0000" in body and _has_nul(data):
+    if b"\\u0000" in body and has_nul(data):
         raise exceptions.ParseError("Text in the request body must not contain NUL (\\u0000).")
     return data
 

@@ -210,6 +210,18 @@ def test_invalid_json_cell_is_rejected_naming_its_column(db, write_csv):
     assert reject.reason.startswith("is not valid JSON")
 
 
+def test_json_cell_holding_nul_is_rejected_not_a_crash(db, write_csv):
+    # The database cannot store NUL in jsonb; the row must be refused by line, like the API.
+    path = write_csv('external_id,attributes\nc1,"{""a"": ""\\u0000""}"\nc2,"{""a"": 1}"\n')
+
+    report = csv_import(kind="customers", path=path)
+
+    assert counts(report) == (1, 0, 0, 1)
+    [reject] = report.rejects
+    assert (reject.line, reject.field) == (2, "attributes")
+    assert "NUL" in reject.reason
+
+
 def test_row_with_the_wrong_number_of_cells_is_rejected(db, write_csv):
     path = write_csv("external_id,name\nc1,Ada,extra\nc2,Bob\n")
 

@@ -35,7 +35,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import from_json, to_json
 
 from customers.models import _time_zones
-from customers.schemas import _PHONE, MAX_FUTURE
+from customers.schemas import _PHONE, MAX_FUTURE, has_nul
 
 # Characters that Python's str.isspace() (the CSV reader's "blank cell") or pydantic's strip
 # (Unicode White_Space) treat as white space: a cell starting or ending with one goes to
@@ -333,6 +333,8 @@ def _json_cell(adapter: TypeAdapter, text: str) -> str | None:
     try:
         value = adapter.validate_python(from_json(text, allow_inf_nan=False))
     except ValueError:  # pydantic's ValidationError is one
+        return None
+    if has_nul(value):  # jsonb cannot hold it: the row's own check rejects it, by line
         return None
     return to_json(value).decode()
 

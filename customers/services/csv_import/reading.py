@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 from pydantic import BaseModel, ValidationError
 from pydantic_core import from_json
 
-from customers.schemas import CustomerIn, EventIn, OrderIn, error_list
+from customers.schemas import CustomerIn, EventIn, OrderIn, error_list, has_nul
 
 # csv's default limit (128 KiB a cell) would stop the import at a large `items` cell.
 csv.field_size_limit(16 * 1024 * 1024)
@@ -229,9 +229,12 @@ class CellError(Exception):
 
 def _json_cell(column: str, text: str) -> Any:
     try:
-        return from_json(text, allow_inf_nan=False)  # 3x faster than json.loads
+        value = from_json(text, allow_inf_nan=False)  # 3x faster than json.loads
     except ValueError as exc:
         raise CellError(column, f"is not valid JSON ({exc})") from exc
+    if has_nul(value):
+        raise CellError(column, "must not contain the NUL character (\\u0000)")
+    return value
 
 
 def derived_event_id(values: dict[str, Any]) -> str:
