@@ -115,7 +115,8 @@ def stage(value: str) -> str:
 
 def stage_changed(value: str, days: int) -> str:
     return (f"SELECT DISTINCT customer_id FROM customers_lifecyclechange "
-            f"WHERE to_stage = '{value}' AND changed_at >= %(now)s::timestamptz - "
+            f"WHERE to_stage = '{value}' AND from_stage IS NOT NULL "
+            f"AND changed_at >= %(now)s::timestamptz - "
             f"interval '{days} days' AND changed_at <= %(now)s")
 
 
