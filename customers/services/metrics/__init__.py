@@ -3,7 +3,8 @@ lifecycle stage), computed set-based in SQL.
 
 `metrics_recompute_all` recomputes every customer in one transaction: one pass over the orders
 into a temporary table, the score thresholds and high marks from it, then the lifecycle change
-log and the metrics rows written from it (unchanged rows are not rewritten).
+log and the metrics rows written from it (unchanged rows are not rewritten; into an empty
+metrics table, the first run inserts every row straight from the computed ones).
 `metrics_refresh_customers` runs the same statements for a few customers, scoring against the
 latest run's thresholds. Definitions: shared/DOMAIN.md and the MetricsSettings help texts.
 """
@@ -16,7 +17,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from customers.models import Customer, MetricsRun, MetricsSettings
+from customers.models import Customer, CustomerMetrics, MetricsRun, MetricsSettings
 
 from .scoring import MetricsSettingsError, fixed_thresholds, high_marks, thresholds_from_row
 from .sql import CALC_TABLE, CHANGED_TABLE, DIMENSIONS, SCORE_KS, MetricsSql
@@ -122,9 +123,25 @@ def _write(q: MetricsSql) -> tuple[int, int]:
     return changes, written
 
 
+def _write_first(q: MetricsSql) -> tuple[int, int]:
+    """Into an empty metrics table: every customer's first classification and row, with no
+    comparison and no conflict handling."""
+    return _execute(q.log_first_stages(), q.params), _execute(q.insert_first_metrics(), q.params)
+
+
 def _create_temp(q: MetricsSql, table: str) -> None:
     for statement in q.create_temp(table):
         _execute(statement, q.params)
+
+
+def _write_run(q: MetricsSql, clock: _Clock, *, first_run: bool) -> tuple[int, int]:
+    """The stage changes logged and the metrics rows written: (changes, rows)."""
+    _postgres(PG_WRITE_SETTINGS)
+    if first_run:
+        return _write_first(q)
+    _create_temp(q, CHANGED_TABLE)
+    clock.step("compared with the stored metrics")
+    return _write(q)
 
 
 def _recompute(cutoff: datetime, clock: _Clock) -> MetricsRun:
@@ -132,6 +149,7 @@ def _recompute(cutoff: datetime, clock: _Clock) -> MetricsRun:
     if settings.scoring == MetricsSettings.Scoring.FIXED:
         fixed_thresholds(settings)  # fail on bad settings before any work
     _lock(shared=False)
+    first_run = not CustomerMetrics.objects.exists()  # under the lock: no refresh writes now
     q = MetricsSql(settings=settings, cutoff=cutoff)
     _postgres(PG_AGGREGATE_SETTINGS)
     _create_temp(q, CALC_TABLE)
@@ -143,10 +161,7 @@ def _recompute(cutoff: datetime, clock: _Clock) -> MetricsRun:
     marks = high_marks(buyers, at_least, settings.high_rule)
     q.bind_high_marks(marks)
     clock.step(f"high marks ({customers:,} customers, {buyers:,} with a paid order)")
-    _create_temp(q, CHANGED_TABLE)
-    clock.step("compared with the stored metrics")
-    _postgres(PG_WRITE_SETTINGS)
-    changes, written = _write(q)
+    changes, written = _write_run(q, clock, first_run=first_run)
     for statement in q.drop_temp():
         _execute(statement)
     clock.step(f"wrote {written:,} changed metrics rows, {changes:,} stage changes")

@@ -13,8 +13,9 @@ models, enum values, and integers generated here.
 """
 
 import json
+import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -43,7 +44,14 @@ _BETTER_OR_EQUAL = {"recency": "<=", "frequency": ">=", "monetary": ">="}
 # summed in integer cents so that sums are exact 2-place decimals.
 VENDOR_SQL: dict[str, dict[str, str]] = {
     "postgresql": {
-        "days": "floor(extract(epoch from ({later} - {earlier})) / 86400)::integer",
+        # Whole days as a date difference: the last order shifted by a day less the cutoff's
+        # time of day and a microsecond falls on the cutoff's date minus the recency (floor
+        # division, also for orders after the cutoff). Exact, and a quarter of the cost of
+        # floor(extract(epoch ...) / 86400), which is numeric arithmetic.
+        "recency": (
+            "(%(cutoff_date)s::date - (({last} + %(recency_shift)s::interval)"
+            " AT TIME ZONE 'UTC')::date)"
+        ),
         "money_sum": "sum(o.amount - o.refunded_amount){filter}",
         "aov": "round({total} / {count}, 2)",
         "distinct": "IS DISTINCT FROM",
@@ -56,9 +64,9 @@ VENDOR_SQL: dict[str, dict[str, str]] = {
         ),
     },
     "sqlite": {
-        "days": (
-            "(CAST(julianday(substr({later}, 1, 10)) - julianday(substr({earlier}, 1, 10))"
-            " AS INTEGER) - (substr({later}, 12) < substr({earlier}, 12)))"
+        "recency": (
+            "(CAST(julianday(substr(%(cutoff)s, 1, 10)) - julianday(substr({last}, 1, 10))"
+            " AS INTEGER) - (substr(%(cutoff)s, 12) < substr({last}, 12)))"
         ),
         "money_sum": (
             "(sum(CAST(round((o.amount - o.refunded_amount) * 100) AS INTEGER)){filter}"
@@ -82,9 +90,13 @@ METRIC_COLUMNS = (
     "order_count", "first_order_at", "last_order_at", "frequency", "monetary",
     "ltv", "aov", "r_score", "f_score", "m_score", "rfm_class", "lifecycle_stage",
 )
-# Those computed by rows() (compared there), and those scored and classed from them.
+# The aggregates, compared with the stored ones while they are computed (rows()); the stage,
+# scores and class, compared once scored (changed()). AOV follows from LTV and the order
+# count, so it is neither kept nor compared per customer: it is computed for the rows
+# written only.
+AGGREGATE_COLUMNS = ("order_count", "first_order_at", "last_order_at", "frequency", "monetary",
+                     "ltv")
 SCORED_COLUMNS = ("r_score", "f_score", "m_score", "rfm_class")
-COMPUTED_COLUMNS = tuple(c for c in METRIC_COLUMNS if c not in SCORED_COLUMNS)
 CALC_TABLE = "metrics_calc"
 CHANGED_TABLE = "metrics_changed"
 
@@ -99,6 +111,12 @@ def _money_param(value: Any, vendor: str) -> Any:
 
 def _ids_param(ids: list[int], vendor: str) -> Any:
     return json.dumps(ids) if vendor == "sqlite" else ids
+
+
+def _high_from(mark: float | None) -> int:
+    """The least whole score above the mark (a score is high when it exceeds the mark); 6
+    when no score can be (no mark: nobody was scored)."""
+    return 6 if mark is None else math.floor(mark) + 1
 
 
 @dataclass
@@ -124,8 +142,14 @@ class MetricsSql:
             "active_after": adapt(self.cutoff - s.active_days * days),
             "churn_before": adapt(self.cutoff - s.churn_days * days),
         }
+        if self.vendor == "postgresql":
+            utc = self.cutoff.astimezone(UTC)
+            time_of_day = utc - utc.replace(hour=0, minute=0, second=0, microsecond=0)
+            self.params["cutoff_date"] = utc.date()
+            self.params["recency_shift"] = days - timedelta(microseconds=1) - time_of_day
         if self.customer_ids is not None:
             self.params["ids"] = _ids_param(self.customer_ids, self.vendor)
+        self.high_from: dict[str, int] = {}
 
     # --- per-customer aggregates and lifecycle stage ----------------------------------------
 
@@ -163,8 +187,7 @@ class MetricsSql:
 
     def _computed(self) -> str:
         """One row per customer: aggregates over paid orders, recency and lifecycle stage."""
-        recency = self.snippets["days"].format(later="%(cutoff)s", earlier="o.last_order_at")
-        aov = self.snippets["aov"].format(total="o.ltv", count="o.order_count")
+        recency = self.snippets["recency"].format(last="o.last_order_at")
         return f"""
             SELECT c.id AS customer_id,
                    COALESCE(o.order_count, 0) AS order_count,
@@ -173,26 +196,25 @@ class MetricsSql:
                    COALESCE(o.frequency, 0) AS frequency,
                    COALESCE(o.monetary, 0) AS monetary,
                    COALESCE(o.ltv, 0) AS ltv,
-                   {aov} AS aov,
                    {self._stage()} AS lifecycle_stage
             FROM {Customer._meta.db_table} c
             LEFT JOIN ({self._orders()}) o ON o.customer_id = c.id
             {self._filter("c.id", "WHERE")}"""
 
     def rows(self) -> str:
-        """The computed rows with what the stored ones hold: whether any column computed
-        here moved (`moved`), and the stored scores, class and stage. Joined while the rows
-        stream out in customer order, so the comparison needs no second join (nor a sort of
-        a million rows)."""
+        """The computed rows with what the stored ones hold: whether any aggregate moved
+        (`moved`), and the stored stage, scores and class. Joined while the rows stream out
+        in customer order, so the comparison needs no second join (nor a sort of a million
+        rows). The stage is compared later, with the scores: comparing it here would
+        evaluate its CASE a second time for every customer."""
         metrics = CustomerMetrics._meta.db_table
-        fresh = ", ".join(f"fresh.{c}" for c in COMPUTED_COLUMNS)
-        stored = ", ".join(f"cm.{c}" for c in COMPUTED_COLUMNS)
+        fresh = ", ".join(f"fresh.{c}" for c in AGGREGATE_COLUMNS)
+        stored = ", ".join(f"cm.{c}" for c in AGGREGATE_COLUMNS)
         old = ", ".join(f"cm.{c} AS old_{c}" for c in SCORED_COLUMNS)
         return f"""
             SELECT fresh.*, {old}, cm.lifecycle_stage AS old_stage,
-                   CASE WHEN cm.customer_id IS NULL THEN 0 ELSE 1 END AS stored,
-                   CASE WHEN ({stored}) {self.snippets["distinct"]} ({fresh}) THEN 1 ELSE 0
-                   END AS moved
+                   cm.customer_id IS NOT NULL AS stored,
+                   ({stored}) {self.snippets["distinct"]} ({fresh}) AS moved
             FROM ({self._computed()}) fresh
             LEFT JOIN {metrics} cm ON cm.customer_id = fresh.customer_id"""
 
@@ -268,8 +290,10 @@ class MetricsSql:
                 self.params[f"{dim}_t{k}"] = bound
 
     def bind_high_marks(self, marks: dict[str, float | None]) -> None:
+        """After the thresholds: a score is high from the least whole score above its
+        dimension's mark."""
         for dim in DIMENSIONS:
-            self.params[f"{dim}_mark"] = marks[dim]
+            self.high_from[dim] = _high_from(marks[dim])
 
     def _earns(self, dim: str, k: int) -> str:
         return f"{_COLUMN[dim]} {_BETTER_OR_EQUAL[dim]} %({dim}_t{k})s"
@@ -292,12 +316,23 @@ class MetricsSql:
         whens = " ".join(f"WHEN {self._earns(dim, k)} THEN {k}" for k in reversed(SCORE_KS))
         return f"CASE WHEN order_count = 0 THEN NULL {whens} ELSE 1 END"
 
+    def _high(self, dim: str) -> str:
+        """Whether a buyer's score in `dim` is high, tested on the value itself: the score is
+        at least h exactly when the value earns h (monotone thresholds). One comparison
+        instead of the score's CASE again and a numeric comparison with the mark: the
+        comparison of 1M customers took 0.25 s instead of 0.5 s."""
+        h = self.high_from[dim]
+        if h <= 1:
+            return "1 = 1"
+        if h > SCORE_KS[-1] or self.params[f"{dim}_t{h}"] is None:
+            return "1 = 0"  # no buyer earns that score
+        return self._earns(dim, h)
+
     def _rfm_class(self) -> str:
         """RFM_CLASS_BY_HIGHS as a CASE over the bits (R high: 4, F high: 2, M high: 1)."""
         bits = " + ".join(
-            f"(CASE WHEN {score} > %({dim}_mark)s THEN {bit} ELSE 0 END)"
-            for score, dim, bit in (("r_score", "recency", 4), ("f_score", "frequency", 2),
-                                    ("m_score", "monetary", 1))
+            f"(CASE WHEN {self._high(dim)} THEN {bit} ELSE 0 END)"
+            for dim, bit in (("recency", 4), ("frequency", 2), ("monetary", 1))
         )
         whens = " ".join(
             f"WHEN {4 * r + 2 * f + m} THEN '{rfm_class.value}'"
@@ -306,22 +341,24 @@ class MetricsSql:
         return f"CASE WHEN order_count = 0 THEN NULL ELSE CASE {bits} {whens} END END"
 
     def _classed(self) -> str:
-        scored = f"""
+        """Every computed row with its scores, class and AOV."""
+        aov = self.snippets["aov"].format(total="ltv", count="NULLIF(order_count, 0)")
+        return f"""
             SELECT calc.*, {self._score("recency")} AS r_score,
                    {self._score("frequency")} AS f_score,
-                   {self._score("monetary")} AS m_score
+                   {self._score("monetary")} AS m_score,
+                   {self._rfm_class()} AS rfm_class, {aov} AS aov
             FROM {self.calc_relation()}"""
-        return f"SELECT scored.*, {self._rfm_class()} AS rfm_class FROM ({scored}) scored"
 
     def changed(self) -> str:
         """The computed rows that differ from the stored ones (or have none yet), with the
         stored stage. Only these are written, so an unchanged row is never touched."""
-        fresh = ", ".join(SCORED_COLUMNS)
-        old = ", ".join(f"old_{c}" for c in SCORED_COLUMNS)
+        fresh = ", ".join(("lifecycle_stage", *SCORED_COLUMNS))
+        old = ", ".join(("old_stage", *(f"old_{c}" for c in SCORED_COLUMNS)))
         return f"""
             SELECT customer_id, {", ".join(METRIC_COLUMNS)}, old_stage, stored
             FROM ({self._classed()}) fresh
-            WHERE stored = 0 OR moved = 1
+            WHERE NOT stored OR moved
                OR ({old}) {self.snippets["distinct"]} ({fresh})"""
 
     # --- writes ---------------------------------------------------------------------------
@@ -344,21 +381,45 @@ class MetricsSql:
         return f"""
             UPDATE {table} SET {updates}, computed_at = %(cutoff)s
             FROM {self.changed_relation()}
-            WHERE {table}.customer_id = changed.customer_id AND changed.stored = 1"""
+            WHERE {table}.customer_id = changed.customer_id AND changed.stored"""
 
     def insert_metrics(self) -> str:
-        """Insert the rows of customers seen for the first time. Should another writer have
-        inserted one meanwhile, it is updated if it differs. (SQLite parses ON CONFLICT after
-        a SELECT only when a WHERE clause comes first, as `WHERE stored = 0` does here.)"""
+        """Insert the rows of customers seen for the first time. Refreshes share the metrics
+        lock, so another one may have inserted a row meanwhile: it is updated if it differs.
+        The full recompute holds the lock alone and inserts plainly: a million rows took
+        3.2-4.5 s instead of 5.2-5.6 s with the upsert's speculative insertion. (SQLite
+        parses ON CONFLICT after a SELECT only when a WHERE clause comes first, as
+        `WHERE NOT stored` does.)"""
         table = CustomerMetrics._meta.db_table
         columns = ", ".join(METRIC_COLUMNS)
-        old = ", ".join(f"{table}.{c}" for c in METRIC_COLUMNS)
-        new = ", ".join(f"excluded.{c}" for c in METRIC_COLUMNS)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in (*METRIC_COLUMNS, "computed_at"))
-        return f"""
+        insert = f"""
             INSERT INTO {table} (customer_id, {columns}, computed_at)
             SELECT customer_id, {columns}, %(cutoff)s
             FROM {self.changed_relation()}
-            WHERE stored = 0
+            WHERE NOT stored"""
+        if self.customer_ids is None:
+            return insert
+        old = ", ".join(f"{table}.{c}" for c in METRIC_COLUMNS)
+        new = ", ".join(f"excluded.{c}" for c in METRIC_COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in (*METRIC_COLUMNS, "computed_at"))
+        return f"""{insert}
             ON CONFLICT (customer_id) DO UPDATE SET {updates}
             WHERE ({old}) {self.snippets["distinct"]} ({new})"""
+
+    # --- the first run, into an empty metrics table -----------------------------------------
+
+    def log_first_stages(self) -> str:
+        """Every customer's first classification, straight from the computed rows."""
+        return f"""
+            INSERT INTO {LifecycleChange._meta.db_table}
+                   (customer_id, from_stage, to_stage, changed_at)
+            SELECT customer_id, NULL, lifecycle_stage, %(cutoff)s FROM {self.calc_relation()}"""
+
+    def insert_first_metrics(self) -> str:
+        """Every customer's row, scored and classed on the way in: no second temporary
+        table, no comparison."""
+        table = CustomerMetrics._meta.db_table
+        columns = ", ".join(METRIC_COLUMNS)
+        return f"""
+            INSERT INTO {table} (customer_id, {columns}, computed_at)
+            SELECT customer_id, {columns}, %(cutoff)s FROM ({self._classed()}) fresh"""
