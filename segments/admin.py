@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from customers.admin import ReadOnlyAdmin
 from segments.models import Segment, SegmentChange, SegmentEvaluation
 from segments.rules import RuleError
 from segments.services.segments import rule_check, segment_save
@@ -70,21 +71,12 @@ class SegmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(SegmentChange)
-class SegmentChangeAdmin(admin.ModelAdmin):
+class SegmentChangeAdmin(ReadOnlyAdmin):
     list_display = ("at", "segment", "customer", "kind")
     list_filter = ("kind",)
     raw_id_fields = ("segment", "customer")
     show_full_result_count = False
     ordering = ("-id",)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("segment", "customer")

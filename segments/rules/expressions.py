@@ -11,20 +11,9 @@ def month_day(path: str, tzinfo=None) -> Expression:
     return ExtractMonth(path, tzinfo=tzinfo) * Value(100) + ExtractDay(path, tzinfo=tzinfo)
 
 
-class JsonKeyOfType(Expression):
-    """One key of a JSON object column, as SQL text/number/boolean, or NULL when the key is
-    missing or holds another JSON type ("level" > 3 must not match the string "gold")."""
-
-    _types = {
-        "string": (TextField(), "'string'", "('text')"),
-        "number": (DecimalField(), "'number'", "('integer', 'real')"),
-        "boolean": (BooleanField(), "'boolean'", "('true', 'false')"),
-    }
-
-    def __init__(self, column: str, key: str, json_type: str):
-        output_field, _pg, _sqlite = self._types[json_type]
-        super().__init__(output_field=output_field)
-        self.column, self.key, self.json_type = F(column), key, json_type
+class _OverOneExpression(Expression):
+    """An expression over one source expression, `self.column` (a column or any expression),
+    compiled by hand per vendor."""
 
     def get_source_expressions(self):
         return [self.column]
@@ -38,6 +27,25 @@ class JsonKeyOfType(Expression):
         clone.column = self.column.resolve_expression(query, allow_joins, reuse, summarize,
                                                       for_save)
         return clone
+
+    def as_sql(self, compiler, connection):
+        raise NotImplementedError(f"{type(self).__name__} on {connection.vendor}")
+
+
+class JsonKeyOfType(_OverOneExpression):
+    """One key of a JSON object column, as SQL text/number/boolean, or NULL when the key is
+    missing or holds another JSON type ("level" > 3 must not match the string "gold")."""
+
+    _types = {
+        "string": (TextField(), "'string'", "('text')"),
+        "number": (DecimalField(), "'number'", "('integer', 'real')"),
+        "boolean": (BooleanField(), "'boolean'", "('true', 'false')"),
+    }
+
+    def __init__(self, column: str, key: str, json_type: str):
+        output_field, _pg, _sqlite = self._types[json_type]
+        super().__init__(output_field=output_field)
+        self.column, self.key, self.json_type = F(column), key, json_type
 
     def as_postgresql(self, compiler, connection):
         column, params = compiler.compile(self.column)
@@ -63,11 +71,8 @@ class JsonKeyOfType(Expression):
             sql = f"CAST({sql} AS NUMERIC)"
         return sql, (*params, path, *params, path)
 
-    def as_sql(self, compiler, connection):
-        raise NotImplementedError(f"JSON attribute conditions on {connection.vendor}")
 
-
-class JsonArrayHas(Expression):
+class JsonArrayHas(_OverOneExpression):
     """True when a JSON array column holds `values` (all of them, or any with any_=True).
     Never NULL for a non-NULL column."""
 
@@ -77,19 +82,6 @@ class JsonArrayHas(Expression):
     def __init__(self, column: str, values: list[str], *, any_: bool = False):
         super().__init__()
         self.column, self.values, self.any_ = F(column), list(values), any_
-
-    def get_source_expressions(self):
-        return [self.column]
-
-    def set_source_expressions(self, exprs):
-        (self.column,) = exprs
-
-    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False,
-                           for_save=False):
-        clone = self.copy()
-        clone.column = self.column.resolve_expression(query, allow_joins, reuse, summarize,
-                                                      for_save)
-        return clone
 
     def as_postgresql(self, compiler, connection):
         column, params = compiler.compile(self.column)
@@ -108,9 +100,6 @@ class JsonArrayHas(Expression):
         flat = [p for value in self.values for p in (*params, value)]
         return f"({clauses})", tuple(flat)
 
-    def as_sql(self, compiler, connection):
-        raise NotImplementedError(f"tag conditions on {connection.vendor}")
-
 
 
 ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -126,7 +115,7 @@ def like_pattern(text: str, *, prefix: bool, suffix: bool) -> str:
     return f"{'%' if prefix else ''}{ascii_lower(escaped)}{'%' if suffix else ''}"
 
 
-class AsciiLike(Expression):
+class AsciiLike(_OverOneExpression):
     """`expression LIKE pattern`, case-insensitive for A-Z only, FALSE (not NULL) on NULL.
     SQLite's LIKE already folds A-Z and nothing else; on PostgreSQL we fold the same way."""
 
@@ -135,30 +124,14 @@ class AsciiLike(Expression):
 
     def __init__(self, expression, pattern: str):
         super().__init__()
-        self.expression = F(expression) if isinstance(expression, str) else expression
+        self.column = F(expression) if isinstance(expression, str) else expression
         self.pattern = pattern
 
-    def get_source_expressions(self):
-        return [self.expression]
-
-    def set_source_expressions(self, exprs):
-        (self.expression,) = exprs
-
-    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False,
-                           for_save=False):
-        clone = self.copy()
-        clone.expression = self.expression.resolve_expression(query, allow_joins, reuse,
-                                                              summarize, for_save)
-        return clone
-
     def as_postgresql(self, compiler, connection):
-        sql, params = compiler.compile(self.expression)
+        sql, params = compiler.compile(self.column)
         folded = f"translate({sql}, '{ASCII_UPPER}', '{ASCII_UPPER.lower()}')"
         return f"COALESCE({folded} LIKE %s ESCAPE '\\', FALSE)", (*params, self.pattern)
 
     def as_sqlite(self, compiler, connection):
-        sql, params = compiler.compile(self.expression)
+        sql, params = compiler.compile(self.column)
         return f"COALESCE({sql} LIKE %s ESCAPE '\\', 0)", (*params, self.pattern)
-
-    def as_sql(self, compiler, connection):
-        raise NotImplementedError(f"text matching on {connection.vendor}")
