@@ -23,6 +23,7 @@ migrate: install
 ## make run: web + worker + beat on the embedded default (SQLite + filesystem broker)
 run: migrate
 	$(PY) manage.py bootstrap --demo-customers 2000
+	$(PY) manage.py seed_demo_segments
 	$(VENV)/bin/honcho start -f Procfile
 
 ## make test: the whole suite plus lint, against PostgreSQL and Redis when reachable

@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 
 from customers.models import CustomerMetrics, LifecycleStage
 from segments.models import Segment, SegmentChange, SegmentEvaluation, SegmentMembership
@@ -114,3 +115,16 @@ def test_admin_rejects_a_bad_rule_and_saves_a_good_one(admin_client):
     segment = Segment.objects.get(name="Shanghai")
     assert segment.created_by is not None
     assert admin_client.get("/admin/segments/segmentchange/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_demo_segments_are_created_once_and_evaluated():
+    CustomerFactory(external_id="a")
+    call_command("seed_demo_segments")
+    names = set(Segment.objects.values_list("name", flat=True))
+    assert "Birthday this month" in names
+    assert len(names) == 6
+    assert all(s.last_evaluated_at for s in Segment.objects.all())
+
+    call_command("seed_demo_segments")
+    assert Segment.objects.count() == 6
