@@ -28,4 +28,11 @@ app.conf.beat_schedule = {
         "task": "segments.evaluate_due",
         "schedule": crontab(minute="*/5"),
     },
+    # Campaigns: reads every trigger (segment changes, events, schedules), takes back
+    # deliveries whose dispatcher died, and starts runner and dispatcher when work is due.
+    # Every event-driven kick has this minute-by-minute safety net under it.
+    "campaigns.sweep": {
+        "task": "campaigns.sweep",
+        "schedule": 60.0,
+    },
 }

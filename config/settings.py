@@ -122,6 +122,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = env("TIME_ZONE", default="UTC")
 
+# --- Campaigns ------------------------------------------------------------------------------
+# Batch chains the runner and the dispatcher keep going at once: one per worker process.
+CAMPAIGNS_CONCURRENCY = env.int("CAMPAIGNS_CONCURRENCY", default=2)
+
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]

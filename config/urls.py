@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("campaigns.api.urls")),
     path("api/v1/", include("customers.api.urls")),
     path("api/v1/", include("segments.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

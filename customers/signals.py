@@ -9,3 +9,8 @@ metrics_refreshed = Signal()
 
 # Sent after a full metrics recompute (nightly). Argument: run_id (int).
 metrics_recomputed = Signal()
+
+# Sent once a storefront's orders or events for these customers have committed (not for CSV
+# imports: a backfill is not news). Argument: customer_ids (list[int]). Campaigns start
+# journeys and check goals on it.
+activity_recorded = Signal()

@@ -4,6 +4,8 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
+from segments.signals import memberships_changed
+
 _RETRY = {"acks_late": True, "autoretry_for": (OperationalError,), "retry_backoff": True,
           "max_retries": 5}
 
@@ -13,6 +15,7 @@ def evaluate_segment_task(segment_id: int) -> dict:
     from segments.services.evaluation import segment_evaluate
 
     outcome = segment_evaluate(segment_id)
+    _announce([outcome])
     return {"entered": outcome.entered, "exited": outcome.exited, "size": outcome.size,
             "skipped": outcome.skipped}
 
@@ -22,7 +25,9 @@ def evaluate_customers_task(customer_ids: list[int]) -> int:
     """Re-evaluate these customers in every active segment; returns the changes made."""
     from segments.services.evaluation import customers_evaluate
 
-    return sum(o.entered + o.exited for o in customers_evaluate(customer_ids))
+    outcomes = customers_evaluate(customer_ids)
+    _announce(outcomes)
+    return sum(o.entered + o.exited for o in outcomes)
 
 
 @shared_task(name="segments.evaluate_due", **_RETRY)
@@ -45,4 +50,12 @@ def evaluate_all_task() -> int:
     """Full evaluation of every active segment, references first (after the nightly metrics)."""
     from segments.services.evaluation import segments_evaluate_all
 
-    return len(segments_evaluate_all())
+    outcomes = segments_evaluate_all()
+    _announce(outcomes)
+    return len(outcomes)
+
+
+def _announce(outcomes) -> None:
+    changed = [o.segment_id for o in outcomes if o.entered or o.exited]
+    if changed:
+        memberships_changed.send(sender=evaluate_segment_task, segment_ids=changed)

@@ -54,6 +54,7 @@ from customers.services.ingest import (
     events_record,
     orders_upsert,
 )
+from customers.signals import activity_recorded
 
 # A full batch of 1,000 orders with a few line items each is ~0.5 MB; 8 MB leaves room for
 # large line-item lists while bounding what one request can make the server hold.
@@ -127,6 +128,14 @@ def _refresh_metrics_on_commit(customer_ids: list[int]) -> None:
         transaction.on_commit(
             lambda: tasks.metrics_refresh_customers_task.delay(customer_ids), robust=True
         )
+
+
+def _announce_activity_on_commit(customer_ids: list[int]) -> None:
+    """Tell the apps above (campaigns) that these customers ordered or did something."""
+    if customer_ids:
+        transaction.on_commit(
+            lambda: activity_recorded.send(sender=StorefrontAPIView, customer_ids=customer_ids),
+            robust=True)
 
 
 # --- OpenAPI --------------------------------------------------------------------------------
@@ -246,10 +255,14 @@ class BatchView(StorefrontAPIView):
     service: Callable[..., Any]
     result_serializer: type
 
+    announces = ""  # the result's customers to announce as activity
+
     def post(self, request):
         batch = self.payload(self.model)
         result = self.service(storefront=request_storefront(request), items=list(batch.items))
         _refresh_metrics_on_commit(result["customer_ids"])
+        if self.announces:
+            _announce_activity_on_commit(result[self.announces])
         return Response(self.result_serializer(result).data)
 
 
@@ -282,6 +295,7 @@ class OrderBatchView(BatchView):
     model = OrderBatchIn
     service = staticmethod(orders_upsert)
     result_serializer = UpsertResultOutputSerializer
+    announces = "customer_ids"
 
 
 @_batch_schema(EventBatchIn, EventResultOutputSerializer,
@@ -293,6 +307,7 @@ class EventBatchView(BatchView):
     model = EventBatchIn
     service = staticmethod(events_record)
     result_serializer = EventResultOutputSerializer
+    announces = "recorded_customer_ids"
 
 
 class OrderView(StorefrontAPIView):
@@ -309,6 +324,7 @@ class OrderView(StorefrontAPIView):
         data = self.payload(OrderIn)
         result = orders_upsert(storefront=request_storefront(request), items=[data])
         _refresh_metrics_on_commit(result["customer_ids"])
+        _announce_activity_on_commit(result["customer_ids"])
         order = Order.objects.select_related("customer", "storefront").get(
             external_id=data.external_id)
         created = status.HTTP_201_CREATED if result["created"] else status.HTTP_200_OK
@@ -329,5 +345,6 @@ class EventView(StorefrontAPIView):
         data = self.payload(EventIn)
         result = events_record(storefront=request_storefront(request), items=[data])
         _refresh_metrics_on_commit(result["customer_ids"])
+        _announce_activity_on_commit(result["recorded_customer_ids"])
         created = status.HTTP_201_CREATED if result["recorded"] else status.HTTP_200_OK
         return Response(EventResultOutputSerializer(result).data, status=created)

@@ -54,6 +54,7 @@ class RecordResult(TypedDict):
     recorded: int
     duplicates: int
     customer_ids: list[int]  # customers with a new activity event
+    recorded_customer_ids: list[int]  # customers with any new event
 
 
 def _merge(items: Iterable[BaseModel], key: str) -> dict[str, tuple[dict[str, Any], set[str]]]:
@@ -337,4 +338,5 @@ def events_record(*, storefront: Storefront, items: list[EventIn]) -> RecordResu
                                               latest.get(row.customer_id, row.occurred_at))
         _last_seen_advance(latest)
     return {"recorded": len(fresh), "duplicates": len(items) - len(fresh),
-            "customer_ids": sorted(latest)}
+            "customer_ids": sorted(latest),
+            "recorded_customer_ids": sorted({row.customer_id for row in rows})}

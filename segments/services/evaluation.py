@@ -16,6 +16,7 @@ from django.utils import timezone
 from customers.models import Customer
 from segments.models import Segment, SegmentChange, SegmentEvaluation, SegmentMembership
 from segments.rules import Context, compile_node, parse, segment_references
+from segments.services.changelog import change_log_writing
 from segments.services.sql import rule_queries
 
 TARGET = "segment_target"
@@ -111,7 +112,10 @@ def customers_evaluate(customer_ids: list[int], *, now: datetime.datetime | None
 
 def _locked(segment_id: int, *, skip_locked: bool) -> Segment | None:
     rows = Segment.objects.select_for_update(skip_locked=skip_locked).filter(pk=segment_id)
-    return rows.first()
+    segment = rows.first()
+    if segment is not None:
+        change_log_writing(segment_id)
+    return segment
 
 
 def _apply(segment: Segment, members, at: datetime.datetime, scope: list[int] | None

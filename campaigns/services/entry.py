@@ -1,0 +1,86 @@
+"""Customers entering a campaign: one INSERT ... SELECT for however many there are.
+
+The campaign's entry rule decides who may (again): once ever (the entry key is "once", so the
+unique (campaign, customer, entry key) admits one journey), again after D days (and not while
+a journey is under way), or every time the trigger fires (one journey per occurrence). The
+holdout share is drawn by the same stable hash as A/B splits (campaigns.flows.logic.bucket):
+a customer is always in the same group of a campaign.
+"""
+
+import datetime
+import functools
+
+from django.db import connection, transaction
+from django.db.models import QuerySet
+
+from campaigns.flows import Graph, parse_graph
+from campaigns.flows.logic import BUCKETS, salt_of
+from campaigns.models import Campaign, CampaignVersion, Journey
+
+JOURNEY = Journey._meta.db_table
+ACTIVE, HOLDOUT = Journey.Status.ACTIVE.value, Journey.Status.HOLDOUT.value
+
+
+@functools.lru_cache(maxsize=256)
+def version_graph(version_id: int) -> Graph:
+    """A published version's graph (frozen, so cached by id). It was validated when it was
+    published."""
+    return parse_graph(CampaignVersion.objects.values_list("graph", flat=True).get(pk=version_id))
+
+
+def holdout_salt(campaign_id: int) -> int:
+    return salt_of(f"holdout:{campaign_id}")
+
+
+def in_holdout(campaign: Campaign, customer_id: int) -> bool:
+    """The Python twin of the SQL in journeys_enter (tests hold them together)."""
+    from campaigns.flows.logic import bucket
+
+    return bucket(customer_id, holdout_salt(campaign.pk)) < int(campaign.holdout_percent * 100)
+
+
+def journeys_enter(*, campaign: Campaign, source: QuerySet, now: datetime.datetime) -> int:
+    """Start journeys for the rows of `source` (values `customer_id` and `entry_key`) on the
+    campaign's current version, as its entry rule allows. Returns how many started,
+    holdouts included. Safe to repeat: a repeated entry key starts nothing."""
+    version_id = campaign.current_version_id
+    if version_id is None:
+        return 0
+    first_node = version_graph(version_id).first_node
+    sql, params = source.query.sql_with_params()
+    if campaign.entry != Campaign.Entry.EVERY_TIME:
+        # One entry per customer per pass: the earliest occurrence stands for the rest.
+        sql = (f"SELECT customer_id, MIN(entry_key) AS entry_key FROM ({sql}) src "
+               f"GROUP BY customer_id")
+    key = "'once'" if campaign.entry == Campaign.Entry.ONCE else "s.entry_key"
+    holdout = (f"((s.customer_id * 2654435761 + {holdout_salt(campaign.pk)}) %% 4294967296) "
+               f"* {BUCKETS} / 4294967296 < {int(campaign.holdout_percent * 100)}")
+    guard, guard_params = _reentry_guard(campaign, now)
+    statement = f"""
+        INSERT INTO {JOURNEY} (campaign_id, version_id, customer_id, entry_key, status, node,
+                               step, due_at, arrived_at, entered_at, finished_at)
+        SELECT %s, %s, s.customer_id, {key},
+               CASE WHEN {holdout} THEN '{HOLDOUT}' ELSE '{ACTIVE}' END, %s, 1,
+               CASE WHEN {holdout} THEN NULL ELSE %s END, %s, %s,
+               CASE WHEN {holdout} THEN %s ELSE NULL END
+        FROM ({sql}) s
+        WHERE {guard}
+        ON CONFLICT (campaign_id, customer_id, entry_key) DO NOTHING"""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement, [campaign.pk, version_id, first_node, now, now, now, now,
+                                   *params, *guard_params])
+        started = cursor.rowcount
+        if started:
+            from campaigns.tasks import advance_on_commit
+
+            advance_on_commit()
+    return started
+
+
+def _reentry_guard(campaign: Campaign, now: datetime.datetime) -> tuple[str, list]:
+    if campaign.entry != Campaign.Entry.AGAIN_AFTER:
+        return "1 = 1", []  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
+    since = now - datetime.timedelta(days=campaign.reentry_days or 0)
+    return (f"NOT EXISTS (SELECT 1 FROM {JOURNEY} j WHERE j.campaign_id = %s "
+            f"AND j.customer_id = s.customer_id AND (j.status = '{ACTIVE}' "
+            f"OR j.entered_at > %s))", [campaign.pk, since])

@@ -1,0 +1,10 @@
+"""What the campaigns app announces.
+
+batch_executed is sent inside the runner's transaction, after a batch's effects are written
+and before they commit (argument: journey_ids). Observability hooks and the crash tests
+(a worker killed mid-batch) listen to it.
+"""
+
+from django.dispatch import Signal
+
+batch_executed = Signal()
