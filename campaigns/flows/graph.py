@@ -79,8 +79,8 @@ def parse_graph(data: Any, *, references_exist: ReferenceCheck | None = None) ->
     problems: list[Problem] = []
     if not isinstance(data, dict) or set(data) - {"nodes", "edges", "viewport"}:
         raise GraphError([Problem("", 'a graph is {"nodes": [...], "edges": [...]}')])
-    nodes = _nodes(data.get("nodes"), problems)
-    edges = _edges(data.get("edges"), nodes, problems)
+    nodes, broken = _nodes(data.get("nodes"), problems)
+    edges = _edges(data.get("edges"), nodes, broken, problems)
     if not problems:
         _structure(nodes, edges, problems)
     if not problems and references_exist is not None:
@@ -90,19 +90,24 @@ def parse_graph(data: Any, *, references_exist: ReferenceCheck | None = None) ->
     return Graph(nodes=nodes, edges=edges)
 
 
-def _nodes(raw: Any, problems: list[Problem]) -> dict[str, Node]:
+def _nodes(raw: Any, problems: list[Problem]) -> tuple[dict[str, Node], set[str]]:
+    """The valid nodes by id, and the ids of the invalid ones (their edges are not checked,
+    so one bad config gives one problem)."""
     if not isinstance(raw, list) or not raw:
         problems.append(Problem("nodes", "a list of at least one node is required"))
-        return {}
+        return {}, set()
     if len(raw) > MAX_NODES:
         problems.append(Problem("nodes", f"at most {MAX_NODES} nodes"))
-        return {}
+        return {}, set()
     nodes: dict[str, Node] = {}
+    broken: set[str] = set()
     for index, item in enumerate(raw):
         node = _node(item, f"nodes[{index}]", nodes, problems)
         if node is not None:
             nodes[node.id] = node
-    return nodes
+        elif isinstance(item, dict) and isinstance(item.get("id"), str):
+            broken.add(item["id"])
+    return nodes, broken
 
 
 def _node(item: Any, where: str, seen: dict[str, Node], problems: list[Problem]) -> Node | None:
@@ -140,7 +145,7 @@ def _config_path(where: str, loc: tuple) -> str:
     return f"{where}.config{parts}"
 
 
-def _edges(raw: Any, nodes: dict[str, Node], problems: list[Problem]
+def _edges(raw: Any, nodes: dict[str, Node], broken: set[str], problems: list[Problem]
            ) -> dict[tuple[str, str], str]:
     if raw is None:
         raw = []
@@ -153,6 +158,8 @@ def _edges(raw: Any, nodes: dict[str, Node], problems: list[Problem]
         if not isinstance(item, dict) or set(item) - EDGE_KEYS \
                 or not all(isinstance(item.get(key), str) for key in ("source", "target")):
             problems.append(Problem(where, "an edge is {source, port, target}"))
+            continue
+        if item["source"] in broken or item["target"] in broken:
             continue
         source, target = nodes.get(item["source"]), nodes.get(item["target"])
         port = item.get("port") or _only_port(source)
@@ -181,11 +188,12 @@ def _edge_problem(source: Node | None, port: str | None, target: Node | None,
     if target is None:
         return f"target {item['target']!r} is not a node of this graph"
     ports = source.type.ports(source.config)
+    if not ports:
+        return f"node {source.id!r} ends the journey; no edge may leave it"
     if port is None:
         return f"node {source.id!r} has several ports; say which ({', '.join(ports)})"
     if port not in ports:
-        known = ", ".join(ports) or "none: it ends the journey"
-        return f"node {source.id!r} has no port {port!r} (ports: {known})"
+        return f"node {source.id!r} has no port {port!r} (ports: {', '.join(ports)})"
     if target.type.category == Category.TRIGGER:
         return f"no edge may lead into the trigger {target.id!r}"
     if target.id == source.id:

@@ -9,9 +9,11 @@ a customer is always in the same group of a campaign.
 
 import datetime
 import functools
+import json
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 
 from campaigns.flows import Graph, parse_graph
 from campaigns.flows.logic import BUCKETS, salt_of
@@ -21,11 +23,18 @@ JOURNEY = Journey._meta.db_table
 ACTIVE, HOLDOUT = Journey.Status.ACTIVE.value, Journey.Status.HOLDOUT.value
 
 
-@functools.lru_cache(maxsize=256)
 def version_graph(version_id: int) -> Graph:
-    """A published version's graph (frozen, so cached by id). It was validated when it was
-    published."""
-    return parse_graph(CampaignVersion.objects.values_list("graph", flat=True).get(pk=version_id))
+    """A published version's graph, validated when it was published. Parsed once per
+    distinct graph: the cache is keyed by the graph's text, so it can never serve another
+    version's graph (ids of a rolled-back publish are reused on SQLite, and in tests)."""
+    text = CampaignVersion.objects.filter(pk=version_id).annotate(
+        text=Cast("graph", TextField())).values_list("text", flat=True).get()
+    return _parsed(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> Graph:
+    return parse_graph(json.loads(text))
 
 
 def holdout_salt(campaign_id: int) -> int:
@@ -56,6 +65,7 @@ def journeys_enter(*, campaign: Campaign, source: QuerySet, now: datetime.dateti
     holdout = (f"((s.customer_id * 2654435761 + {holdout_salt(campaign.pk)}) %% 4294967296) "
                f"* {BUCKETS} / 4294967296 < {int(campaign.holdout_percent * 100)}")
     guard, guard_params = _reentry_guard(campaign, now)
+    now = connection.ops.adapt_datetimefield_value(now)
     statement = f"""
         INSERT INTO {JOURNEY} (campaign_id, version_id, customer_id, entry_key, status, node,
                                step, due_at, arrived_at, entered_at, finished_at)
@@ -83,4 +93,5 @@ def _reentry_guard(campaign: Campaign, now: datetime.datetime) -> tuple[str, lis
     since = now - datetime.timedelta(days=campaign.reentry_days or 0)
     return (f"NOT EXISTS (SELECT 1 FROM {JOURNEY} j WHERE j.campaign_id = %s "
             f"AND j.customer_id = s.customer_id AND (j.status = '{ACTIVE}' "
-            f"OR j.entered_at > %s))", [campaign.pk, since])
+            f"OR j.entered_at > %s))",
+            [campaign.pk, connection.ops.adapt_datetimefield_value(since)])

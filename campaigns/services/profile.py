@@ -19,7 +19,7 @@ def customers_tag(customer_ids: Sequence[int], tag: str, *, add: bool) -> int:
         change = ("tags = tags || to_jsonb(%s::text)" if add else "tags = tags - %s::text")
         has = "tags @> jsonb_build_array(%s::text)"
         where = f"id = ANY(%s) AND {'NOT ' if add else ''}{has}"
-        params = [tag, timezone.now(), ids, tag]
+        params = [tag, _now(), ids, tag]
     else:
         change = ("tags = json_insert(tags, '$[#]', %s)" if add else
                   "tags = (SELECT json_group_array(value) FROM json_each(tags) "
@@ -27,7 +27,7 @@ def customers_tag(customer_ids: Sequence[int], tag: str, *, add: bool) -> int:
         has = "EXISTS (SELECT 1 FROM json_each(tags) WHERE value = %s)"
         where = (f"id IN (SELECT value FROM json_each(%s)) AND "
                  f"{'NOT ' if add else ''}{has}")
-        params = [tag, timezone.now(), json.dumps(ids), tag]
+        params = [tag, _now(), json.dumps(ids), tag]
     return _update(f"UPDATE {TABLE} SET {change}, updated_at = %s WHERE {where}", params, ids)
 
 
@@ -39,7 +39,7 @@ def customers_set_attribute(customer_ids: Sequence[int], key: str, value) -> int
                   else "attributes = attributes || jsonb_build_object(%s::text, %s::jsonb)")
         values = [key] if value is None else [key, json.dumps(value)]
         sql = f"UPDATE {TABLE} SET {change}, updated_at = %s WHERE id = ANY(%s)"
-        params = [*values, timezone.now(), ids]
+        params = [*values, _now(), ids]
     else:
         path = f'$."{key}"'
         change = ("attributes = json_remove(attributes, %s)" if value is None
@@ -47,7 +47,7 @@ def customers_set_attribute(customer_ids: Sequence[int], key: str, value) -> int
         values = [path] if value is None else [path, json.dumps(value)]
         sql = (f"UPDATE {TABLE} SET {change}, updated_at = %s "
                f"WHERE id IN (SELECT value FROM json_each(%s))")
-        params = [*values, timezone.now(), json.dumps(ids)]
+        params = [*values, _now(), json.dumps(ids)]
     return _update(sql, params, ids)
 
 
@@ -60,3 +60,7 @@ def _update(sql: str, params: list, ids: list[int]) -> int:
 
         transaction.on_commit(lambda: evaluate_customers_task.delay(ids), robust=True)
     return changed
+
+
+def _now():
+    return connection.ops.adapt_datetimefield_value(timezone.now())

@@ -4,18 +4,21 @@ selector, and shapes the answer; errors use the storefront API's format
 (customers/api/errors.py) with `field` naming the bad part, e.g. `rule.and[1].==`."""
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, serializers, status
-from rest_framework.pagination import BasePagination, PageNumberPagination
-from rest_framework.parsers import JSONParser
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
-from rest_framework.views import APIView
 
-from customers.api.serializers import ErrorOutputSerializer
 from customers.models import Customer
 from segments.api import serializers as out
-from segments.api.auth import OPERATOR_AUTHENTICATION, OPERATOR_PERMISSIONS
+from segments.api.base import (
+    Conflict,
+    OperatorAPIView,
+    OperatorPagination,
+    error_responses,
+    valid_data,
+)
 from segments.library import TemplateError, describe_templates, template_rule
 from segments.models import Segment
 from segments.rules import RuleError, describe
@@ -31,24 +34,6 @@ from segments.services.segments import (
 TAGS = ["segments"]
 
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-
-
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    described = {
-        400: "Invalid input: `errors` names each bad part (`rule.and[1].==`, `params.days`).",
-        401: "Not signed in as staff and no valid operator token (storefront keys do not "
-             "work here).",
-        403: "Signed in, but not a staff user.",
-        404: "No such segment (or customer).",
-        409: "Refused in the current state; the message says why.",
-    }
-    return {code: OpenApiResponse(ErrorOutputSerializer, description=described[code])
-            for code in codes}
-
-
 def _invalid(exc: RuleError | TemplateError) -> exceptions.ValidationError:
     if isinstance(exc, RuleError):
         errors = [{"field": f"rule.{problem.path}" if problem.path else "rule",
@@ -58,11 +43,6 @@ def _invalid(exc: RuleError | TemplateError) -> exceptions.ValidationError:
     return exceptions.ValidationError(errors)
 
 
-def _valid(serializer: serializers.Serializer) -> dict:
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 def _segment(pk: int) -> Segment:
     segment = Segment.objects.filter(pk=pk).first()
     if segment is None:
@@ -70,23 +50,12 @@ def _segment(pk: int) -> Segment:
     return segment
 
 
-class OperatorPagination(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 1000
-
-
-class OperatorAPIView(APIView):
-    authentication_classes = OPERATOR_AUTHENTICATION
-    permission_classes = OPERATOR_PERMISSIONS
-    parser_classes = [JSONParser]
-
-
 class SegmentListView(OperatorAPIView):
     pagination_class = OperatorPagination
 
     @extend_schema(operation_id="segments_list", tags=TAGS, summary="List segments",
-                   responses={200: out.SegmentOutputSerializer(many=True), **_errors(401, 403)})
+                   responses={200: out.SegmentOutputSerializer(many=True),
+                              **error_responses(401, 403)})
     def get(self, request):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(Segment.objects.order_by("name"), request, view=self)
@@ -97,9 +66,9 @@ class SegmentListView(OperatorAPIView):
         description="From a `rule`, or from a `template` with `params` (its rule is copied, so "
                     "it can be edited afterwards). The first evaluation is queued at once.",
         request=out.SegmentInputSerializer,
-        responses={201: out.SegmentDetailOutputSerializer, **_errors(400, 401, 403)})
+        responses={201: out.SegmentDetailOutputSerializer, **error_responses(400, 401, 403)})
     def post(self, request):
-        data = _valid(out.SegmentInputSerializer(data=request.data))
+        data = valid_data(out.SegmentInputSerializer(data=request.data))
         try:
             segment = segment_create(created_by=request.user, **data)
         except (RuleError, TemplateError) as exc:
@@ -112,7 +81,8 @@ class SegmentDetailView(OperatorAPIView):
     @extend_schema(operation_id="segments_retrieve", tags=TAGS, summary="A segment",
                    description="With its size history and the duration of its last "
                                "evaluation.",
-                   responses={200: out.SegmentDetailOutputSerializer, **_errors(401, 403, 404)})
+                   responses={200: out.SegmentDetailOutputSerializer,
+                              **error_responses(401, 403, 404)})
     def get(self, request, pk: int):
         return Response(out.SegmentDetailOutputSerializer(_segment(pk)).data)
 
@@ -121,7 +91,7 @@ class SegmentDetailView(OperatorAPIView):
                                "re-evaluated at once.",
                    request=out.SegmentInputSerializer,
                    responses={200: out.SegmentDetailOutputSerializer,
-                              **_errors(400, 401, 403, 404)})
+                              **error_responses(400, 401, 403, 404)})
     def put(self, request, pk: int):
         return self._update(request, pk, partial=False)
 
@@ -129,13 +99,13 @@ class SegmentDetailView(OperatorAPIView):
                    summary="Change some fields of a segment",
                    request=out.SegmentInputSerializer,
                    responses={200: out.SegmentDetailOutputSerializer,
-                              **_errors(400, 401, 403, 404)})
+                              **error_responses(400, 401, 403, 404)})
     def patch(self, request, pk: int):
         return self._update(request, pk, partial=True)
 
     def _update(self, request, pk: int, *, partial: bool) -> Response:
         segment = _segment(pk)
-        data = _valid(out.SegmentInputSerializer(segment, data=request.data, partial=partial))
+        data = valid_data(out.SegmentInputSerializer(segment, data=request.data, partial=partial))
         try:
             segment = segment_update(segment, **data)
         except RuleError as exc:
@@ -145,7 +115,7 @@ class SegmentDetailView(OperatorAPIView):
     @extend_schema(operation_id="segments_destroy", tags=TAGS, summary="Delete a segment",
                    description="With its members, change log and history. Refused (409) "
                                "while another segment's rule refers to it.",
-                   responses={204: None, **_errors(401, 403, 404, 409)})
+                   responses={204: None, **error_responses(401, 403, 404, 409)})
     def delete(self, request, pk: int):
         try:
             segment_delete(_segment(pk))
@@ -160,9 +130,9 @@ class SegmentPreviewView(OperatorAPIView):
         description="How many customers a rule (or a template) selects now, and up to 20 of "
                     "them: one count query and one sample query.",
         request=out.PreviewInputSerializer,
-        responses={200: out.PreviewOutputSerializer, **_errors(400, 401, 403)})
+        responses={200: out.PreviewOutputSerializer, **error_responses(400, 401, 403)})
     def post(self, request):
-        data = _valid(out.PreviewInputSerializer(data=request.data))
+        data = valid_data(out.PreviewInputSerializer(data=request.data))
         try:
             rule = data["rule"] if "rule" in data \
                 else template_rule(data["template"], data.get("params"))
@@ -181,7 +151,7 @@ class SegmentMembersView(OperatorAPIView):
     @extend_schema(operation_id="segments_members", tags=TAGS, summary="A segment's members",
                    description="As of its last evaluation, in customer order.",
                    responses={200: out.MemberOutputSerializer(many=True),
-                              **_errors(401, 403, 404)})
+                              **error_responses(401, 403, 404)})
     def get(self, request, pk: int):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(segment_members(_segment(pk)), request, view=self)
@@ -227,10 +197,10 @@ class SegmentChangesView(OperatorAPIView):
                    description="In ascending id order, the order campaigns consume it.",
                    parameters=[out.ChangesQueryInputSerializer],
                    responses={200: out.ChangeOutputSerializer(many=True),
-                              **_errors(400, 401, 403, 404)})
+                              **error_responses(400, 401, 403, 404)})
     def get(self, request, pk: int):
         segment = _segment(pk)
-        query = _valid(out.ChangesQueryInputSerializer(data=request.query_params))
+        query = valid_data(out.ChangesQueryInputSerializer(data=request.query_params))
         changes = segment_changes(segment, after=query.get("after"), kind=query.get("kind"))
         paginator = self.pagination_class(limit=query["limit"], after=query.get("after"))
         page = paginator.paginate_queryset(changes, request, view=self)
@@ -242,7 +212,8 @@ class SegmentTemplatesView(OperatorAPIView):
                    summary="Ready segment templates",
                    description="Names and descriptions in English and Simplified Chinese, the "
                                "parameters as JSON Schema, and the rule with the defaults.",
-                   responses={200: out.TemplateOutputSerializer(many=True), **_errors(401, 403)})
+                   responses={200: out.TemplateOutputSerializer(many=True),
+                              **error_responses(401, 403)})
     def get(self, request):
         return Response(out.TemplateOutputSerializer(describe_templates(), many=True).data)
 
@@ -253,7 +224,7 @@ class SegmentFieldsView(OperatorAPIView):
                    description="Every field with the operators it takes and each value's JSON "
                                "Schema, and every operator with what it does with a missing "
                                "value. Labels follow Accept-Language (en, zh-hans).",
-                   responses={200: out.RuleRegistryOutputSerializer, **_errors(401, 403)})
+                   responses={200: out.RuleRegistryOutputSerializer, **error_responses(401, 403)})
     def get(self, request):
         return Response(out.RuleRegistryOutputSerializer(describe()).data)
 
@@ -266,7 +237,7 @@ class SegmentExplainView(OperatorAPIView):
                     "customer's value, and the verdict of every and/or/not group.",
         parameters=[OpenApiParameter("external_id", str, OpenApiParameter.PATH,
                                      description="The customer's external id.")],
-        responses={200: out.ExplainOutputSerializer, **_errors(401, 403, 404, 409)})
+        responses={200: out.ExplainOutputSerializer, **error_responses(401, 403, 404, 409)})
     def get(self, request, pk: int, external_id: str):
         segment = _segment(pk)
         customer = Customer.objects.filter(external_id=external_id).first()

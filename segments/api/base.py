@@ -1,0 +1,49 @@
+"""What every operator API view shares (segments, campaigns, coupons, messages): staff
+session or operator token, JSON only, page-number pagination, a 409 for requests the current
+state refuses, and the documented error responses."""
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.views import APIView
+
+from customers.api.serializers import ErrorOutputSerializer
+from segments.api.auth import OPERATOR_AUTHENTICATION, OPERATOR_PERMISSIONS
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input: `errors` names each bad part (`rule.and[1].==`, "
+         "`graph.nodes[wait-1].config.days`).",
+    401: "Not signed in as staff and no valid operator token (storefront keys do not work "
+         "here).",
+    403: "Signed in, but not a staff user.",
+    404: "No such object (the message says which).",
+    409: "Refused in the current state; the message says why.",
+}
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(ErrorOutputSerializer, description=ERROR_DESCRIPTIONS[code])
+            for code in codes}
+
+
+def valid_data(serializer: serializers.Serializer) -> dict:
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class OperatorPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class OperatorAPIView(APIView):
+    authentication_classes = OPERATOR_AUTHENTICATION
+    permission_classes = OPERATOR_PERMISSIONS
+    parser_classes = [JSONParser]
