@@ -238,7 +238,7 @@ def test_wait_for_an_order_times_out_without_one(publish):
     assert Customer.objects.get(pk=shopper.pk).tags == ["reminded"]
 
 
-# --- logic and actions ----------------------------------------------------------------------------
+# --- logic and actions  --------------------------------------------------------------------------
 
 def test_a_condition_sends_each_customer_down_yes_or_no(publish):
     from segments.rules import condition
@@ -329,7 +329,7 @@ def test_a_message_mentions_the_coupon_its_journey_was_given(publish):
             delivery.status) == (campaign, shopper, coupon, "m", "queued")
 
 
-# --- exactly once ------------------------------------------------------------------------------------
+# --- exactly once  -------------------------------------------------------------------------------
 
 def test_a_batch_run_again_from_its_start_writes_nothing_twice(publish):
     definition = CouponDefinitionFactory()
@@ -370,12 +370,13 @@ def test_a_node_that_fails_fails_only_its_journeys(publish, monkeypatch):
     failed = journeys(campaign, status="failed")
     waiting = journeys(campaign, status="active", node="w")
     assert failed.count() + waiting.count() == 20
-    assert failed.count() > 0 and waiting.count() > 0
+    assert failed.count() > 0
+    assert waiting.count() > 0
     assert JourneyStep.objects.filter(journey__in=failed, node="tag").first().note == \
         "ValueError: the tag service is down"
 
 
-# --- goals, versions, pause and archive --------------------------------------------------------------
+# --- goals, versions, pause and archive  ---------------------------------------------------------
 
 def test_an_order_within_the_goal_window_ends_the_journey_as_a_conversion(publish):
     graph = chain(CART, node("w", "wait", days=2), node("tag", "add_tag", tag="nudged"),
