@@ -177,6 +177,14 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status`; each gets its own named enum in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": ["pending", "paid", "refunded", "cancelled"],
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "JourneyStatusEnum": "campaigns.models.Journey.Status",
+        "CouponStatusEnum": "campaigns.models.Coupon.Status",
+        "DeliveryStatusEnum": "campaigns.models.Delivery.Status",
+    },
 }
 
 # --- Production hardening (passes `manage.py check --deploy` when DEBUG is off) --------------

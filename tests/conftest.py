@@ -1,7 +1,10 @@
 import os
+import time
 
 import pytest
-from django.db import connection
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from tests.customers.factories import StorefrontFactory
@@ -48,3 +51,34 @@ def _clear_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+def _close_worker_connections(**_kwargs) -> None:
+    # The worker thread keeps its own connections; close them so the test database can be
+    # flushed and dropped afterwards.
+    connections.close_all()
+
+
+@pytest.fixture
+def worker(transactional_db):
+    """A real Celery worker (in a thread) on the configured broker: Redis when
+    CELERY_BROKER_URL points at it, as in CI; kombu's filesystem transport otherwise."""
+    from config.celery import app
+
+    app.control.purge()  # nothing left over from an earlier run
+    task_postrun.connect(_close_worker_connections)
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+            yield
+    finally:
+        task_postrun.disconnect(_close_worker_connections)
+
+
+def wait_for(predicate, timeout: float = 30) -> float:
+    """Seconds until `predicate()` held; AssertionError after `timeout`."""
+    started = time.monotonic()
+    while not predicate():
+        if time.monotonic() - started > timeout:
+            raise AssertionError("timed out")
+        time.sleep(0.05)
+    return time.monotonic() - started

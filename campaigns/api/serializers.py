@@ -72,7 +72,8 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
 class VersionOutputSerializer(serializers.ModelSerializer):
     published_by = serializers.CharField(source="published_by.get_username", allow_null=True,
                                          default=None)
-    journeys = serializers.IntegerField(help_text="Journeys that started on this version.")
+    journeys = serializers.IntegerField(source="journey_count",
+                                        help_text="Journeys that started on this version.")
 
     class Meta:
         model = CampaignVersion

@@ -143,7 +143,7 @@ class CampaignPublishView(OperatorAPIView):
             raise grapherror_responses(exc) from exc
         except CampaignStateError as exc:
             raise Conflict(str(exc)) from exc
-        version.journeys = 0
+        version.journey_count = 0
         return Response(out.VersionOutputSerializer(version).data,
                         status=status.HTTP_201_CREATED)
 
@@ -184,7 +184,7 @@ class CampaignVersionsView(OperatorAPIView):
                               **error_responses(401, 403, 404)})
     def get(self, request, pk: int):
         versions = (CampaignVersion.objects.filter(campaign=_campaign(pk))
-                    .select_related("published_by").annotate(journeys=Count("journeys"))
+                    .select_related("published_by").annotate(journey_count=Count("journeys"))
                     .order_by("number"))
         return Response(out.VersionOutputSerializer(versions, many=True).data)
 

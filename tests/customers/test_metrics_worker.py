@@ -5,34 +5,13 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from celery.contrib.testing.worker import start_worker
-from celery.signals import task_postrun
-from django.db import connections
 from django.utils import timezone
 
-from config.celery import app
 from customers.models import CustomerMetrics, MetricsRun
 from customers.tasks import metrics_recompute_task, metrics_refresh_customers_task
 from tests.customers.factories import CustomerFactory, OrderFactory, StorefrontFactory
 
 TIMEOUT = 60  # seconds; a task here takes well under one
-
-
-def _close_worker_connections(**_kwargs) -> None:
-    # The worker thread keeps its own connections; close them so the test database can be
-    # flushed and dropped afterwards.
-    connections.close_all()
-
-
-@pytest.fixture
-def worker(transactional_db):
-    app.control.purge()  # nothing left over from an earlier run
-    task_postrun.connect(_close_worker_connections)
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
-            yield
-    finally:
-        task_postrun.disconnect(_close_worker_connections)
 
 
 @pytest.fixture

@@ -1,46 +1,17 @@
 """Event-driven membership through a real Celery worker: an order posted to the storefront
 API moves its customer into a segment within seconds, with no scheduled run involved."""
 
-import time
 
-import pytest
-from celery.contrib.testing.worker import start_worker
-from celery.signals import task_postrun
-from django.db import connections
 from django.utils import timezone
 
-from config.celery import app
 from segments.models import Segment, SegmentChange, SegmentMembership
 from segments.rules import condition
 from segments.services.evaluation import segment_evaluate
 from segments.tasks import evaluate_due_task, evaluate_segment_task
+from tests.conftest import wait_for
 from tests.customers.factories import CustomerFactory
 
 TIMEOUT = 30
-
-
-def _close_worker_connections(**_kwargs) -> None:
-    connections.close_all()  # lets the test database be flushed after the worker's queries
-
-
-@pytest.fixture
-def worker(transactional_db):
-    app.control.purge()
-    task_postrun.connect(_close_worker_connections)
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
-            yield
-    finally:
-        task_postrun.disconnect(_close_worker_connections)
-
-
-def _wait_for(predicate, timeout=TIMEOUT) -> float:
-    started = time.monotonic()
-    while not predicate():
-        if time.monotonic() - started > timeout:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
-    return time.monotonic() - started
 
 
 def test_an_order_moves_its_customer_into_a_segment(worker, api):
@@ -54,7 +25,7 @@ def test_an_order_moves_its_customer_into_a_segment(worker, api):
         "status": "paid", "placed_at": "2026-11-20T10:00:00Z"}, format="json")
     assert response.status_code in (200, 201), response.content
 
-    _wait_for(lambda: SegmentMembership.objects.filter(segment=buyers,
+    wait_for(lambda: SegmentMembership.objects.filter(segment=buyers,
                                                        customer=customer).exists())
     change = SegmentChange.objects.get(segment=buyers, customer=customer)
     assert change.kind == "entered"
@@ -77,5 +48,5 @@ def test_beat_queues_only_the_segments_that_are_due(worker):
 
     assert evaluate_due_task.delay().get(timeout=TIMEOUT) == 1
 
-    _wait_for(lambda: Segment.objects.get(pk=never.pk).size == 1)
+    wait_for(lambda: Segment.objects.get(pk=never.pk).size == 1)
     assert Segment.objects.get(pk=fresh.pk).size == 0
