@@ -119,6 +119,7 @@ class Journey(models.Model):
 
     class Status(models.TextChoices):
         ACTIVE = "active", _("On its way")
+        PAUSED = "paused", _("Held while the campaign is paused")
         COMPLETED = "completed", _("Completed")
         CONVERTED = "converted", _("Reached the goal")
         EXITED = "exited", _("Stopped")
@@ -144,18 +145,23 @@ class Journey(models.Model):
     entered_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     converted_at = models.DateTimeField(null=True, blank=True)
+    # The latest coupon this journey issued: what its messages mention.
+    coupon = models.ForeignKey("Coupon", on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="+", db_index=False)
 
     class Meta:
         verbose_name = _("journey")
         verbose_name_plural = _("journeys")
-        constraints = [models.UniqueConstraint(fields=["campaign", "customer", "entry_key"],
+        # Few indexes on purpose: every step moves due_at, so each update writes a new entry
+        # in every index (bench/dispatch.py). The unique entry leads with the customer and
+        # so serves "this customer's journeys" as well.
+        constraints = [models.UniqueConstraint(fields=["customer", "campaign", "entry_key"],
                                                name="journey_unique_entry")]
         indexes = [
             # The runner's claim: due journeys in due order.
             models.Index(fields=["due_at"], condition=models.Q(status="active"),
                          name="journey_due"),
-            models.Index(fields=["customer", "status"], name="journey_customer"),
-            models.Index(fields=["campaign", "status", "node"], name="journey_campaign_node"),
+            models.Index(fields=["campaign", "entered_at"], name="journey_campaign"),
         ]
 
     def __str__(self) -> str:
@@ -163,9 +169,10 @@ class Journey(models.Model):
 
 
 class JourneyStep(models.Model):
-    """One node executed for one journey: the record that makes every action happen once."""
+    """One node executed for one journey: its history, and the count of every node's way
+    out. Its effects (coupon, delivery) carry the same (journey, step) key."""
 
-    id = models.BigAutoField(primary_key=True)
+    pk = models.CompositePrimaryKey("journey_id", "step")
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="steps",
                                 db_index=False)
     step = models.PositiveIntegerField()
@@ -177,8 +184,6 @@ class JourneyStep(models.Model):
     class Meta:
         verbose_name = _("journey step")
         verbose_name_plural = _("journey steps")
-        constraints = [models.UniqueConstraint(fields=["journey", "step"],
-                                               name="journeystep_unique_step")]
 
     def __str__(self) -> str:
         return f"{self.journey_id}#{self.step} {self.node} -> {self.port}"

@@ -38,8 +38,9 @@ def _issue_coupon(node_id: str, config: IssueCouponConfig, walkers: Sequence[Wal
 
     issued = coupons_issue(definition_id=config.definition, walkers=walkers, node=node_id,
                            now=run.now)
-    return [Go("issued", note=issued[w.journey_id].code) if issued[w.journey_id].code
-            else Go("not_issued", note=issued[w.journey_id].reason) for w in walkers]
+    return [Go("issued", note=issued[w.journey_id].code, coupon_id=issued[w.journey_id].coupon_id)
+            if issued[w.journey_id].code else Go("not_issued", note=issued[w.journey_id].reason)
+            for w in walkers]
 
 
 ISSUE_COUPON = register(NodeType(

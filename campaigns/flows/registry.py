@@ -51,6 +51,7 @@ class Walker:
     step: int  # the number this node's step will be recorded under
     entered_at: datetime.datetime
     arrived_at: datetime.datetime  # when it reached the node being executed
+    coupon_id: int | None = None  # the latest coupon the journey issued
 
 
 # What an executor decides for one walker.
@@ -60,6 +61,7 @@ class Go:
 
     port: str
     note: str = ""
+    coupon_id: int | None = None  # a coupon this step issued (messages after it mention it)
 
 
 @dataclasses.dataclass(frozen=True)

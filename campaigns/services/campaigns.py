@@ -104,7 +104,7 @@ def campaign_publish(campaign: Campaign, *, user=None,
         raise CampaignStateError("an archived campaign cannot be published")
     graph_check(campaign.draft_graph)
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        campaign = _locked(campaign)
         number = (campaign.versions.aggregate(Max("number"))["number__max"] or 0) + 1
         version = CampaignVersion.objects.create(campaign=campaign, number=number,
                                                  graph=campaign.draft_graph,
@@ -122,24 +122,36 @@ def campaign_publish(campaign: Campaign, *, user=None,
 
 def campaign_pause(campaign: Campaign) -> Campaign:
     """No new entries; journeys hold where they stand until it is resumed."""
-    if campaign.status != Campaign.Status.ACTIVE:
-        raise CampaignStateError(f"only an active campaign can be paused (it is "
-                                 f"{campaign.status})")
-    campaign.status = Campaign.Status.PAUSED
-    campaign.save(update_fields=["status", "updated_at"])
+    with transaction.atomic():
+        campaign = _locked(campaign)
+        if campaign.status != Campaign.Status.ACTIVE:
+            raise CampaignStateError(f"only an active campaign can be paused (it is "
+                                     f"{campaign.status})")
+        campaign.status = Campaign.Status.PAUSED
+        campaign.save(update_fields=["status", "updated_at"])
+        Journey.objects.filter(campaign=campaign, status=Journey.Status.ACTIVE).update(
+            status=Journey.Status.PAUSED)
     return campaign
+
+
+def _locked(campaign: Campaign) -> Campaign:
+    """The campaign row, locked: trigger reading and state changes take turns."""
+    return Campaign.objects.select_for_update().get(pk=campaign.pk)
 
 
 def campaign_resume(campaign: Campaign, *, now: datetime.datetime | None = None) -> Campaign:
     """Active again: journeys go on; triggers start from now (what happened while paused
     starts nothing)."""
     now = now or timezone.now()
-    if campaign.status != Campaign.Status.PAUSED:
-        raise CampaignStateError(f"only a paused campaign can be resumed (it is "
-                                 f"{campaign.status})")
     with transaction.atomic():
+        campaign = _locked(campaign)
+        if campaign.status != Campaign.Status.PAUSED:
+            raise CampaignStateError(f"only a paused campaign can be resumed (it is "
+                                     f"{campaign.status})")
         campaign.status, campaign.activated_at = Campaign.Status.ACTIVE, now
         campaign.save(update_fields=["status", "activated_at", "updated_at"])
+        Journey.objects.filter(campaign=campaign, status=Journey.Status.PAUSED).update(
+            status=Journey.Status.ACTIVE)
         triggers_start(campaign, now)
     from campaigns.tasks import advance_on_commit
 
@@ -151,9 +163,11 @@ def campaign_archive(campaign: Campaign, *, now: datetime.datetime | None = None
     """Stop for good: journeys under way end, messages not yet sent are skipped."""
     now = now or timezone.now()
     with transaction.atomic():
+        campaign = _locked(campaign)
         campaign.status = Campaign.Status.ARCHIVED
         campaign.save(update_fields=["status", "updated_at"])
-        Journey.objects.filter(campaign=campaign, status=Journey.Status.ACTIVE).update(
+        Journey.objects.filter(campaign=campaign, status__in=[
+            Journey.Status.ACTIVE, Journey.Status.PAUSED]).update(
             status=Journey.Status.EXITED, finished_at=now, due_at=None)
         Delivery.objects.filter(campaign=campaign, status=Delivery.Status.QUEUED).update(
             status=Delivery.Status.SKIPPED, reason="campaign_archived")

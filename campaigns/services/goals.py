@@ -11,6 +11,7 @@ from django.db import transaction
 from campaigns.flows.lookups import activity_times
 from campaigns.models import Campaign, Journey
 
+HELD = (Journey.Status.ACTIVE, Journey.Status.PAUSED)  # journeys not finished yet
 # (journey id, campaign id, customer id, entered at)
 JourneyKey = tuple[int, int, int, datetime.datetime]
 
@@ -45,12 +46,12 @@ def journeys_convert(customer_ids: Iterable[int], *, now: datetime.datetime) -> 
     event of theirs arrived). Returns how many converted."""
     with transaction.atomic():
         active = list(Journey.objects.select_for_update(skip_locked=True, of=("self",))
-                      .filter(customer_id__in=set(customer_ids), status=Journey.Status.ACTIVE)
+                      .filter(customer_id__in=set(customer_ids), status__in=HELD)
                       .exclude(campaign__goal={})
                       .values_list("id", "campaign_id", "customer_id", "entered_at"))
         reached = goals_reached(active, now)
         for journey_id, moment in reached.items():
-            Journey.objects.filter(pk=journey_id, status=Journey.Status.ACTIVE).update(
+            Journey.objects.filter(pk=journey_id, status__in=HELD).update(
                 status=Journey.Status.CONVERTED, converted_at=moment, finished_at=now,
                 due_at=None)
     return len(reached)

@@ -6,7 +6,8 @@ disjoint batches; on SQLite the write transaction itself serialises them. Nodes 
 whole batch at once (one executor call per node, whatever the batch size). Every step taken is
 recorded under (journey, step), as is every coupon and delivery it produced, in the same
 transaction: a worker killed mid-batch leaves nothing behind, and a batch run twice finds its
-work done. Journeys of paused campaigns are not claimed; they resume where they stood.
+work done. Journeys of a paused campaign are set aside ("paused") and resume where they
+stood.
 """
 
 import dataclasses
@@ -18,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.flows import End, Go, Hold, Outcome, Run, Walker
-from campaigns.models import Campaign, Journey, JourneyStep
+from campaigns.models import Journey, JourneyStep
 from campaigns.services.bulk import rows_insert, rows_update
 from campaigns.services.entry import version_graph
 from campaigns.services.goals import goals_reached
@@ -45,6 +46,7 @@ class Position:
     step: int
     entered_at: datetime.datetime
     arrived_at: datetime.datetime
+    coupon_id: int | None
     status: str = ACTIVE
     due_at: datetime.datetime | None = None
     finished_at: datetime.datetime | None = None
@@ -54,7 +56,7 @@ class Position:
     def walker(self) -> Walker:
         return Walker(journey_id=self.id, campaign_id=self.campaign_id,
                       customer_id=self.customer_id, step=self.step, entered_at=self.entered_at,
-                      arrived_at=self.arrived_at)
+                      arrived_at=self.arrived_at, coupon_id=self.coupon_id)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,11 +96,12 @@ def journeys_advance(*, now: datetime.datetime | None = None, limit: int = BATCH
 
 
 def _claim(now: datetime.datetime, limit: int) -> list[Position]:
-    rows = (Journey.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(status=ACTIVE, due_at__lte=now, campaign__status=Campaign.Status.ACTIVE)
-            .order_by("due_at")
+    # Journeys of a paused campaign are "paused", not "active": the claim is one walk along
+    # the partial index on due_at, with no join.
+    rows = (Journey.objects.select_for_update(skip_locked=True)
+            .filter(status=ACTIVE, due_at__lte=now).order_by("due_at")
             .values_list("id", "campaign_id", "version_id", "customer_id", "node", "step",
-                         "entered_at", "arrived_at")[:limit])
+                         "entered_at", "arrived_at", "coupon_id")[:limit])
     return [Position(*row) for row in rows]
 
 
@@ -146,6 +149,8 @@ def _apply(position: Position, outcome: Outcome, graph, now: datetime.datetime,
         position.due_at, position.moving = outcome.until, False
         return
     port = outcome.port if isinstance(outcome, Go) else ""
+    if isinstance(outcome, Go) and outcome.coupon_id is not None:
+        position.coupon_id = outcome.coupon_id
     steps.append({"journey_id": position.id, "step": position.step, "node": position.node,
                   "port": port, "note": outcome.note[:200], "at": now})
     position.step += 1
@@ -175,13 +180,12 @@ def _row(position: Position) -> dict:
     return {"id": position.id, "status": position.status, "node": position.node,
             "step": position.step, "due_at": position.due_at,
             "arrived_at": position.arrived_at, "finished_at": position.finished_at,
-            "converted_at": position.converted_at}
+            "converted_at": position.converted_at, "coupon_id": position.coupon_id}
 
 
 def journeys_due(now: datetime.datetime | None = None) -> bool:
     """Whether any journey of an active campaign is due."""
-    return Journey.objects.filter(status=ACTIVE, due_at__lte=now or timezone.now(),
-                                  campaign__status=Campaign.Status.ACTIVE).exists()
+    return Journey.objects.filter(status=ACTIVE, due_at__lte=now or timezone.now()).exists()
 
 
 def journeys_wake(customer_ids: list[int], *, now: datetime.datetime) -> int:
