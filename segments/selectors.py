@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from customers.models import Customer
 from segments.models import Segment, SegmentChange, SegmentEvaluation, SegmentMembership
 from segments.rules import Context, compile_node, is_time_dependent
+from segments.services.changelog import change_log_settled
 from segments.services.segments import rule_check
 from segments.services.sql import rule_queries
 
@@ -50,8 +51,13 @@ def segment_members(segment: Segment) -> QuerySet[SegmentMembership]:
 
 def segment_changes(segment: Segment, *, after: int | None = None, kind: str | None = None
                     ) -> QuerySet[SegmentChange]:
-    """The change log in id order (the order campaigns consume it), from after `after`."""
-    changes = SegmentChange.objects.filter(segment=segment).select_related("customer")
+    """The change log in id order (the order campaigns consume it), from after `after`, up
+    to its settled end (segments/services/changelog.py): a reader that keeps the last id it
+    saw never misses a change committed late. While an evaluation is still writing, the
+    rows after the last settled read wait for the next call."""
+    settled = change_log_settled(segment.pk)
+    changes = SegmentChange.objects.filter(segment=segment, id__lte=settled or 0) \
+        .select_related("customer")
     if after is not None:
         changes = changes.filter(id__gt=after)
     if kind:

@@ -59,7 +59,7 @@ MessageChannel = Literal["email", "sms", "inbox", "webhook"]
 
 
 class SendMessageConfig(Config):
-    channel: MessageChannel
+    channel: MessageChannel = Field(description="How the message goes out")
     template: Id = Field(description="A message template of the same channel")
     webhook: Id | None = Field(None, description="With channel webhook: the endpoint")
 
@@ -95,7 +95,7 @@ SEND_MESSAGE = register(NodeType(
 
 
 class CallWebhookConfig(Config):
-    webhook: Id
+    webhook: Id = Field(description="The webhook endpoint's id")
 
 
 def _call_webhook(node_id: str, config: CallWebhookConfig, walkers: Sequence[Walker],
@@ -118,7 +118,7 @@ CALL_WEBHOOK = register(NodeType(
 # --- tags and attributes -----------------------------------------------------------------------
 
 class TagConfig(Config):
-    tag: str = Field(min_length=1, max_length=64)
+    tag: str = Field(min_length=1, max_length=64, description="The tag")
 
 
 def _tag_action(add: bool):
@@ -144,8 +144,8 @@ REMOVE_TAG = register(NodeType(
 
 
 class SetAttributeConfig(Config):
-    key: str
-    value: PropertyValue | None
+    key: str = Field(description="The attribute: attributes.<key>")
+    value: PropertyValue | None = Field(description="Its new value; null removes it")
 
     @field_validator("key")
     @classmethod

@@ -32,9 +32,9 @@ PropertyValue = str | int | float | bool
 
 
 class Duration(Config):
-    days: int = Field(0, ge=0, le=365)
-    hours: int = Field(0, ge=0, le=24 * 365)
-    minutes: int = Field(0, ge=0, le=60 * 24 * 365)
+    days: int = Field(0, ge=0, le=365, description="Days (added to hours and minutes)")
+    hours: int = Field(0, ge=0, le=24 * 365, description="Hours")
+    minutes: int = Field(0, ge=0, le=60 * 24 * 365, description="Minutes")
 
     def delta(self) -> datetime.timedelta:
         return datetime.timedelta(days=self.days, hours=self.hours, minutes=self.minutes)

@@ -88,12 +88,15 @@ def salt_of(text: str) -> int:
 
 
 class Branch(Config):
-    port: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", examples=["A"])
-    percent: Decimal = Field(gt=0, le=100, max_digits=5, decimal_places=2)
+    port: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", examples=["A"],
+                      description="The branch's name, which is its port")
+    percent: Decimal = Field(gt=0, le=100, max_digits=5, decimal_places=2,
+                             description="Its share of the customers")
 
 
 class SplitConfig(Config):
-    branches: list[Branch] = Field(min_length=2, max_length=10)
+    branches: list[Branch] = Field(min_length=2, max_length=10,
+                                   description="2 to 10 branches whose shares add up to 100")
 
     @field_validator("branches")
     @classmethod

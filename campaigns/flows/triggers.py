@@ -17,7 +17,7 @@ Stage = Literal["prospect", "new", "active", "dormant", "churned"]
 
 
 class SegmentTrigger(Config):
-    segment: Id
+    segment: Id = Field(description="The segment's id")
 
 
 def _segment_ref(config) -> list[Reference]:
@@ -36,8 +36,8 @@ SEGMENT_EXITED = register(NodeType(
 
 
 class LifecycleTrigger(Config):
-    to_stage: Stage
-    from_stage: Stage | None = None
+    to_stage: Stage = Field(description="The stage the customer moves to")
+    from_stage: Stage | None = Field(None, description="Only from this stage (null: any)")
 
 
 LIFECYCLE_CHANGED = register(NodeType(
@@ -48,9 +48,10 @@ LIFECYCLE_CHANGED = register(NodeType(
 
 
 class EventTrigger(Config):
-    name: EventName
-    # Equality filters on the event's properties: {"sku": "TEA-01"}.
-    properties: dict[str, PropertyValue] = Field(default_factory=dict, max_length=10)
+    name: EventName = Field(description="The event's name, as the storefront sends it")
+    properties: dict[str, PropertyValue] = Field(
+        default_factory=dict, max_length=10,
+        description='Only events with these property values, e.g. {"sku": "TEA-01"}')
 
 
 EVENT = register(NodeType(
@@ -62,7 +63,9 @@ EVENT = register(NodeType(
 
 
 class OrderTrigger(Config):
-    min_amount: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
+    min_amount: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2,
+                                       description="Only orders of at least this amount, "
+                                                   "net of refunds")
 
 
 ORDER_PLACED = register(NodeType(
@@ -72,15 +75,17 @@ ORDER_PLACED = register(NodeType(
 
 
 class ScheduledTrigger(Config):
-    segment: Id
-    # One-off: at this moment (in the past: as soon as the campaign is active).
-    at: datetime.datetime | None = None
-    # Recurring: every chosen weekday at this time.
-    time: TimeOfDay | None = None
+    segment: Id = Field(description="Who: the segment's members at that moment")
+    at: datetime.datetime | None = Field(
+        None, description="A one-off broadcast at this moment (in the past: as soon as the "
+                          "campaign is active)")
+    time: TimeOfDay | None = Field(None, description="Recurring: every chosen weekday at "
+                                                     "this time of day")
     weekdays: list[Weekday] = Field(default_factory=lambda: list(ALL_WEEKDAYS),
-                                    min_length=1, max_length=7)
-    # Recurring in each customer's own time zone rather than the shop's.
-    local_time: bool = False
+                                    min_length=1, max_length=7,
+                                    description="Recurring: on these weekdays (0 = Monday)")
+    local_time: bool = Field(False, description="Recurring: in each customer's own time "
+                                                "zone rather than the shop's")
 
     @model_validator(mode="after")
     def _one_kind(self):

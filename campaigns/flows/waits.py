@@ -67,9 +67,9 @@ WAIT = register(NodeType(
 # --- until a time of day ---------------------------------------------------------------------
 
 class WaitUntilConfig(Config):
-    time: TimeOfDay
+    time: TimeOfDay = Field(description="The time of day in the customer's time zone")
     weekdays: list[Weekday] = Field(default_factory=lambda: list(ALL_WEEKDAYS), min_length=1,
-                                    max_length=7)
+                                    max_length=7, description="On these weekdays (0 = Monday)")
 
 
 def next_time_of_day(moment: datetime.datetime, at: datetime.time, weekdays: Sequence[int],
@@ -111,7 +111,7 @@ class WaitForDateConfig(Config):
                                    "(YYYY-MM-DD)", examples=["birthday"])
     offset_days: int = Field(0, ge=-365, le=365,
                              description="Negative: before the date (-3: three days before)")
-    time: TimeOfDay = "09:00"
+    time: TimeOfDay = Field("09:00", description="The time of day in the customer's time zone")
     annual: bool = Field(True, description="Every year (birthdays, anniversaries); otherwise "
                                            "the date itself, once")
 
@@ -193,9 +193,11 @@ WAIT_FOR_DATE = register(NodeType(
 class WaitForEventConfig(Config):
     kind: Literal["order", "event"] = Field(
         "event", description="order: a paid order; event: a behaviour event by name")
-    name: EventName | None = None
-    properties: dict[str, PropertyValue] = Field(default_factory=dict, max_length=10)
-    timeout: Duration
+    name: EventName | None = Field(None, description="With kind event: the event's name")
+    properties: dict[str, PropertyValue] = Field(
+        default_factory=dict, max_length=10,
+        description="With kind event: only events with these property values")
+    timeout: Duration = Field(description="How long to wait before leaving through 'timeout'")
 
     @field_validator("properties")
     @classmethod

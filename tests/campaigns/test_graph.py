@@ -193,3 +193,12 @@ def test_a_condition_referring_to_a_missing_segment_is_refused():
 
     assert [p.message for p in caught.value.problems] == [
         f"segment {kept.pk + 1} does not exist"]
+
+
+def test_the_node_types_doc_is_up_to_date():
+    import io
+
+    from django.core.management import call_command
+
+    # Fails with "run `python manage.py describe_flow_nodes`" when the file is stale.
+    call_command("describe_flow_nodes", "--check", stdout=io.StringIO())

@@ -3,17 +3,13 @@
 A test runs `describe_segment_rules --check`, so the file cannot fall behind the code."""
 
 import json
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 
+from config.generated_docs import GeneratedDocCommand
 from segments.library import describe_templates
 from segments.rules import describe
-
-DOC = Path(settings.BASE_DIR) / "docs" / "segment-rules.md"
 
 INTRO = """\
 # Segment rules
@@ -45,19 +41,19 @@ segment is re-evaluated at least hourly, because members change with time alone.
 """
 
 
-def _schema_text(schema: dict[str, Any] | None) -> str:
+def schema_text(schema: dict[str, Any] | None) -> str:
     """A JSON Schema in a few words: `integer 0..36500`, `list of text`, `{name, days?}`."""
     if schema is None:
         return "none"
     if "anyOf" in schema:
-        return " or ".join(_schema_text(option) for option in schema["anyOf"])
+        return " or ".join(schema_text(option) for option in schema["anyOf"])
     if "enum" in schema:
         return "one of " + ", ".join(f"`{json.dumps(value)}`" for value in schema["enum"])
     kind = schema.get("type")
     if "prefixItems" in schema:
-        return "pair `[low, high]` of " + _schema_text(schema["prefixItems"][0])
+        return "pair `[low, high]` of " + schema_text(schema["prefixItems"][0])
     if kind == "array":
-        return f"list of {_schema_text(schema.get('items'))}"
+        return f"list of {schema_text(schema.get('items'))}"
     if kind == "object":
         required = set(schema.get("required", []))
         keys = [name if name in required else f"{name}?" for name in schema["properties"]]
@@ -98,7 +94,7 @@ def _operator_values(registry) -> dict[str, str]:
     seen: dict[str, set[str]] = {}
     for field in registry["fields"]:
         for op in field["operators"]:
-            seen.setdefault(op["name"], set()).add(_schema_text(op["value_schema"]))
+            seen.setdefault(op["name"], set()).add(schema_text(op["value_schema"]))
     return {name: next(iter(texts)) if len(texts) == 1 else "the field's type (see Fields)"
             for name, texts in seen.items()}
 
@@ -147,20 +143,9 @@ def render() -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-class Command(BaseCommand):
+class Command(GeneratedDocCommand):
     help = "Write docs/segment-rules.md from the rule registry and the templates."
+    doc = "docs/segment-rules.md"
 
-    def add_arguments(self, parser):
-        parser.add_argument("--check", action="store_true",
-                            help="fail if the file differs from what would be written")
-
-    def handle(self, *args, check: bool = False, **options):
-        text = render()
-        if check:
-            if not DOC.exists() or DOC.read_text(encoding="utf-8") != text:
-                raise CommandError(f"{DOC.relative_to(settings.BASE_DIR)} is stale; run "
-                                   "`python manage.py describe_segment_rules`.")
-            self.stdout.write("docs/segment-rules.md is up to date.")
-            return
-        DOC.write_text(text, encoding="utf-8")
-        self.stdout.write(f"Wrote {DOC.relative_to(settings.BASE_DIR)}.")
+    def render(self) -> str:
+        return render()
