@@ -1,0 +1,479 @@
+"""A campaign's results: what its journeys did, what they sent and issued, who converted, the
+revenue that followed its touches, and the ARPU of its treated customers against the holdout
+(docs/results.md defines every figure).
+
+One set-based query per family of figures, whatever the number of journeys: journeys by node
+and status, nodes reached, steps by port, deliveries, coupons, attribution, and the group
+outcomes (treated, holdout and every A/B branch in one statement). Money is summed in integer
+cents; confidence intervals come from Welch's t on per-customer sums (campaigns.services.stats).
+"""
+
+import dataclasses
+import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from campaigns.models import (
+    Campaign,
+    CampaignVersion,
+    Coupon,
+    CouponRedemption,
+    Delivery,
+    Journey,
+    JourneyStep,
+)
+from campaigns.services import reportsql as q
+from campaigns.services.outcomes import OutcomeSums, Scope, group_outcomes
+
+JOURNEY = Journey._meta.db_table
+STEP = JourneyStep._meta.db_table
+DELIVERY = Delivery._meta.db_table
+COUPON = Coupon._meta.db_table
+REDEMPTION = CouponRedemption._meta.db_table
+HOLDOUT = Journey.Status.HOLDOUT.value
+TREATED = "treated"
+CAMPAIGN_WIDE = "*"  # not a valid node id (campaigns.flows.graph.NODE_ID)
+CENT = Decimal("0.01")
+
+
+class VersionNotFound(LookupError):
+    """The campaign has no version with this number."""
+
+
+# --- what the results are ---------------------------------------------------------------------
+
+@dataclasses.dataclass
+class JourneyCounts:
+    entered: int = 0  # journeys, holdouts included
+    treated: int = 0
+    holdout: int = 0
+    active: int = 0  # on their way (waiting ones included)
+    waiting: int = 0  # active with their next look in the future
+    completed: int = 0
+    converted: int = 0  # ended early by the runner on reaching the goal
+    exited: int = 0
+    failed: int = 0
+
+
+@dataclasses.dataclass
+class Messages:
+    queued: int = 0  # queued or being sent
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    skipped_by_reason: dict[str, int] = dataclasses.field(default_factory=dict)
+    failed_by_reason: dict[str, int] = dataclasses.field(default_factory=dict)
+    sent_by_channel: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Coupons:
+    issued: int = 0
+    redeemed: int = 0  # codes used at least once
+    redemptions: int = 0
+    discount: Decimal = Decimal("0.00")  # given on the redemptions
+    not_issued_by_reason: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Attribution:
+    touched: int = 0  # journeys with a touch (a message sent or a coupon issued)
+    orders: int = 0
+    revenue: Decimal = Decimal("0.00")
+
+
+@dataclasses.dataclass
+class Group:
+    customers: int
+    conversions: int | None  # None: the campaign has no goal
+    conversion_rate: float | None
+    revenue: Decimal
+    arpu: Decimal | None
+
+
+@dataclasses.dataclass
+class Interval:
+    difference: Decimal | float
+    low: Decimal | float | None
+    high: Decimal | float | None
+    df: float | None
+
+
+@dataclasses.dataclass
+class Comparison:
+    arpu: Interval | None
+    conversion_rate: Interval | None
+
+
+@dataclasses.dataclass
+class Uplift(Comparison):
+    coupon_cost_per_customer: Decimal
+    arpu_net: Interval | None  # ARPU uplift less the coupon cost per treated customer
+
+
+@dataclasses.dataclass
+class Branch:
+    port: str
+    group: Group
+    versus_first: Comparison | None  # None for the first branch
+
+
+@dataclasses.dataclass
+class NodeResult:
+    id: str
+    type: str
+    label: str
+    entered: int = 0
+    at_node: int = 0  # active journeys standing here
+    waiting: int = 0
+    completed: int = 0
+    converted: int = 0
+    exited: int = 0
+    failed: int = 0
+    ports: dict[str, int] = dataclasses.field(default_factory=dict)
+    messages: Messages = dataclasses.field(default_factory=Messages)
+    coupons: Coupons = dataclasses.field(default_factory=Coupons)
+    attribution: Attribution = dataclasses.field(default_factory=Attribution)
+    branches: list[Branch] | None = None
+
+
+@dataclasses.dataclass
+class Results:
+    campaign_id: int
+    version: int | None
+    as_of: datetime.datetime
+    goal: dict
+    goal_days: int
+    attribution_days: int
+    holdout_percent: Decimal
+    journeys: JourneyCounts
+    messages: Messages
+    coupons: Coupons
+    attribution: Attribution
+    treated: Group
+    holdout: Group
+    uplift: Uplift
+    nodes: list[NodeResult]
+
+
+# --- the service ------------------------------------------------------------------------------
+
+def campaign_results(campaign: Campaign, *, version: int | None = None,
+                     now: datetime.datetime | None = None) -> Results:
+    """Every figure of the campaign (or of one version's journeys) as of `now`. Raises
+    VersionNotFound for a version number the campaign does not have."""
+    scope = Scope(campaign, _version(campaign, version), now or timezone.now())
+    nodes = _nodes(scope)
+    journeys = _journey_counts(scope, nodes)
+    _entered(scope, nodes)
+    _ports(scope, nodes)
+    messages = _messages(scope, nodes)
+    coupons = _coupons(scope, nodes)
+    attribution = _attribution(scope, nodes)
+    sums = group_outcomes(scope, split_nodes=[n.id for n in nodes.values()
+                                              if n.branches is not None])
+    treated, holdout = (_group(sums.get(("", name))) for name in (TREATED, HOLDOUT))
+    uplift = _uplift(sums.get(("", TREATED)), sums.get(("", HOLDOUT)), coupons.discount)
+    _branches(scope, nodes, sums)
+    _trigger(nodes, journeys)
+    return Results(
+        campaign_id=campaign.pk, version=version, as_of=scope.now, goal=campaign.goal,
+        goal_days=campaign.goal_days, attribution_days=campaign.attribution_days,
+        holdout_percent=campaign.holdout_percent, journeys=journeys, messages=messages,
+        coupons=coupons, attribution=attribution, treated=treated, holdout=holdout,
+        uplift=uplift, nodes=list(nodes.values()))
+
+
+def _version(campaign: Campaign, number: int | None) -> CampaignVersion | None:
+    if number is None:
+        return None
+    version = campaign.versions.filter(number=number).first()
+    if version is None:
+        raise VersionNotFound(number)
+    return version
+
+
+# --- the nodes, from the graphs the journeys ran on -------------------------------------------
+
+def _nodes(scope: Scope) -> dict[str, NodeResult]:
+    """Every node of the version (or of every version, newest first: a node keeps its id
+    across versions, so its figures add up), in canvas order, every port at zero."""
+    from campaigns.services.entry import version_graph
+
+    versions = [scope.version] if scope.version else list(
+        scope.campaign.versions.order_by("-number"))
+    nodes: dict[str, NodeResult] = {}
+    for version in versions:
+        graph = version_graph(version.pk)
+        for raw in version.graph.get("nodes", []):
+            node = graph.nodes[raw["id"]]
+            if node.id in nodes:
+                continue
+            nodes[node.id] = NodeResult(id=node.id, type=node.type.key,
+                                        label=raw.get("label") or "",
+                                        ports=dict.fromkeys(node.type.ports(node.config), 0))
+            if node.type.key == "split":
+                nodes[node.id].branches = [
+                    Branch(port=port, group=_group(None), versus_first=None)
+                    for port in node.type.ports(node.config)]
+    return nodes
+
+
+def _node(nodes: dict[str, NodeResult], node_id: str) -> NodeResult:
+    """The node by id; one that no graph in scope has (a deleted node of a version that is
+    not the filter) still gets its figures."""
+    if node_id not in nodes:
+        nodes[node_id] = NodeResult(id=node_id, type="", label="")
+    return nodes[node_id]
+
+
+# --- journeys -----------------------------------------------------------------------------
+
+def _journey_counts(scope: Scope, nodes: dict[str, NodeResult]) -> JourneyCounts:
+    sql = f"""
+        SELECT j.node, j.status,
+               CASE WHEN j.due_at IS NOT NULL AND {q.moment('j.due_at')} > %(now)s
+                    THEN 1 ELSE 0 END,
+               COUNT(*)
+        FROM {JOURNEY} j WHERE {scope.where()}
+        GROUP BY j.node, j.status, 3"""
+    counts = JourneyCounts()
+    for node_id, status, waiting, number in q.rows(sql, scope.params()):
+        counts.entered += number
+        if status == HOLDOUT:
+            counts.holdout += number
+            continue
+        counts.treated += number
+        node = _node(nodes, node_id)
+        if status == Journey.Status.ACTIVE:
+            counts.active += number
+            node.at_node += number
+            if waiting:
+                counts.waiting += number
+                node.waiting += number
+        else:
+            setattr(counts, status, getattr(counts, status) + number)
+            setattr(node, status, getattr(node, status) + number)
+    return counts
+
+
+def _entered(scope: Scope, nodes: dict[str, NodeResult]) -> None:
+    """Journeys that reached each node: a step recorded there, or standing there now
+    (waiting, or ended there by the goal or the campaign's archiving). Holdouts never run."""
+    sql = f"""
+        SELECT node, COUNT(*) FROM (
+            SELECT s.node, s.journey_id FROM {STEP} s JOIN {JOURNEY} j ON j.id = s.journey_id
+            WHERE {scope.where()}
+            UNION
+            SELECT j.node, j.id FROM {JOURNEY} j
+            WHERE {scope.where()} AND j.status <> %(holdout)s
+        ) reached GROUP BY node"""
+    for node_id, number in q.rows(sql, scope.params(holdout=HOLDOUT)):
+        _node(nodes, node_id).entered = number
+
+
+def _ports(scope: Scope, nodes: dict[str, NodeResult]) -> None:
+    """Steps taken through each port; a coupon not issued also says why (the step's note)."""
+    sql = f"""
+        SELECT s.node, s.port, CASE WHEN s.port = 'not_issued' THEN s.note ELSE '' END,
+               COUNT(*)
+        FROM {STEP} s JOIN {JOURNEY} j ON j.id = s.journey_id
+        WHERE {scope.where()}
+        GROUP BY s.node, s.port, 3"""
+    for node_id, port, reason, number in q.rows(sql, scope.params()):
+        node = _node(nodes, node_id)
+        if port:  # an exit (or a failure) takes no port
+            node.ports[port] = node.ports.get(port, 0) + number
+        if port == "not_issued":
+            _add(node.coupons.not_issued_by_reason, reason or "unknown", number)
+
+
+def _trigger(nodes: dict[str, NodeResult], journeys: JourneyCounts) -> None:
+    """The trigger records no step: every entry passed it, the treated ones went on."""
+    from campaigns.flows import NODE_TYPES, Category
+
+    for node in nodes.values():
+        node_type = NODE_TYPES.get(node.type)
+        if node_type is not None and node_type.category == Category.TRIGGER:
+            node.entered, node.ports = journeys.entered, {"next": journeys.treated}
+
+
+# --- messages and coupons -------------------------------------------------------------------
+
+def _messages(scope: Scope, nodes: dict[str, NodeResult]) -> Messages:
+    sql = f"""
+        SELECT d.node, d.channel, d.status, d.reason, COUNT(*)
+        FROM {DELIVERY} d JOIN {JOURNEY} j ON j.id = d.journey_id
+        WHERE {scope.where()} AND d.campaign_id = %(campaign)s AND d.test = %(test)s
+        GROUP BY d.node, d.channel, d.status, d.reason"""
+    total = Messages()
+    for node_id, channel, status, reason, number in q.rows(sql, scope.params(test=False)):
+        for messages in (total, _node(nodes, node_id).messages):
+            _count_message(messages, channel, status, reason, number)
+    return total
+
+
+def _count_message(messages: Messages, channel: str, status: str, reason: str,
+                   number: int) -> None:
+    if status == Delivery.Status.SENT:
+        messages.sent += number
+        _add(messages.sent_by_channel, channel, number)
+    elif status == Delivery.Status.SKIPPED:
+        messages.skipped += number
+        _add(messages.skipped_by_reason, reason or "unknown", number)
+    elif status == Delivery.Status.FAILED:
+        messages.failed += number
+        _add(messages.failed_by_reason, reason or "unknown", number)
+    else:
+        messages.queued += number
+
+
+def _coupons(scope: Scope, nodes: dict[str, NodeResult]) -> Coupons:
+    sql = f"""
+        SELECT c.node, COUNT(*), COUNT(r.coupon_id), COALESCE(SUM(r.uses), 0),
+               COALESCE(SUM(r.cents), 0)
+        FROM {COUPON} c JOIN {JOURNEY} j ON j.id = c.journey_id
+        LEFT JOIN (SELECT coupon_id, COUNT(*) AS uses, SUM({q.cents('discount')}) AS cents
+                   FROM {REDEMPTION} GROUP BY coupon_id) r ON r.coupon_id = c.id
+        WHERE {scope.where()} AND c.campaign_id = %(campaign)s
+        GROUP BY c.node"""
+    total = Coupons()
+    for node_id, issued, redeemed, uses, cents in q.rows(sql, scope.params()):
+        for coupons in (total, _node(nodes, node_id).coupons):
+            coupons.issued += issued
+            coupons.redeemed += redeemed
+            coupons.redemptions += int(uses)
+            coupons.discount += _money(cents)
+    for node in nodes.values():
+        for reason, number in node.coupons.not_issued_by_reason.items():
+            _add(total.not_issued_by_reason, reason, number)
+    return total
+
+
+# --- attribution ------------------------------------------------------------------------------
+
+def _attribution(scope: Scope, nodes: dict[str, NodeResult]) -> Attribution:
+    """Paid orders (net of refunds) placed from a journey's first touch until
+    attribution_days later (the end excluded), each counted once: for the campaign from the
+    journey's first touch anywhere, for a node from its first touch at that node."""
+    from customers.models import Order, OrderStatus
+
+    placed = q.moment("o.placed_at")
+    sql = f"""
+        WITH raw AS (
+            SELECT d.node, d.journey_id, d.sent_at AS at
+            FROM {DELIVERY} d JOIN {JOURNEY} j ON j.id = d.journey_id
+            WHERE {scope.where()} AND d.campaign_id = %(campaign)s AND d.test = %(test)s
+              AND d.status = %(sent)s AND d.sent_at IS NOT NULL
+            UNION ALL
+            SELECT c.node, c.journey_id, c.issued_at
+            FROM {COUPON} c JOIN {JOURNEY} j ON j.id = c.journey_id
+            WHERE {scope.where()} AND c.campaign_id = %(campaign)s
+        ),
+        firsts AS (
+            SELECT node, journey_id, MIN(at) AS at FROM raw GROUP BY node, journey_id
+            UNION ALL
+            SELECT '{CAMPAIGN_WIDE}', journey_id, MIN(at) FROM raw GROUP BY journey_id
+        ),
+        hits AS (
+            SELECT DISTINCT f.node, o.id, {q.cents('o.amount - o.refunded_amount')} AS cents
+            FROM firsts f JOIN {JOURNEY} j ON j.id = f.journey_id
+            JOIN {Order._meta.db_table} o ON o.customer_id = j.customer_id
+            WHERE o.status = %(paid)s AND {placed} >= {q.moment('f.at')}
+              AND {placed} < {q.plus('f.at', 'window')} AND {placed} <= %(now)s
+        )
+        SELECT t.node, t.touched, COALESCE(h.orders, 0), COALESCE(h.cents, 0)
+        FROM (SELECT node, COUNT(*) AS touched FROM firsts GROUP BY node) t
+        LEFT JOIN (SELECT node, COUNT(*) AS orders, SUM(cents) AS cents FROM hits
+                   GROUP BY node) h ON h.node = t.node"""
+    params = scope.params(test=False, sent=Delivery.Status.SENT, paid=OrderStatus.PAID,
+                          window=q.delta_param(datetime.timedelta(
+                              days=scope.campaign.attribution_days)))
+    total = Attribution()
+    for node_id, touched, orders, cents in q.rows(sql, params):
+        target = total if node_id == CAMPAIGN_WIDE else _node(nodes, node_id).attribution
+        target.touched, target.orders, target.revenue = touched, orders, _money(cents)
+    return total
+
+
+# --- treated against holdout, and A/B branches --------------------------------------------
+
+def _group(sums: OutcomeSums | None) -> Group:
+    if sums is None or not sums.customers:
+        return Group(customers=0, conversions=sums.conversions if sums else None,
+                     conversion_rate=None, revenue=Decimal("0.00"), arpu=None)
+    rate = None if sums.conversions is None else round(sums.conversions / sums.customers, 6)
+    return Group(customers=sums.customers, conversions=sums.conversions, conversion_rate=rate,
+                 revenue=_money(sums.revenue.total), arpu=_money_mean(sums.revenue.mean))
+
+
+def _compare(a: OutcomeSums | None, b: OutcomeSums | None) -> Comparison:
+    from campaigns.services.stats import welch
+
+    if a is None or b is None:
+        return Comparison(arpu=None, conversion_rate=None)
+    arpu = welch(a.revenue, b.revenue)
+    rate = welch(a.converted, b.converted) if a.converted and b.converted else None
+    return Comparison(arpu=_money_interval(arpu), conversion_rate=_rate_interval(rate))
+
+
+def _uplift(treated: OutcomeSums | None, holdout: OutcomeSums | None,
+            discount: Decimal) -> Uplift:
+    from campaigns.services.stats import welch
+
+    comparison = _compare(treated, holdout)
+    customers = treated.customers if treated else 0
+    cost_cents = Decimal(discount) * 100 / customers if customers else Decimal(0)
+    net = None
+    if treated and holdout:
+        arpu = welch(treated.revenue, holdout.revenue)
+        net = _money_interval(arpu.shifted(-float(cost_cents)) if arpu else None)
+    return Uplift(arpu=comparison.arpu, conversion_rate=comparison.conversion_rate,
+                  coupon_cost_per_customer=_money_mean(float(cost_cents)), arpu_net=net)
+
+
+def _branches(scope: Scope, nodes: dict[str, NodeResult],
+              sums: dict[tuple[str, str], OutcomeSums]) -> None:
+    for node in nodes.values():
+        if node.branches is None:
+            continue
+        first = sums.get((node.id, node.branches[0].port)) if node.branches else None
+        for index, branch in enumerate(node.branches):
+            own = sums.get((node.id, branch.port))
+            branch.group = _group(own)
+            branch.versus_first = None if index == 0 else _compare(own, first)
+
+
+# --- small helpers ------------------------------------------------------------------------
+
+def _add(counts: dict[str, int], key: str, number: int) -> None:
+    counts[key] = counts.get(key, 0) + number
+
+
+def _money(cents: Any) -> Decimal:
+    return (Decimal(cents or 0) / 100).quantize(CENT)
+
+
+def _money_mean(cents: float | None) -> Decimal | None:
+    if cents is None:
+        return None
+    return (Decimal(repr(cents)) / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _money_interval(difference) -> Interval | None:
+    if difference is None:
+        return None
+    return Interval(_money_mean(difference.estimate), _money_mean(difference.low),
+                    _money_mean(difference.high),
+                    None if difference.df is None else round(difference.df, 1))
+
+
+def _rate_interval(difference) -> Interval | None:
+    if difference is None:
+        return None
+    rounded = [None if value is None else round(value, 6)
+               for value in (difference.estimate, difference.low, difference.high)]
+    return Interval(*rounded, None if difference.df is None else round(difference.df, 1))
+
