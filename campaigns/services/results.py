@@ -200,13 +200,13 @@ def _version(campaign: Campaign, number: int | None) -> CampaignVersion | None:
 def _nodes(scope: Scope) -> dict[str, NodeResult]:
     """Every node of the version (or of every version, newest first: a node keeps its id
     across versions, so its figures add up), in canvas order, every port at zero."""
-    from campaigns.services.entry import version_graph
+    from campaigns.flows import parse_graph
 
     versions = [scope.version] if scope.version else list(
         scope.campaign.versions.order_by("-number"))
     nodes: dict[str, NodeResult] = {}
     for version in versions:
-        graph = version_graph(version.pk)
+        graph = parse_graph(version.graph)  # validated when it was published
         for raw in version.graph.get("nodes", []):
             node = graph.nodes[raw["id"]]
             if node.id in nodes:
