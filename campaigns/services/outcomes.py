@@ -37,6 +37,16 @@ class Scope:
         version = f" AND {alias}.version_id = %(version)s" if self.version else ""
         return f"{alias}.campaign_id = %(campaign)s{version}"
 
+    def rows_of(self, table: str, alias: str) -> str:
+        """FROM ... WHERE for a table of the campaign's journey records (deliveries,
+        coupons: they carry campaign_id and customer_id). A version filter needs the
+        journey; without one the join is skipped (a million journeys: a second each)."""
+        if self.version is None:
+            return (f"FROM {table} {alias} WHERE {alias}.campaign_id = %(campaign)s "
+                    f"AND {alias}.journey_id IS NOT NULL")
+        return (f"FROM {table} {alias} JOIN {JOURNEY} j ON j.id = {alias}.journey_id "
+                f"WHERE {self.where()} AND {alias}.campaign_id = %(campaign)s")
+
     def params(self, **more: Any) -> dict:
         return {"campaign": self.campaign.pk,
                 "version": self.version.pk if self.version else None,
@@ -70,6 +80,21 @@ def goal_rows(goal: dict) -> QuerySet:
     return rows.values("customer_id", "at")
 
 
+def candidate_orders(starts: str, column: str) -> str:
+    """SQL for the paid orders (id, customer_id, placed_at, cents) that can fall in a window
+    starting at a `column` of `starts`: those placed from the first start until a window
+    after the last one, and not after now. The range lets PostgreSQL take them by the
+    placed_at index and hash them, instead of probing every customer's orders."""
+    placed = q.moment("o.placed_at")
+    return f"""
+        SELECT o.id, o.customer_id, {placed} AS placed_at,
+               {q.cents('o.amount - o.refunded_amount')} AS cents
+        FROM {ORDER} o
+        WHERE o.status = %(paid)s AND {placed} <= %(now)s
+          AND {placed} >= (SELECT MIN({q.moment(column)}) FROM {starts})
+          AND {placed} < (SELECT {q.plus(f'MAX({q.moment(column)})', 'window')} FROM {starts})"""
+
+
 def group_outcomes(scope: Scope, *, split_nodes: list[str]
                    ) -> dict[tuple[str, str], OutcomeSums]:
     """(node, group) -> its sums: ("", "treated"), ("", "holdout"), and (split id, port)."""
@@ -91,11 +116,11 @@ def group_outcomes(scope: Scope, *, split_nodes: list[str]
         params.update(goal_params)
         at = q.moment("g.at")
         converted = f"""
-            SELECT DISTINCT s.node, s.grp, s.customer_id
+            SELECT s.node, s.grp, s.customer_id
             FROM starts s JOIN ({goal_sql}) g ON g.customer_id = s.customer_id
-            WHERE {at} >= {q.moment('s.start_at')} AND {at} <= {q.plus('s.start_at', 'goal_window')}
-              AND {at} <= %(now)s"""
-    placed = q.moment("o.placed_at")
+            WHERE {at} >= {q.moment('s.start_at')}
+              AND {at} <= {q.plus('s.start_at', 'goal_window')} AND {at} <= %(now)s
+              AND {at} >= (SELECT MIN({q.moment('start_at')}) FROM starts)"""
     sql = f"""
         WITH starts AS (
             SELECT '' AS node,
@@ -104,24 +129,29 @@ def group_outcomes(scope: Scope, *, split_nodes: list[str]
             FROM {JOURNEY} j WHERE {scope.where()}
             {branches}
         ),
-        units AS (SELECT DISTINCT node, grp, customer_id FROM starts),
+        orders AS ({candidate_orders('starts', 'start_at')}),
         hits AS (
-            SELECT DISTINCT s.node, s.grp, o.customer_id, o.id,
-                   {q.cents('o.amount - o.refunded_amount')} AS cents
-            FROM starts s JOIN {ORDER} o ON o.customer_id = s.customer_id
-            WHERE o.status = %(paid)s AND {placed} >= {q.moment('s.start_at')}
-              AND {placed} < {q.plus('s.start_at', 'window')} AND {placed} <= %(now)s
+            SELECT DISTINCT s.node, s.grp, s.customer_id, o.id, o.cents
+            FROM starts s JOIN orders o ON o.customer_id = s.customer_id
+            WHERE o.placed_at >= {q.moment('s.start_at')}
+              AND o.placed_at < {q.plus('s.start_at', 'window')}
         ),
-        revenue AS (SELECT node, grp, customer_id, SUM(cents) AS cents FROM hits
-                    GROUP BY node, grp, customer_id),
-        converted AS ({converted})
-        SELECT u.node, u.grp, COUNT(*), COALESCE(SUM(r.cents), 0),
-               COALESCE({q.square_sum('r.cents')}, 0), COUNT(c.customer_id)
-        FROM units u
-        LEFT JOIN revenue r ON r.node = u.node AND r.grp = u.grp AND r.customer_id = u.customer_id
-        LEFT JOIN converted c ON c.node = u.node AND c.grp = u.grp
-                             AND c.customer_id = u.customer_id
-        GROUP BY u.node, u.grp"""
+        converted AS ({converted}),
+        -- Per customer only where something happened (an order, the goal): stacked and
+        -- summed, not joined. Everyone else adds a customer and zeros.
+        facts AS (
+            SELECT node, grp, customer_id, SUM(cents) AS cents, MAX(reached) AS reached
+            FROM (SELECT node, grp, customer_id, cents, 0 AS reached FROM hits
+                  UNION ALL SELECT node, grp, customer_id, 0, 1 FROM converted) stacked
+            GROUP BY node, grp, customer_id
+        )
+        SELECT g.node, g.grp, g.customers, COALESCE(f.cents, 0), COALESCE(f.squares, 0),
+               COALESCE(f.reached, 0)
+        FROM (SELECT node, grp, COUNT(DISTINCT customer_id) AS customers FROM starts
+              GROUP BY node, grp) g
+        LEFT JOIN (SELECT node, grp, SUM(cents) AS cents, {q.square_sum('cents')} AS squares,
+                          SUM(reached) AS reached
+                   FROM facts GROUP BY node, grp) f ON f.node = g.node AND f.grp = g.grp"""
     has_goal = bool(scope.campaign.goal)
     return {(node, group): OutcomeSums(
                 customers=customers, conversions=conversions if has_goal else None,

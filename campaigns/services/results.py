@@ -25,7 +25,8 @@ from campaigns.models import (
     JourneyStep,
 )
 from campaigns.services import reportsql as q
-from campaigns.services.outcomes import OutcomeSums, Scope, group_outcomes
+from campaigns.services.outcomes import OutcomeSums, Scope, candidate_orders, group_outcomes
+from segments.services.sql import rule_queries
 
 JOURNEY = Journey._meta.db_table
 STEP = JourneyStep._meta.db_table
@@ -165,10 +166,15 @@ def campaign_results(campaign: Campaign, *, version: int | None = None,
     """Every figure of the campaign (or of one version's journeys) as of `now`. Raises
     VersionNotFound for a version number the campaign does not have."""
     scope = Scope(campaign, _version(campaign, version), now or timezone.now())
-    nodes = _nodes(scope)
+    with rule_queries():  # PostgreSQL: memory for the big aggregates, no JIT
+        return _results(scope)
+
+
+def _results(scope: Scope) -> Results:
+    campaign = scope.campaign
+    nodes, cyclic = _nodes(scope)
     journeys = _journey_counts(scope, nodes)
-    _entered(scope, nodes)
-    _ports(scope, nodes)
+    _entered(scope, nodes, _ports(scope, nodes), cyclic)
     messages = _messages(scope, nodes)
     coupons = _coupons(scope, nodes)
     attribution = _attribution(scope, nodes)
@@ -179,7 +185,8 @@ def campaign_results(campaign: Campaign, *, version: int | None = None,
     _branches(scope, nodes, sums)
     _trigger(nodes, journeys)
     return Results(
-        campaign_id=campaign.pk, version=version, as_of=scope.now, goal=campaign.goal,
+        campaign_id=campaign.pk, version=scope.version.number if scope.version else None,
+        as_of=scope.now, goal=campaign.goal,
         goal_days=campaign.goal_days, attribution_days=campaign.attribution_days,
         holdout_percent=campaign.holdout_percent, journeys=journeys, messages=messages,
         coupons=coupons, attribution=attribution, treated=treated, holdout=holdout,
@@ -197,16 +204,19 @@ def _version(campaign: Campaign, number: int | None) -> CampaignVersion | None:
 
 # --- the nodes, from the graphs the journeys ran on -------------------------------------------
 
-def _nodes(scope: Scope) -> dict[str, NodeResult]:
+def _nodes(scope: Scope) -> tuple[dict[str, NodeResult], bool]:
     """Every node of the version (or of every version, newest first: a node keeps its id
-    across versions, so its figures add up), in canvas order, every port at zero."""
+    across versions, so its figures add up), in canvas order, every port at zero; and
+    whether any of the graphs has a loop."""
     from campaigns.flows import parse_graph
 
     versions = [scope.version] if scope.version else list(
         scope.campaign.versions.order_by("-number"))
     nodes: dict[str, NodeResult] = {}
+    cyclic = False
     for version in versions:
         graph = parse_graph(version.graph)  # validated when it was published
+        cyclic = cyclic or _has_loop(graph)
         for raw in version.graph.get("nodes", []):
             node = graph.nodes[raw["id"]]
             if node.id in nodes:
@@ -218,7 +228,24 @@ def _nodes(scope: Scope) -> dict[str, NodeResult]:
                 nodes[node.id].branches = [
                     Branch(port=port, group=_group(None), versus_first=None)
                     for port in node.type.ports(node.config)]
-    return nodes
+    return nodes, cyclic
+
+
+def _has_loop(graph) -> bool:
+    successors: dict[str, set[str]] = {}
+    for (source, _port), target in graph.edges.items():
+        successors.setdefault(source, set()).add(target)
+    state: dict[str, int] = {}  # 1: on the path being followed, 2: done
+
+    def loops_from(node_id: str) -> bool:
+        state[node_id] = 1
+        for following in successors.get(node_id, ()):
+            if state.get(following) == 1 or (following not in state and loops_from(following)):
+                return True
+        state[node_id] = 2
+        return False
+
+    return any(node_id not in state and loops_from(node_id) for node_id in graph.nodes)
 
 
 def _node(nodes: dict[str, NodeResult], node_id: str) -> NodeResult:
@@ -259,9 +286,19 @@ def _journey_counts(scope: Scope, nodes: dict[str, NodeResult]) -> JourneyCounts
     return counts
 
 
-def _entered(scope: Scope, nodes: dict[str, NodeResult]) -> None:
-    """Journeys that reached each node: a step recorded there, or standing there now
-    (waiting, or ended there by the goal or the campaign's archiving). Holdouts never run."""
+def _entered(scope: Scope, nodes: dict[str, NodeResult], steps: dict[str, int],
+             cyclic: bool) -> None:
+    """Journeys that reached each node: a step was recorded there, or the journey stands
+    there now (waiting, or ended there by the goal or by archiving). Holdouts never run.
+
+    Without a loop a journey passes a node once, and one standing at a node has run it only
+    if it ended there (completed, failed: the runner records that step), so the counts
+    already read add up to it. With a loop, distinct journeys are counted in SQL."""
+    if not cyclic:
+        for node_id, node in nodes.items():
+            node.entered = (steps.get(node_id, 0) + node.at_node + node.converted
+                            + node.exited)
+        return
     sql = f"""
         SELECT node, COUNT(*) FROM (
             SELECT s.node, s.journey_id FROM {STEP} s JOIN {JOURNEY} j ON j.id = s.journey_id
@@ -274,20 +311,24 @@ def _entered(scope: Scope, nodes: dict[str, NodeResult]) -> None:
         _node(nodes, node_id).entered = number
 
 
-def _ports(scope: Scope, nodes: dict[str, NodeResult]) -> None:
-    """Steps taken through each port; a coupon not issued also says why (the step's note)."""
+def _ports(scope: Scope, nodes: dict[str, NodeResult]) -> dict[str, int]:
+    """Steps taken through each port; a coupon not issued also says why (the step's note).
+    Returns the steps taken at each node, ports or not (an exit takes none)."""
     sql = f"""
         SELECT s.node, s.port, CASE WHEN s.port = 'not_issued' THEN s.note ELSE '' END,
                COUNT(*)
         FROM {STEP} s JOIN {JOURNEY} j ON j.id = s.journey_id
         WHERE {scope.where()}
         GROUP BY s.node, s.port, 3"""
+    steps: dict[str, int] = {}
     for node_id, port, reason, number in q.rows(sql, scope.params()):
         node = _node(nodes, node_id)
-        if port:  # an exit (or a failure) takes no port
-            node.ports[port] = node.ports.get(port, 0) + number
+        _add(steps, node_id, number)
+        if port:
+            _add(node.ports, port, number)
         if port == "not_issued":
             _add(node.coupons.not_issued_by_reason, reason or "unknown", number)
+    return steps
 
 
 def _trigger(nodes: dict[str, NodeResult], journeys: JourneyCounts) -> None:
@@ -305,8 +346,7 @@ def _trigger(nodes: dict[str, NodeResult], journeys: JourneyCounts) -> None:
 def _messages(scope: Scope, nodes: dict[str, NodeResult]) -> Messages:
     sql = f"""
         SELECT d.node, d.channel, d.status, d.reason, COUNT(*)
-        FROM {DELIVERY} d JOIN {JOURNEY} j ON j.id = d.journey_id
-        WHERE {scope.where()} AND d.campaign_id = %(campaign)s AND d.test = %(test)s
+        {scope.rows_of(DELIVERY, 'd')} AND d.test = %(test)s
         GROUP BY d.node, d.channel, d.status, d.reason"""
     total = Messages()
     for node_id, channel, status, reason, number in q.rows(sql, scope.params(test=False)):
@@ -334,10 +374,9 @@ def _coupons(scope: Scope, nodes: dict[str, NodeResult]) -> Coupons:
     sql = f"""
         SELECT c.node, COUNT(*), COUNT(r.coupon_id), COALESCE(SUM(r.uses), 0),
                COALESCE(SUM(r.cents), 0)
-        FROM {COUPON} c JOIN {JOURNEY} j ON j.id = c.journey_id
+        FROM (SELECT c.id, c.node {scope.rows_of(COUPON, 'c')}) c
         LEFT JOIN (SELECT coupon_id, COUNT(*) AS uses, SUM({q.cents('discount')}) AS cents
                    FROM {REDEMPTION} GROUP BY coupon_id) r ON r.coupon_id = c.id
-        WHERE {scope.where()} AND c.campaign_id = %(campaign)s
         GROUP BY c.node"""
     total = Coupons()
     for node_id, issued, redeemed, uses, cents in q.rows(sql, scope.params()):
@@ -358,31 +397,29 @@ def _attribution(scope: Scope, nodes: dict[str, NodeResult]) -> Attribution:
     """Paid orders (net of refunds) placed from a journey's first touch until
     attribution_days later (the end excluded), each counted once: for the campaign from the
     journey's first touch anywhere, for a node from its first touch at that node."""
-    from customers.models import Order, OrderStatus
+    from customers.models import OrderStatus
 
-    placed = q.moment("o.placed_at")
     sql = f"""
         WITH raw AS (
-            SELECT d.node, d.journey_id, d.sent_at AS at
-            FROM {DELIVERY} d JOIN {JOURNEY} j ON j.id = d.journey_id
-            WHERE {scope.where()} AND d.campaign_id = %(campaign)s AND d.test = %(test)s
+            SELECT d.node, d.journey_id, d.customer_id, d.sent_at AS at
+            {scope.rows_of(DELIVERY, 'd')} AND d.test = %(test)s
               AND d.status = %(sent)s AND d.sent_at IS NOT NULL
             UNION ALL
-            SELECT c.node, c.journey_id, c.issued_at
-            FROM {COUPON} c JOIN {JOURNEY} j ON j.id = c.journey_id
-            WHERE {scope.where()} AND c.campaign_id = %(campaign)s
+            SELECT c.node, c.journey_id, c.customer_id, c.issued_at
+            {scope.rows_of(COUPON, 'c')}
         ),
         firsts AS (
-            SELECT node, journey_id, MIN(at) AS at FROM raw GROUP BY node, journey_id
+            SELECT node, journey_id, customer_id, MIN(at) AS at FROM raw
+            GROUP BY node, journey_id, customer_id
             UNION ALL
-            SELECT '{CAMPAIGN_WIDE}', journey_id, MIN(at) FROM raw GROUP BY journey_id
+            SELECT '{CAMPAIGN_WIDE}', journey_id, customer_id, MIN(at) FROM raw
+            GROUP BY journey_id, customer_id
         ),
+        orders AS ({candidate_orders('firsts', 'at')}),
         hits AS (
-            SELECT DISTINCT f.node, o.id, {q.cents('o.amount - o.refunded_amount')} AS cents
-            FROM firsts f JOIN {JOURNEY} j ON j.id = f.journey_id
-            JOIN {Order._meta.db_table} o ON o.customer_id = j.customer_id
-            WHERE o.status = %(paid)s AND {placed} >= {q.moment('f.at')}
-              AND {placed} < {q.plus('f.at', 'window')} AND {placed} <= %(now)s
+            SELECT DISTINCT f.node, o.id, o.cents
+            FROM firsts f JOIN orders o ON o.customer_id = f.customer_id
+            WHERE o.placed_at >= {q.moment('f.at')} AND o.placed_at < {q.plus('f.at', 'window')}
         )
         SELECT t.node, t.touched, COALESCE(h.orders, 0), COALESCE(h.cents, 0)
         FROM (SELECT node, COUNT(*) AS touched FROM firsts GROUP BY node) t

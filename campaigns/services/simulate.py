@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from decimal import Decimal
 
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,6 +38,7 @@ LOOKBACK = datetime.timedelta(days=30)
 # (campaigns.flows.logic.matching_customers); past it, the rule is compiled unscoped and
 # intersected with the set in SQL, which is what a segment evaluation does.
 SCOPED_MAX = 5_000
+UNSCOPED_SHARE = 3  # a set of at least a third of all customers: evaluate the rule for all
 
 
 @dataclasses.dataclass
@@ -79,6 +80,7 @@ class Walk:
     """What the dry run carries from node to node."""
 
     now: datetime.datetime
+    base: int = 0  # customers in the shop
     simulated_sends: dict[str, collections.Counter] = dataclasses.field(
         default_factory=lambda: collections.defaultdict(collections.Counter))
     ledger: CouponLedger = dataclasses.field(default_factory=CouponLedger)
@@ -107,17 +109,17 @@ def _audience(trigger: Node, now: datetime.datetime) -> QuerySet:
     raise ValueError(f"no dry run for trigger {trigger.type.key!r}")
 
 
-def _already_in(campaign: Campaign, now: datetime.datetime) -> set[int]:
-    """Customers the entry rule keeps out: any earlier journey (once ever), one under way
-    or too recent (again after D days); nobody when every trigger starts a journey."""
+def _kept_out(campaign: Campaign, now: datetime.datetime) -> QuerySet:
+    """The journeys whose customers the entry rule keeps out: any earlier one (once ever),
+    one under way or too recent (again after D days); none when every trigger starts a
+    journey."""
     journeys = Journey.objects.filter(campaign=campaign)
     if campaign.entry == Campaign.Entry.EVERY_TIME:
-        return set()
+        return journeys.none()
     if campaign.entry == Campaign.Entry.AGAIN_AFTER:
         since = now - datetime.timedelta(days=campaign.reentry_days or 0)
-        journeys = journeys.filter(status=Journey.Status.ACTIVE) | journeys.filter(
-            entered_at__gt=since)
-    return set(journeys.values_list("customer_id", flat=True))
+        journeys = journeys.filter(Q(status=Journey.Status.ACTIVE) | Q(entered_at__gt=since))
+    return journeys
 
 
 def _holdouts(campaign: Campaign, customer_ids: set[int]) -> set[int]:
@@ -138,10 +140,14 @@ def campaign_simulate(campaign: Campaign, *, now: datetime.datetime | None = Non
     now = now or timezone.now()
     graph = graph_check(campaign.draft_graph)
     trigger = graph.trigger
-    eligible = set(_audience(trigger, now).values_list("customer_id", flat=True).distinct())
-    entering = eligible - _already_in(campaign, now)
+    audience = _audience(trigger, now)
+    eligible = audience.values("customer_id").distinct().count()
+    # NOT EXISTS (an anti-join), not NOT IN: a million journeys would not fit in work_mem.
+    kept_out = _kept_out(campaign, now).filter(customer_id=OuterRef("customer_id"))
+    entering = set(audience.exclude(Exists(kept_out))
+                   .values_list("customer_id", flat=True).distinct())
     holdout = _holdouts(campaign, entering)
-    walk = Walk(now=now)
+    walk = Walk(now=now, base=Customer.objects.count())
     nodes = _walk(graph, campaign.draft_graph, entering - holdout, walk)
     nodes[trigger.id].entered = len(entering)
     nodes[trigger.id].ports = {trigger.type.ports(trigger.config)[0]: len(entering - holdout)}
@@ -149,7 +155,7 @@ def campaign_simulate(campaign: Campaign, *, now: datetime.datetime | None = Non
         campaign_id=campaign.pk, as_of=now, trigger=trigger.type.key,
         lookback_days=None if trigger.type.key in ("segment_entered", "scheduled")
         else LOOKBACK.days,
-        eligible=len(eligible), already_entered=len(eligible) - len(entering),
+        eligible=eligible, already_entered=eligible - len(entering),
         entering=len(entering), holdout=len(holdout), treated=len(entering - holdout),
         coupons=sum(n.coupons for n in nodes.values()),
         discount_budget=sum((n.discount_budget for n in nodes.values()), Decimal("0.00")),
@@ -251,18 +257,24 @@ def _pass(node: Node, arriving: set[int], walk: Walk, result: NodeSimulation) ->
 
 # --- logic ----------------------------------------------------------------------------------
 
-def matching(rule: dict, customer_ids: set[int], now: datetime.datetime) -> set[int]:
-    """Which of these customers the rule selects now."""
+def matching(rule: dict, customer_ids: set[int], now: datetime.datetime,
+             base: int | None = None) -> set[int]:
+    """Which of these customers the rule selects now. A few: the runner's own scoped query.
+    Many: the rule over everyone (what a segment evaluation does) intersected here, when
+    they are a good part of the `base` (all customers); otherwise the rule limited to them
+    in SQL. 900,000 of 1M customers: 1.1 s against 2.5 s limited, 7 s as IN (...)."""
     if len(customer_ids) <= SCOPED_MAX:
         return matching_customers(rule, list(customer_ids), Run(now=now))
     with rule_queries():
-        selected = compile_node(parse(rule), Context.at(now))
-        return set(Customer.objects.filter(selected, pk__in=q.ids_subquery(customer_ids))
+        selected = Customer.objects.filter(compile_node(parse(rule), Context.at(now)))
+        if base is not None and len(customer_ids) * UNSCOPED_SHARE >= base:
+            return set(selected.values_list("pk", flat=True)) & customer_ids
+        return set(selected.filter(q.ids_filter(Customer, "id", customer_ids))
                    .values_list("pk", flat=True))
 
 
 def _condition(node: Node, arriving: set[int], walk: Walk, result: NodeSimulation) -> Passage:
-    yes = matching(node.config.rule, arriving, walk.now)
+    yes = matching(node.config.rule, arriving, walk.now, base=walk.base)
     return {"yes": yes, "no": arriving - yes}
 
 
@@ -291,7 +303,7 @@ def _wait_for_date(node: Node, arriving: set[int], walk: Walk, result: NodeSimul
     from campaigns.flows.waits import _date_of
 
     field = node.config.field
-    customers = Customer.objects.filter(pk__in=q.ids_subquery(arriving))
+    customers = Customer.objects.filter(q.ids_filter(Customer, "id", arriving))
     if field.startswith("attributes."):
         key = field.removeprefix("attributes.")
         values = customers.filter(attributes__has_key=key).values_list("pk", f"attributes__{key}")
@@ -309,7 +321,7 @@ def _activity(config, customer_ids: set[int], since: datetime.datetime,
         rows = Event.objects.filter(name=config.name, **{
             f"properties__{key}": value for key, value in config.properties.items()
         }).annotate(at=F("occurred_at"))
-    return rows.filter(customer_id__in=q.ids_subquery(customer_ids), at__gte=since,
+    return rows.filter(q.ids_filter(rows.model, "customer_id", customer_ids), at__gte=since,
                        at__lte=now)
 
 

@@ -84,8 +84,8 @@ def _limited(definition: CouponDefinition, customer_ids: set[int],
     if definition.per_customer_limit <= 0:
         return set(customer_ids)
     held = collections.Counter(dict(
-        Coupon.objects.filter(definition=definition,
-                              customer_id__in=q.ids_subquery(customer_ids))
+        Coupon.objects.filter(q.ids_filter(Coupon, "customer_id", customer_ids),
+                              definition=definition)
         .values("customer_id").annotate(codes=Count("id")).values_list("customer_id", "codes")))
     held.update({pk: n for pk, n in ledger.held[definition.pk].items() if pk in customer_ids})
     return {pk for pk, codes in held.items() if codes >= definition.per_customer_limit}

@@ -314,6 +314,29 @@ def test_each_node_counts_who_reached_it_and_who_stands_there(hand):
     assert _node(results, "end").completed == 2
 
 
+def test_a_journey_passing_a_node_twice_through_a_loop_entered_it_once():
+    # a: w, if(no), w, if(yes), end. b: w, if(no), and now waits at w again.
+    g = {"nodes": [node("start", "scheduled", segment=1, at="2026-03-02T10:00:00+00:00"),
+                   node("w", "wait", days=1), node("if", "condition", rule={
+                       "==": [{"var": "city"}, "Paris"]}), node("end", "exit")],
+         "edges": [edge("start", "w"), edge("w", "if"), edge("if", "end", "yes"),
+                   edge("if", "w", "no")]}
+    campaign = CampaignFactory()
+    v1 = b.version(campaign, g, at=T0)
+    b.steps(b.journey(v1, CustomerFactory(), entered_at=T0),
+            ("w", "next", T0 + DAY), ("if", "no", T0 + DAY), ("w", "next", T0 + 2 * DAY),
+            ("if", "yes", T0 + 2 * DAY), ("end", "", T0 + 2 * DAY))
+    b.steps(b.journey(v1, CustomerFactory(), entered_at=T0, status=Journey.Status.ACTIVE,
+                      node="w", due_at=NOW + DAY),
+            ("w", "next", T0 + DAY), ("if", "no", T0 + DAY))
+
+    results = campaign_results(campaign, now=NOW)
+
+    assert {n.id: n.entered for n in results.nodes} == {"start": 2, "w": 2, "if": 2, "end": 1}
+    assert _node(results, "w").ports == {"next": 3}
+    assert _node(results, "if").ports == {"yes": 1, "no": 2}
+
+
 def test_each_node_counts_its_ports_and_why_coupons_were_not_issued(hand):
     results = campaign_results(hand, now=NOW)
 

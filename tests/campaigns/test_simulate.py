@@ -203,9 +203,12 @@ def test_order_trigger_takes_recent_paid_orders_of_at_least_the_amount_net():
 PARIS = {"==": [{"var": "city"}, "Paris"]}
 
 
-@pytest.mark.parametrize("scoped_max", [5_000, 0], ids=["runner's scoped query", "unscoped"])
-def test_a_condition_sends_matching_customers_through_yes(monkeypatch, scoped_max):
+@pytest.mark.parametrize(("scoped_max", "unscoped_share"), [(5_000, 3), (0, 1_000), (0, 0)],
+                         ids=["runner's scoped query", "everyone, intersected", "the set in SQL"])
+def test_a_condition_sends_matching_customers_through_yes(monkeypatch, scoped_max,
+                                                          unscoped_share):
     monkeypatch.setattr(simulate_module, "SCOPED_MAX", scoped_max)
+    monkeypatch.setattr(simulate_module, "UNSCOPED_SHARE", unscoped_share)
     members = [CustomerFactory(city="Paris") for _ in range(3)] + \
         [CustomerFactory(city="Rome") for _ in range(4)]
     CustomerFactory(city="Paris")  # not entering
