@@ -7,22 +7,27 @@ refunds) placed from a start until attribution_days later (the end excluded), ea
 however many of the customer's windows it falls in; a customer converted when the goal
 happened from a start until goal_days later (both ends included, as the runner's check).
 Groups start at entry; a branch starts when the journey took it.
+
+Then the groups compared: treated against holdout, each branch against the first, with
+Welch's interval (campaigns.services.stats).
 """
 
 import dataclasses
 import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import F, QuerySet
 
 from campaigns.models import Campaign, CampaignVersion, Journey, JourneyStep
 from campaigns.services import reportsql as q
-from campaigns.services.stats import Sample
+from campaigns.services.stats import Sample, welch
 from customers.models import Event, Order, OrderStatus
 
 JOURNEY = Journey._meta.db_table
 STEP = JourneyStep._meta.db_table
 ORDER = Order._meta.db_table
+CENT = Decimal("0.01")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +162,104 @@ def group_outcomes(scope: Scope, *, split_nodes: list[str]
                 customers=customers, conversions=conversions if has_goal else None,
                 revenue=Sample(customers, _exact(total), _exact(squares)))
             for node, group, customers, total, squares, conversions in q.rows(sql, params)}
+
+
+# --- groups compared -------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Group:
+    customers: int
+    conversions: int | None  # None: the campaign has no goal
+    conversion_rate: float | None
+    revenue: Decimal
+    arpu: Decimal | None
+
+
+@dataclasses.dataclass
+class Interval:
+    difference: Decimal | float
+    low: Decimal | float | None
+    high: Decimal | float | None
+    df: float | None
+
+
+@dataclasses.dataclass
+class Comparison:
+    arpu: Interval | None
+    conversion_rate: Interval | None
+
+
+@dataclasses.dataclass
+class Uplift(Comparison):
+    coupon_cost_per_customer: Decimal
+    arpu_net: Interval | None  # ARPU uplift less the coupon cost per treated customer
+
+
+@dataclasses.dataclass
+class Branch:
+    port: str
+    group: Group
+    versus_first: Comparison | None  # None for the first branch
+
+
+def group_of(sums: OutcomeSums | None) -> Group:
+    """A group's figures from its sums (money to the cent, rates to six places)."""
+    if sums is None or not sums.customers:
+        return Group(customers=0, conversions=sums.conversions if sums else None,
+                     conversion_rate=None, revenue=Decimal("0.00"), arpu=None)
+    rate = None if sums.conversions is None else round(sums.conversions / sums.customers, 6)
+    return Group(customers=sums.customers, conversions=sums.conversions, conversion_rate=rate,
+                 revenue=money(sums.revenue.total), arpu=money_mean(sums.revenue.mean))
+
+
+def compare(a: OutcomeSums | None, b: OutcomeSums | None) -> Comparison:
+    """a minus b: ARPU and conversion rate, each with its Welch interval."""
+    if a is None or b is None:
+        return Comparison(arpu=None, conversion_rate=None)
+    arpu = welch(a.revenue, b.revenue)
+    rate = welch(a.converted, b.converted) if a.converted and b.converted else None
+    return Comparison(arpu=_money_interval(arpu), conversion_rate=_rate_interval(rate))
+
+
+def uplift_of(treated: OutcomeSums | None, holdout: OutcomeSums | None,
+              discount: Decimal) -> Uplift:
+    """Treated minus holdout, and the ARPU uplift less the discount redeemed per treated
+    customer (a known cost: the interval moves, it does not widen)."""
+    comparison = compare(treated, holdout)
+    customers = treated.customers if treated else 0
+    cost_cents = Decimal(discount) * 100 / customers if customers else Decimal(0)
+    net = None
+    if treated and holdout:
+        arpu = welch(treated.revenue, holdout.revenue)
+        net = _money_interval(arpu.shifted(-float(cost_cents)) if arpu else None)
+    return Uplift(arpu=comparison.arpu, conversion_rate=comparison.conversion_rate,
+                  coupon_cost_per_customer=money_mean(float(cost_cents)), arpu_net=net)
+
+
+def money(cents: Any) -> Decimal:
+    return (Decimal(cents or 0) / 100).quantize(CENT)
+
+
+def money_mean(cents: float | None) -> Decimal | None:
+    if cents is None:
+        return None
+    return (Decimal(repr(cents)) / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _money_interval(difference) -> Interval | None:
+    if difference is None:
+        return None
+    return Interval(money_mean(difference.estimate), money_mean(difference.low),
+                    money_mean(difference.high),
+                    None if difference.df is None else round(difference.df, 1))
+
+
+def _rate_interval(difference) -> Interval | None:
+    if difference is None:
+        return None
+    rounded = [None if value is None else round(value, 6)
+               for value in (difference.estimate, difference.low, difference.high)]
+    return Interval(*rounded, None if difference.df is None else round(difference.df, 1))
 
 
 def _exact(value) -> int | float:

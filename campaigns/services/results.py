@@ -10,8 +10,7 @@ cents; confidence intervals come from Welch's t on per-customer sums (campaigns.
 
 import dataclasses
 import datetime
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -25,7 +24,19 @@ from campaigns.models import (
     JourneyStep,
 )
 from campaigns.services import reportsql as q
-from campaigns.services.outcomes import OutcomeSums, Scope, candidate_orders, group_outcomes
+from campaigns.services.outcomes import (
+    Branch,
+    Group,
+    OutcomeSums,
+    Scope,
+    Uplift,
+    candidate_orders,
+    compare,
+    group_of,
+    group_outcomes,
+    money,
+    uplift_of,
+)
 from segments.services.sql import rule_queries
 
 JOURNEY = Journey._meta.db_table
@@ -83,42 +94,6 @@ class Attribution:
     touched: int = 0  # journeys with a touch (a message sent or a coupon issued)
     orders: int = 0
     revenue: Decimal = Decimal("0.00")
-
-
-@dataclasses.dataclass
-class Group:
-    customers: int
-    conversions: int | None  # None: the campaign has no goal
-    conversion_rate: float | None
-    revenue: Decimal
-    arpu: Decimal | None
-
-
-@dataclasses.dataclass
-class Interval:
-    difference: Decimal | float
-    low: Decimal | float | None
-    high: Decimal | float | None
-    df: float | None
-
-
-@dataclasses.dataclass
-class Comparison:
-    arpu: Interval | None
-    conversion_rate: Interval | None
-
-
-@dataclasses.dataclass
-class Uplift(Comparison):
-    coupon_cost_per_customer: Decimal
-    arpu_net: Interval | None  # ARPU uplift less the coupon cost per treated customer
-
-
-@dataclasses.dataclass
-class Branch:
-    port: str
-    group: Group
-    versus_first: Comparison | None  # None for the first branch
 
 
 @dataclasses.dataclass
@@ -180,8 +155,8 @@ def _results(scope: Scope) -> Results:
     attribution = _attribution(scope, nodes)
     sums = group_outcomes(scope, split_nodes=[n.id for n in nodes.values()
                                               if n.branches is not None])
-    treated, holdout = (_group(sums.get(("", name))) for name in (TREATED, HOLDOUT))
-    uplift = _uplift(sums.get(("", TREATED)), sums.get(("", HOLDOUT)), coupons.discount)
+    treated, holdout = (group_of(sums.get(("", name))) for name in (TREATED, HOLDOUT))
+    uplift = uplift_of(sums.get(("", TREATED)), sums.get(("", HOLDOUT)), coupons.discount)
     _branches(scope, nodes, sums)
     _trigger(nodes, journeys)
     return Results(
@@ -226,7 +201,7 @@ def _nodes(scope: Scope) -> tuple[dict[str, NodeResult], bool]:
                                         ports=dict.fromkeys(node.type.ports(node.config), 0))
             if node.type.key == "split":
                 nodes[node.id].branches = [
-                    Branch(port=port, group=_group(None), versus_first=None)
+                    Branch(port=port, group=group_of(None), versus_first=None)
                     for port in node.type.ports(node.config)]
     return nodes, cyclic
 
@@ -384,7 +359,7 @@ def _coupons(scope: Scope, nodes: dict[str, NodeResult]) -> Coupons:
             coupons.issued += issued
             coupons.redeemed += redeemed
             coupons.redemptions += int(uses)
-            coupons.discount += _money(cents)
+            coupons.discount += money(cents)
     for node in nodes.values():
         for reason, number in node.coupons.not_issued_by_reason.items():
             _add(total.not_issued_by_reason, reason, number)
@@ -431,45 +406,11 @@ def _attribution(scope: Scope, nodes: dict[str, NodeResult]) -> Attribution:
     total = Attribution()
     for node_id, touched, orders, cents in q.rows(sql, params):
         target = total if node_id == CAMPAIGN_WIDE else _node(nodes, node_id).attribution
-        target.touched, target.orders, target.revenue = touched, orders, _money(cents)
+        target.touched, target.orders, target.revenue = touched, orders, money(cents)
     return total
 
 
 # --- treated against holdout, and A/B branches --------------------------------------------
-
-def _group(sums: OutcomeSums | None) -> Group:
-    if sums is None or not sums.customers:
-        return Group(customers=0, conversions=sums.conversions if sums else None,
-                     conversion_rate=None, revenue=Decimal("0.00"), arpu=None)
-    rate = None if sums.conversions is None else round(sums.conversions / sums.customers, 6)
-    return Group(customers=sums.customers, conversions=sums.conversions, conversion_rate=rate,
-                 revenue=_money(sums.revenue.total), arpu=_money_mean(sums.revenue.mean))
-
-
-def _compare(a: OutcomeSums | None, b: OutcomeSums | None) -> Comparison:
-    from campaigns.services.stats import welch
-
-    if a is None or b is None:
-        return Comparison(arpu=None, conversion_rate=None)
-    arpu = welch(a.revenue, b.revenue)
-    rate = welch(a.converted, b.converted) if a.converted and b.converted else None
-    return Comparison(arpu=_money_interval(arpu), conversion_rate=_rate_interval(rate))
-
-
-def _uplift(treated: OutcomeSums | None, holdout: OutcomeSums | None,
-            discount: Decimal) -> Uplift:
-    from campaigns.services.stats import welch
-
-    comparison = _compare(treated, holdout)
-    customers = treated.customers if treated else 0
-    cost_cents = Decimal(discount) * 100 / customers if customers else Decimal(0)
-    net = None
-    if treated and holdout:
-        arpu = welch(treated.revenue, holdout.revenue)
-        net = _money_interval(arpu.shifted(-float(cost_cents)) if arpu else None)
-    return Uplift(arpu=comparison.arpu, conversion_rate=comparison.conversion_rate,
-                  coupon_cost_per_customer=_money_mean(float(cost_cents)), arpu_net=net)
-
 
 def _branches(scope: Scope, nodes: dict[str, NodeResult],
               sums: dict[tuple[str, str], OutcomeSums]) -> None:
@@ -479,38 +420,11 @@ def _branches(scope: Scope, nodes: dict[str, NodeResult],
         first = sums.get((node.id, node.branches[0].port)) if node.branches else None
         for index, branch in enumerate(node.branches):
             own = sums.get((node.id, branch.port))
-            branch.group = _group(own)
-            branch.versus_first = None if index == 0 else _compare(own, first)
+            branch.group = group_of(own)
+            branch.versus_first = None if index == 0 else compare(own, first)
 
 
 # --- small helpers ------------------------------------------------------------------------
 
 def _add(counts: dict[str, int], key: str, number: int) -> None:
     counts[key] = counts.get(key, 0) + number
-
-
-def _money(cents: Any) -> Decimal:
-    return (Decimal(cents or 0) / 100).quantize(CENT)
-
-
-def _money_mean(cents: float | None) -> Decimal | None:
-    if cents is None:
-        return None
-    return (Decimal(repr(cents)) / 100).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _money_interval(difference) -> Interval | None:
-    if difference is None:
-        return None
-    return Interval(_money_mean(difference.estimate), _money_mean(difference.low),
-                    _money_mean(difference.high),
-                    None if difference.df is None else round(difference.df, 1))
-
-
-def _rate_interval(difference) -> Interval | None:
-    if difference is None:
-        return None
-    rounded = [None if value is None else round(value, 6)
-               for value in (difference.estimate, difference.low, difference.high)]
-    return Interval(*rounded, None if difference.df is None else round(difference.df, 1))
-

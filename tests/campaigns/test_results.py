@@ -283,6 +283,19 @@ def test_an_event_goal_counts_that_event_only():
     assert campaign_results(campaign, now=NOW).treated.conversions == 1
 
 
+@pytest.mark.parametrize("value", [3, True, 2.5, "gold"])
+def test_an_event_goal_matches_property_values_of_any_json_type(value):
+    campaign = CampaignFactory(goal={"kind": "event", "name": "buy", "properties": {"v": value}})
+    v1 = b.version(campaign, graph(), at=T0)
+    hit, miss = CustomerFactory(), CustomerFactory()
+    for customer in (hit, miss):
+        b.journey(v1, customer, entered_at=T0)
+    EventFactory(customer=hit, name="buy", properties={"v": value}, occurred_at=T0 + DAY)
+    EventFactory(customer=miss, name="buy", properties={"v": "other"}, occurred_at=T0 + DAY)
+
+    assert campaign_results(campaign, now=NOW).treated.conversions == 1
+
+
 def test_without_a_goal_there_are_no_conversion_figures(hand):
     hand.goal = {}
     hand.save()
