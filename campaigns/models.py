@@ -376,8 +376,9 @@ class Delivery(models.Model):
                                  blank=True, related_name="+")
     webhook = models.ForeignKey(WebhookEndpoint, on_delete=models.PROTECT, null=True,
                                 blank=True, related_name="+")
+    # Indexed: deleting a customer's coupons sets this to NULL on their deliveries.
     coupon = models.ForeignKey(Coupon, on_delete=models.SET_NULL, null=True, blank=True,
-                               related_name="+", db_index=False)
+                               related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     reason = models.CharField(max_length=32, blank=True)  # why skipped or failed
     error = models.TextField(blank=True)

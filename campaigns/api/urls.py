@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from campaigns.api import views
+from campaigns.api import results, views
 
 urlpatterns = [
     path("campaigns/", views.CampaignListView.as_view(), name="api-campaigns"),
@@ -20,6 +20,11 @@ urlpatterns = [
          name="api-campaign-versions"),
     path("campaigns/<int:pk>/journeys/", views.CampaignJourneysView.as_view(),
          name="api-campaign-journeys"),
+    path("flow-graphs/check/", views.GraphCheckView.as_view(), name="api-flow-graphs-check"),
+    path("campaigns/<int:pk>/results/", results.CampaignResultsView.as_view(),
+         name="api-campaign-results"),
+    path("campaigns/<int:pk>/simulate/", results.CampaignSimulateView.as_view(),
+         name="api-campaign-simulate"),
     path("flow-graphs/check/", views.GraphCheckView.as_view(), name="api-flow-graphs-check"),
     path("flow-node-types/", views.NodeTypesView.as_view(), name="api-flow-node-types"),
 ]

@@ -76,11 +76,26 @@ CONDITION = register(NodeType(
 BUCKETS = 10_000  # percentages to two decimals
 
 
+PRIME = 2_147_483_647  # 2**31 - 1: products of two residues stay below 2**62 in SQL
+
+
 def bucket(key: int, salt: int) -> int:
-    """A stable pseudo-random bucket in [0, BUCKETS) for `key`: multiplicative (Fibonacci)
-    hashing, whose high bits spread consecutive ids evenly. The same arithmetic runs in SQL
-    for holdouts (campaigns/services/entry.py), so both sides always agree."""
-    return ((key * 2654435761 + salt) % 2**32) * BUCKETS // 2**32
+    """A stable pseudo-random bucket in [0, BUCKETS) for `key`: a multiplicative
+    congruential hash whose multiplier comes from the salt, so draws under different salts
+    are independent (a holdout and an A/B split of the same customers do not line up: with
+    a 10% holdout, a 50/50 split keeps 50/50 among the treated). bucket_sql() is the same
+    arithmetic in SQL; tests hold the twins together."""
+    return ((key % PRIME) * _multiplier(salt) % PRIME) * BUCKETS // PRIME
+
+
+def bucket_sql(column: str, salt: int) -> str:
+    """bucket() as an SQL expression over an integer column (PostgreSQL and SQLite)."""
+    return (f"(((CAST({column} AS BIGINT) %% {PRIME}) * {_multiplier(salt)} %% {PRIME}) "
+            f"* {BUCKETS} / {PRIME})")
+
+
+def _multiplier(salt: int) -> int:
+    return 1 + salt % (PRIME - 1)
 
 
 def salt_of(text: str) -> int:

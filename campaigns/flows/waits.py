@@ -123,7 +123,7 @@ class WaitForDateConfig(Config):
         return value
 
 
-def _date_of(value, tz) -> datetime.date | None:
+def date_of(value, tz) -> datetime.date | None:
     if isinstance(value, datetime.datetime):
         return value.astimezone(tz).date()
     if isinstance(value, datetime.date):
@@ -172,7 +172,7 @@ def _wait_for_date(node_id: str, config: WaitForDateConfig, walkers: Sequence[Wa
         if column == "attributes":
             raw = (raw or {}).get(config.field.removeprefix("attributes."))
         tz = zone(zone_name)
-        date = _date_of(raw, tz)
+        date = date_of(raw, tz)
         if date is None:
             outcomes.append(Go("missing", note="no date"))
         else:

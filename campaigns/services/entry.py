@@ -16,7 +16,7 @@ from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 
 from campaigns.flows import Graph, parse_graph
-from campaigns.flows.logic import BUCKETS, salt_of
+from campaigns.flows.logic import bucket_sql, salt_of
 from campaigns.models import Campaign, CampaignVersion, Journey
 
 JOURNEY = Journey._meta.db_table
@@ -62,8 +62,8 @@ def journeys_enter(*, campaign: Campaign, source: QuerySet, now: datetime.dateti
         sql = (f"SELECT customer_id, MIN(entry_key) AS entry_key FROM ({sql}) src "
                f"GROUP BY customer_id")
     key = "'once'" if campaign.entry == Campaign.Entry.ONCE else "s.entry_key"
-    holdout = (f"((s.customer_id * 2654435761 + {holdout_salt(campaign.pk)}) %% 4294967296) "
-               f"* {BUCKETS} / 4294967296 < {int(campaign.holdout_percent * 100)}")
+    holdout = (f"{bucket_sql('s.customer_id', holdout_salt(campaign.pk))} "
+               f"< {int(campaign.holdout_percent * 100)}")
     guard, guard_params = _reentry_guard(campaign, now)
     now = connection.ops.adapt_datetimefield_value(now)
     statement = f"""

@@ -104,19 +104,19 @@ def _by_time(source: str, rows: Callable[[object], QuerySet], column: str, prefi
     return consume
 
 
-def _lifecycle_rows(config) -> QuerySet:
+def lifecycle_rows(config) -> QuerySet:
     rows = LifecycleChange.objects.filter(to_stage=config.to_stage)
     if config.from_stage:
         rows = rows.filter(from_stage=config.from_stage)
     return rows
 
 
-def _event_rows(config) -> QuerySet:
+def event_rows(config) -> QuerySet:
     return Event.objects.filter(name=config.name, **{f"properties__{key}": value
                                                      for key, value in config.properties.items()})
 
 
-def _order_rows(config) -> QuerySet:
+def order_rows(config) -> QuerySet:
     rows = Order.objects.filter(status=OrderStatus.PAID)
     if config.min_amount is not None:
         rows = rows.annotate(net=F("amount") - F("refunded_amount")).filter(
@@ -187,9 +187,9 @@ def _occurrence(campaign: Campaign, config, now: datetime.datetime, source: str,
 CONSUMERS = {
     "segment_entered": _segment_changes(SegmentChange.Kind.ENTERED),
     "segment_exited": _segment_changes(SegmentChange.Kind.EXITED),
-    "lifecycle_changed": _by_time("lifecycle", _lifecycle_rows, "changed_at", "life:"),
-    "event": _by_time("event", _event_rows, "occurred_at", "event:"),
-    "order_placed": _by_time("order", _order_rows, "placed_at", "order:"),
+    "lifecycle_changed": _by_time("lifecycle", lifecycle_rows, "changed_at", "life:"),
+    "event": _by_time("event", event_rows, "occurred_at", "event:"),
+    "order_placed": _by_time("order", order_rows, "placed_at", "order:"),
     "scheduled": _scheduled,
 }
 

@@ -10,7 +10,7 @@ from django.db.models import CharField, F, Value
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campaigns.flows.logic import bucket, split_port
+from campaigns.flows.logic import bucket, bucket_sql, split_port
 from campaigns.models import Coupon, Delivery, Journey, JourneyStep
 from campaigns.services.campaigns import campaign_archive, campaign_pause, campaign_resume
 from campaigns.services.entry import in_holdout, journeys_enter
@@ -107,23 +107,33 @@ def test_holdout_customers_enter_but_are_left_alone(publish):
 
 
 @settings(max_examples=30, deadline=None)
-@given(customer_ids=st.lists(st.integers(1, 3_000_000_000), min_size=1, max_size=30,
-                             unique=True),
-       percent=st.decimals(0, 100, places=2), campaign_id=st.integers(1, 10**6))
-def test_the_sql_holdout_draw_agrees_with_the_python_one(customer_ids, percent, campaign_id):
+@given(keys=st.lists(st.integers(1, 10**12), min_size=1, max_size=30, unique=True),
+       salt=st.integers(0, 2**32 - 1))
+def test_the_sql_bucket_agrees_with_the_python_one(keys, salt):
+    values = ", ".join(f"({key})" for key in keys)
+    source = (f"(VALUES {values}) AS v (c)" if connection.vendor == "postgresql"
+              else f"(SELECT column1 AS c FROM (VALUES {values}))")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT c, {bucket_sql('c', salt)} FROM {source}", [])
+        in_sql = dict(cursor.fetchall())
+
+    assert in_sql == {key: bucket(key, salt) for key in keys}
+
+
+def test_a_split_after_a_holdout_keeps_its_shares():
+    from campaigns.flows.logic import SplitConfig, salt_of
     from campaigns.services.entry import holdout_salt
 
-    basis = int(percent * 100)
-    salt = holdout_salt(campaign_id)
-    values = ", ".join(f"({pk})" for pk in customer_ids)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT c, ((c * 2654435761 + {salt}) % 4294967296) * 10000 "
-                       f"/ 4294967296 < {basis} FROM (VALUES {values}) AS v (c)"
-                       if connection.vendor == "postgresql" else
-                       f"WITH v(c) AS (VALUES {values}) SELECT c, ((c * 2654435761 + {salt}) "
-                       f"% 4294967296) * 10000 / 4294967296 < {basis} FROM v")
-        in_sql = {pk: bool(flag) for pk, flag in cursor.fetchall()}
-    assert in_sql == {pk: bucket(pk, salt) < basis for pk in customer_ids}
+    config = SplitConfig(branches=[{"port": "A", "percent": 50}, {"port": "B", "percent": 50}])
+    treated = [c for c in range(1, 20_001) if bucket(c, holdout_salt(7)) >= 1000]
+    # Journey ids follow customer ids when a broadcast enters them in order.
+    a_side = [c for c in treated if split_port(config, c + 500, "ab") == "A"]
+    nested = [c for c in a_side if split_port(config, c + 500, "ab2") == "A"]
+
+    assert 0.88 <= len(treated) / 20_000 <= 0.92
+    assert 0.48 <= len(a_side) / len(treated) <= 0.52
+    assert 0.48 <= len(nested) / len(a_side) <= 0.52
+    assert salt_of("ab") != salt_of("ab2")
 
 
 def test_split_branches_follow_their_percentages_and_never_change():
