@@ -46,6 +46,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
     secret = forms.CharField(
         label=_("signing secret"), required=False, min_length=16, max_length=128,
         widget=forms.PasswordInput(render_value=False),

@@ -13,3 +13,11 @@ def outboxes(settings, tmp_path):
     settings.SMS_FILE_PATH = str(tmp_path / "outbox" / "sms")
     mail.outbox = []
     sms.outbox = []
+
+
+@pytest.fixture
+def delivery_settings(db):
+    """No cap and no quiet hours unless a test sets them."""
+    from campaigns.models import DeliverySettings
+
+    return DeliverySettings.objects.create(pk=1, cap_messages=0, quiet_channels=[])
