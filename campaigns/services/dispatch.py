@@ -344,12 +344,13 @@ def _finish(rows: list[dict[str, Any]]) -> None:
                 f"AND {table}.attempts = r.claimed", [json.dumps(rows, default=str)])
         return
     assignments = ", ".join(f"{name} = %s" for name in FINISH_COLUMNS)
+    fields = {name: Delivery._meta.get_field(name) for name in FINISH_COLUMNS}
     with connection.cursor() as cursor:
         cursor.executemany(
             f"UPDATE {table} SET {assignments}, lease_until = NULL "
             f"WHERE id = %s AND status = 'sending' AND attempts = %s",
-            [[*(row[name] for name in FINISH_COLUMNS), row["id"], row["claimed"]]
-             for row in rows])
+            [[*(field.get_db_prep_save(row[name], connection) for name, field in fields.items()),
+              row["id"], row["claimed"]] for row in rows])
 
 
 # --- the sweep -------------------------------------------------------------------------------
