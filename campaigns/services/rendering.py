@@ -283,7 +283,7 @@ def _unsubscribe_footer(channel: ChannelType, body: str, language: str) -> str:
                 f"{label}</a></p>")
     else:
         link = f"{label}: {{{{ unsubscribe_url }}}}"
-    return f"{body}\n{{% if unsubscribe_url %}}{link}{{% endif %}}"
+    return f"{body}{{% if unsubscribe_url %}}\n{link}{{% endif %}}"
 
 
 def compile_template(channel: ChannelType, subject: str, body: str,
