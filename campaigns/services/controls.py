@@ -25,17 +25,17 @@ caps nor take part in priority.
 
 import dataclasses
 import datetime
+import json
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db import connection
 
 from campaigns.channels import CHANNELS
 from campaigns.flows.lookups import local_moment, zone
-from campaigns.models import Delivery, DeliverySettings, Suppression
+from campaigns.models import Campaign, Delivery, DeliverySettings, Suppression
 from customers.models import Customer
 
 SEND, SKIP, DEFER = "send", "skip", "defer"
@@ -257,8 +257,22 @@ def rules_load() -> Rules:
 
 
 def recipients_load(customer_ids: Iterable[int]) -> dict[int, Recipient]:
-    rows = Customer.objects.filter(pk__in=set(customer_ids)).values(*Recipient.RECIPIENT_FIELDS)
+    match, ids = _one_of("id", set(customer_ids))
+    rows = Customer.objects.extra(where=[match], params=[ids]).values(  # noqa: S610
+        *Recipient.RECIPIENT_FIELDS)
     return {row["id"]: Recipient.of(row) for row in rows}
+
+
+def _one_of(column: str, values: Iterable) -> tuple[str, Any]:
+    """SQL `column` in `values`, the values as ONE parameter: a 1,000-id IN list costs ~10 ms
+    of Python quoting and PostgreSQL planning, one array ~0.1 ms."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", list(values)
+    return f"{column} IN (SELECT value FROM json_each(%s))", json.dumps(list(values))
+
+
+DELIVERIES = Delivery._meta.db_table
+CAMPAIGNS = Campaign._meta.db_table
 
 
 def touches_load(customer_ids: Iterable[int], *, rules: Rules, now: datetime.datetime,
@@ -267,16 +281,30 @@ def touches_load(customer_ids: Iterable[int], *, rules: Rules, now: datetime.dat
     the look-back, or queued for the next day; never test sends or webhooks. `exclude`: the
     deliveries being screened themselves."""
     capped = [key for key, channel in CHANNELS.items() if channel.capped]
-    rows = (Delivery.objects
-            .filter(customer_id__in=set(customer_ids), test=False, channel__in=capped,
-                    status__in=[Delivery.Status.SENT, Delivery.Status.SENDING,
-                                Delivery.Status.QUEUED])
-            .annotate(at=Coalesce("sent_at", "due_at"), priority=F("campaign__priority"))
-            .filter(at__gte=now - rules.lookback(), at__lt=now + datetime.timedelta(days=2))
-            .exclude(pk__in=list(exclude))
-            .values_list("customer_id", "channel", "campaign_id", "priority", "at", "status"))
-    return [Touch(customer, channel, campaign, priority or 0, at, status)
-            for customer, channel, campaign, priority, at, status in rows]
+    customers, ids = _one_of("d.customer_id", set(customer_ids))
+    channels, names = _one_of("d.channel", capped)
+    at = "COALESCE(d.sent_at, d.due_at)"
+    field = Delivery._meta.get_field("due_at")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT d.id, d.customer_id, d.channel, d.campaign_id, c.priority, {at}, d.status "
+            f"FROM {DELIVERIES} d LEFT JOIN {CAMPAIGNS} c ON c.id = d.campaign_id "
+            f"WHERE {customers} AND NOT d.test AND {channels} "
+            f"AND d.status IN ('sent', 'sending', 'queued') AND {at} >= %s AND {at} < %s",
+            [ids, names, *(field.get_db_prep_value(moment, connection) for moment in
+                           (now - rules.lookback(), now + datetime.timedelta(days=2)))])
+        rows = cursor.fetchall()
+    skip = set(exclude)
+    return [Touch(customer, channel, campaign, priority or 0, _aware(moment), status)
+            for pk, customer, channel, campaign, priority, moment, status in rows
+            if pk not in skip]
+
+
+def _aware(moment: Any) -> datetime.datetime:
+    """A timestamp as the database driver returns it (SQLite: naive UTC text)."""
+    if isinstance(moment, str):
+        moment = datetime.datetime.fromisoformat(moment)
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
 
 
 def suppressed_load(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -284,12 +312,14 @@ def suppressed_load(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     for channel, address in pairs:
         if address:
             by_channel[channel].add(address)
-    if not by_channel:
-        return set()
-    query = Q()
-    for channel, addresses in by_channel.items():
-        query |= Q(channel=channel, address__in=addresses)
-    return set(Suppression.objects.filter(query).values_list("channel", "address"))
+    found: set[tuple[str, str]] = set()
+    with connection.cursor() as cursor:
+        for channel, addresses in by_channel.items():
+            match, param = _one_of("address", addresses)
+            cursor.execute(f"SELECT channel, address FROM {Suppression._meta.db_table} "
+                           f"WHERE channel = %s AND {match}", [channel, param])
+            found.update(cursor.fetchall())
+    return found
 
 
 def screen_inputs(candidates: Sequence[Candidate], *, now: datetime.datetime,

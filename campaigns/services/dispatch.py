@@ -34,7 +34,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from campaigns.channels import CHANNELS, Outgoing, Result
 from campaigns.models import Campaign, Delivery, MessageTemplate, WebhookEndpoint
@@ -95,11 +95,10 @@ def deliveries_dispatch(*, now: datetime.datetime | None = None, limit: int = BA
     them. Returns what became of them."""
     now = now or timezone.now()
     with transaction.atomic():
-        claimed = _claim(now, limit, ids)
+        claimed, customers = _claim(now, limit, ids)
         if not claimed:
             return Dispatched(0, limit=limit)
         _lock_customers([c.customer_id for c in claimed if not c.test])
-        customers = rendering.customer_rows(c.customer_id for c in claimed if c.customer_id)
         webhooks = _webhooks(claimed)
         decisions = _screen(claimed, customers, webhooks, now)
         rows_update(Delivery, [_claim_row(c, decisions[c.id], now) for c in claimed])
@@ -116,14 +115,28 @@ def deliveries_dispatch(*, now: datetime.datetime | None = None, limit: int = BA
 
 # --- 1. claim and screen ---------------------------------------------------------------------
 
-def _claim(now: datetime.datetime, limit: int, ids: Sequence[int] | None) -> list[Claimed]:
+# The customer's fields and metrics come with the claim (one query): the controls and the
+# renderer read them from here.
+CUSTOMER_COLUMNS = [f"customer__{name}" for name in rendering.CUSTOMER_FIELDS] + \
+    [f"customer__metrics__{name}" for name in rendering.METRICS_FIELDS]
+
+
+def _claim(now: datetime.datetime, limit: int, ids: Sequence[int] | None
+           ) -> tuple[list[Claimed], dict[int, dict]]:
     query = (Delivery.objects.select_for_update(skip_locked=True, of=("self",))
              .filter(status=Status.QUEUED, due_at__lte=now)
              .filter(Q(campaign__isnull=True) | Q(campaign__status=Campaign.Status.ACTIVE)))
     if ids is not None:
         query = query.filter(pk__in=list(ids))
-    rows = query.order_by("due_at", "id").values_list(*Claimed.COLUMNS)[:limit]
-    return [Claimed(*row[:-2], row[-2] or 0, row[-1] or "") for row in rows]
+    rows = query.order_by("due_at").values_list(*Claimed.COLUMNS,
+                                                      *CUSTOMER_COLUMNS)[:limit]
+    width, claimed, customers = len(Claimed.COLUMNS), [], {}
+    names = [name.removeprefix("customer__") for name in CUSTOMER_COLUMNS]
+    for row in rows:
+        claimed.append(Claimed(*row[:width - 2], row[width - 2] or 0, row[width - 1] or ""))
+        if row[1] is not None and row[1] not in customers:
+            customers[row[1]] = dict(zip(names, row[width:], strict=True))
+    return claimed, customers
 
 
 def _lock_customers(customer_ids: list[int | None]) -> None:
@@ -184,7 +197,8 @@ def _claim_row(item: Claimed, decision: Decision, now: datetime.datetime) -> dic
 
 @dataclasses.dataclass(slots=True)
 class _Batch:
-    """What rendering a batch needs, read once."""
+    """What rendering a batch needs, read once; contexts made once per customer and
+    campaign."""
 
     now: datetime.datetime
     customers: dict[int, dict]
@@ -193,6 +207,7 @@ class _Batch:
     coupons: dict[int, dict]
     unsubscribe_prefix: str
     contexts: dict[int | None, tuple] = dataclasses.field(default_factory=dict)
+    campaigns: dict[int | None, rendering.Values] = dataclasses.field(default_factory=dict)
 
     def customer(self, customer_id: int | None) -> tuple:
         """(customer, metrics, time zone, language) of a customer, read-only, made once."""
@@ -204,6 +219,13 @@ class _Batch:
                 controls.zone(row["time_zone"]), row["language"])
         return self.contexts[customer_id]
 
+    def campaign(self, item: Claimed) -> rendering.Values:
+        if item.campaign_id not in self.campaigns:
+            self.campaigns[item.campaign_id] = rendering.readonly(
+                {"id": item.campaign_id, "name": item.campaign_name} if item.campaign_id
+                else {})
+        return self.campaigns[item.campaign_id]
+
 
 NOTHING_RENDERED = rendering.Rendered("", "")
 
@@ -214,6 +236,7 @@ class Outcome:
     result: Result
     rendered: rendering.Rendered = NOTHING_RENDERED
     reason: str = Reason.SEND_ERROR  # when it failed
+    unsubscribe_url: str = ""
 
 
 def _send(sending: list[Claimed], customers: dict[int, dict], webhooks: dict,
@@ -232,8 +255,7 @@ def _send(sending: list[Claimed], customers: dict[int, dict], webhooks: dict,
     outcomes: list[Outcome] = []
     for channel, items in by_channel.items():
         ready = []
-        for item in items:
-            outcome = _render_one(item, batch)
+        for outcome in _render_all(items, batch):
             (ready if outcome.result.ok else outcomes).append(outcome)
         if ready:
             sent = CHANNELS[channel].send([_outgoing(o, batch) for o in ready], deadline)
@@ -242,11 +264,24 @@ def _send(sending: list[Claimed], customers: dict[int, dict], webhooks: dict,
     return outcomes
 
 
+def _render_all(items: list[Claimed], batch: _Batch) -> list[Outcome]:
+    """Render each message, a language at a time (one translation switch per language, not
+    per message: dates and numbers follow the customer's language)."""
+    by_language: dict[str, list[Claimed]] = defaultdict(list)
+    for item in items:
+        by_language[rendering.ui_language(batch.customer(item.customer_id)[3])].append(item)
+    outcomes = []
+    for language, group in by_language.items():
+        with translation.override(language):
+            outcomes.extend(_render_one(item, batch) for item in group)
+    return outcomes
+
+
 def _outgoing(outcome: Outcome, batch: _Batch) -> Outgoing:
     item, rendered = outcome.item, outcome.rendered
     webhook = batch.webhooks.get(item.webhook_id) if item.webhook_id else None
     return Outgoing(item.id, item.address, rendered.subject, rendered.body, rendered.text,
-                    _unsubscribe_url(item, batch), webhook.secret if webhook else "")
+                    outcome.unsubscribe_url, webhook.secret if webhook else "")
 
 
 def _unsubscribe_url(item: Claimed, batch: _Batch) -> str:
@@ -257,28 +292,27 @@ def _unsubscribe_url(item: Claimed, batch: _Batch) -> str:
 
 def _render_one(item: Claimed, batch: _Batch) -> Outcome:
     """Rendered, ready to send (an ok result for now), or failed with render_error."""
+    url = _unsubscribe_url(item, batch)
     try:
-        rendered = _rendered(item, batch)
+        rendered = _rendered(item, batch, url)
     except Exception as exc:  # a template that fails on this customer's values
         return Outcome(item, Result.failed(item.id, f"{type(exc).__name__}: {exc}"),
                        reason=Reason.RENDER_ERROR)
-    return Outcome(item, Result.sent(item.id), rendered)
+    return Outcome(item, Result.sent(item.id), rendered, unsubscribe_url=url)
 
 
-def _rendered(item: Claimed, batch: _Batch) -> rendering.Rendered:
+def _rendered(item: Claimed, batch: _Batch, url: str) -> rendering.Rendered:
     customer, metrics, tz, language = batch.customer(item.customer_id)
     coupon = batch.coupons.get(item.coupon_id) if item.coupon_id else None
     if coupon is None and item.test:  # a test send shows what a coupon would look like
         coupon = rendering.sample_coupon(batch.now)
-    campaign = {"id": item.campaign_id, "name": item.campaign_name} if item.campaign_id else {}
     context = rendering.message_context(
-        customer=customer, metrics=metrics, campaign=campaign,
-        coupon=rendering.coupon_values(coupon, tz) if coupon else None,
-        unsubscribe_url=_unsubscribe_url(item, batch))
+        customer=customer, metrics=metrics, campaign=batch.campaign(item),
+        coupon=rendering.coupon_values(coupon, tz) if coupon else None, unsubscribe_url=url)
     template = batch.templates.get(item.template_id) if item.template_id else None
     if template is None:  # a "call webhook" node: the standard payload
         return rendering.Rendered("", _webhook_payload(item, context, batch.now))
-    return rendering.render(rendering.template_for(template, language), context, language)
+    return rendering.template_for(template, language).render(context)
 
 
 def _webhook_payload(item: Claimed, context: dict, now: datetime.datetime) -> str:

@@ -77,6 +77,11 @@ class Values(dict):
 
     __slots__ = ()
 
+    def __missing__(self, key):
+        # A missing variable renders empty: answered here, the template engine never falls
+        # back to attribute lookup (which would find dict methods) or to dir() (slow).
+        return ""
+
     def _refused(self, *args, **kwargs):
         raise TypeError("read-only")
 
@@ -143,7 +148,13 @@ def _amount(value: decimal.Decimal) -> str:
 
 def discount_text(kind: str, value: decimal.Decimal, currency: str = "",
                   min_order_amount: decimal.Decimal | None = None) -> str:
-    """"15% off", "10 USD off", "... on orders of 50 or more"."""
+    """"15% off", "10 USD off", "... on orders of 50 or more", in the active language."""
+    return _discount_text(kind, value, currency, min_order_amount, translation.get_language())
+
+
+@functools.lru_cache(maxsize=1024)
+def _discount_text(kind: str, value: decimal.Decimal, currency: str,
+                   min_order_amount: decimal.Decimal | None, language: str | None) -> str:
     if kind == "percentage":
         text = _("%(value)s%% off") % {"value": _amount(value)}
     else:
