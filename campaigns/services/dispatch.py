@@ -41,7 +41,7 @@ from campaigns.models import Campaign, Delivery, MessageTemplate, WebhookEndpoin
 from campaigns.services import controls, rendering
 from campaigns.services.bulk import rows_update
 from campaigns.services.controls import DEFER, SEND, Candidate, Decision, Reason
-from campaigns.services.unsubscribe import unsubscribe_prefix, unsubscribe_url
+from campaigns.services.unsubscribe import PREVIEW_LINK, unsubscribe_prefix, unsubscribe_url
 
 BATCH = 1000  # deliveries per claim, i.e. per Celery task
 LEASE = datetime.timedelta(minutes=5)  # how long a claim holds its deliveries
@@ -285,8 +285,10 @@ def _outgoing(outcome: Outcome, batch: _Batch) -> Outgoing:
 
 
 def _unsubscribe_url(item: Claimed, batch: _Batch) -> str:
-    if not CHANNELS[item.channel].unsubscribe or item.customer_id is None:
+    if not CHANNELS[item.channel].unsubscribe:
         return ""
+    if item.test:  # the operator's inbox: a link that would unsubscribe the customer is not
+        return f"{batch.unsubscribe_prefix}{PREVIEW_LINK}/"  # what a test is for
     return unsubscribe_url(item.customer_id, item.channel, prefix=batch.unsubscribe_prefix)
 
 

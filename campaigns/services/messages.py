@@ -12,7 +12,6 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns.channels import CHANNELS
 from campaigns.models import (
     Campaign,
     CampaignVersion,
@@ -22,7 +21,6 @@ from campaigns.models import (
     WebhookEndpoint,
 )
 from campaigns.services import rendering
-from campaigns.services.unsubscribe import unsubscribe_url
 from customers.models import Customer
 from customers.schemas import _PHONE
 
@@ -117,14 +115,11 @@ def template_preview(template: MessageTemplate, *, customer: Customer | None,
     tz = rendering.zone(row["time_zone"])
     coupon_id = _customer_coupon(customer, now)
     coupon = rendering.coupon_rows([coupon_id]).get(coupon_id) or rendering.sample_coupon(now)
-    url = ""
-    if customer and CHANNELS[template.channel].unsubscribe:
-        url = unsubscribe_url(customer.pk, template.channel)
     context = rendering.message_context(
         customer=rendering.customer_values(row), metrics=rendering.metrics_values(row, now),
         coupon=rendering.coupon_values(coupon, tz),
         campaign={"id": None, "name": _("Sample campaign")},
-        unsubscribe_url=url or rendering.sample_context(now)["unsubscribe_url"])
+        unsubscribe_url=rendering.sample_unsubscribe_url())
     language = (language if language is not None else row["language"]).lower()
     return rendering.render(rendering.template_for(template, language), context, language)
 

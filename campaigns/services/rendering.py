@@ -51,6 +51,7 @@ from campaigns.channels import CHANNELS, ChannelType
 from campaigns.flows.lookups import zone
 from campaigns.models import Coupon
 from campaigns.services.coupons import display_code
+from campaigns.services.unsubscribe import PREVIEW_LINK, unsubscribe_prefix
 from customers.models import Customer
 
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{1,8})*$")
@@ -373,13 +374,19 @@ def html_to_text(body: str) -> str:
 
 # --- checks at save time ---------------------------------------------------------------------
 
+def sample_unsubscribe_url() -> str:
+    """Where the unsubscribe link of a preview or a test send points: a page saying the link
+    is not valid (a working one would unsubscribe the customer the preview is for)."""
+    return f"{unsubscribe_prefix()}{PREVIEW_LINK}/"
+
+
 def sample_context(now: datetime.datetime) -> dict[str, Any]:
     row = sample_customer()
     tz = zone(row["time_zone"])
     return message_context(customer=customer_values(row), metrics=metrics_values(row, now),
                            coupon=coupon_values(sample_coupon(now), tz),
                            campaign={"id": None, "name": _("Sample campaign")},
-                           unsubscribe_url=f"{settings.SITE_URL}/u/preview/")
+                           unsubscribe_url=sample_unsubscribe_url())
 
 
 def _variant_problems(channel: ChannelType, subject: str, body: str, prefix: str,

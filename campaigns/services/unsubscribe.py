@@ -15,6 +15,7 @@ from campaigns.models import Suppression
 from customers.models import Customer
 
 SALT = "campaigns.unsubscribe"
+PREVIEW_LINK = "preview"  # in previews and test sends: the page says the link is not valid
 _SIGNER = signing.Signer(salt=SALT)
 
 

@@ -9,6 +9,7 @@ from django.core import mail
 from django.utils import timezone
 
 from campaigns.models import Delivery, MessageTemplate, WebhookEndpoint
+from customers.models import Customer
 from tests.campaigns.factories import (
     CampaignFactory,
     CouponDefinitionFactory,
@@ -225,6 +226,21 @@ def test_test_send_emails_the_given_address_and_records_a_test_delivery(operator
     assert (delivery.test, delivery.campaign_id, delivery.journey_id) == (True, None, None)
 
 
+def test_the_unsubscribe_link_of_a_test_send_does_not_unsubscribe_the_customer(operator,
+                                                                              client):
+    template = MessageTemplateFactory()
+    CustomerFactory(external_id="li", email_consent=True)
+    created(operator.post(f"{TEMPLATES}{template.pk}/test-send/",
+                          {"address": "qa@example.com", "customer_external_id": "li"},
+                          format="json"))
+    link = mail.outbox[0].extra_headers["List-Unsubscribe"].strip("<>")
+
+    response = client.post(link.removeprefix("http://127.0.0.1:8000"))
+
+    assert response.status_code == 400
+    assert Customer.objects.get(external_id="li").email_consent is True
+
+
 def test_test_send_without_a_customer_renders_a_sample_one(operator):
     template = MessageTemplateFactory(channel="sms", body="Hi {{ customer.name }}")
 
@@ -232,7 +248,7 @@ def test_test_send_without_a_customer_renders_a_sample_one(operator):
                                  {"address": "+1 555 0199"}, format="json"))
 
     assert (body["status"], body["customer"]) == ("sent", None)
-    assert sms.outbox[0].body == "Hi Alex Sample"
+    assert sms.outbox[0].body == "Hi Alex Sample\nUnsubscribe: http://127.0.0.1:8000/u/preview/"
 
 
 @pytest.mark.parametrize(("channel", "payload", "field"), [
