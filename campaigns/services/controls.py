@@ -280,8 +280,11 @@ def touches_load(customer_ids: Iterable[int], *, rules: Rules, now: datetime.dat
     """The customers' messages that count for caps and priority: sent or being sent within
     the look-back, or queued for the next day; never test sends or webhooks. `exclude`: the
     deliveries being screened themselves."""
+    customer_ids = set(customer_ids)
+    if not customer_ids:
+        return []
     capped = [key for key, channel in CHANNELS.items() if channel.capped]
-    customers, ids = _one_of("d.customer_id", set(customer_ids))
+    customers, ids = _one_of("d.customer_id", customer_ids)
     channels, names = _one_of("d.channel", capped)
     at = "COALESCE(d.sent_at, d.due_at)"
     field = Delivery._meta.get_field("due_at")
