@@ -325,3 +325,21 @@ def test_two_dispatchers_never_both_pass_a_customers_cap(delivery_settings, monk
     assert sorted(state(d) for d in (first, second)) == [("sent", ""),
                                                          ("skipped", "frequency_cap")]
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_dry_run_screens_messages_that_are_not_deliveries_without_writing(delivery_settings):
+    delivery_settings.cap_messages = 1
+    delivery_settings.save()
+    capped = CustomerFactory(email_consent=True)
+    sent = DeliveryFactory(customer=capped, status="sent", sent_at=NOW - dt.timedelta(days=1),
+                           due_at=NOW - dt.timedelta(days=1))
+    fresh = CustomerFactory(email_consent=True)
+    candidates = [controls.Candidate(key=f"dry-{c.pk}", customer_id=c.pk, channel="email",
+                                     campaign_id=sent.campaign_id) for c in (capped, fresh)]
+
+    decisions = controls.candidates_screen(candidates, now=NOW)
+
+    assert [(d.key, d.action, d.reason) for d in decisions] == [
+        (f"dry-{capped.pk}", "skip", "frequency_cap"), (f"dry-{fresh.pk}", "send", "")]
+    assert list(Delivery.objects.values_list("pk", "status")) == [(sent.pk, "sent")]
