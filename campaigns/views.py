@@ -2,6 +2,7 @@
 
 from django.shortcuts import render
 from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -11,6 +12,10 @@ from campaigns.services.rendering import ui_language
 from campaigns.services.unsubscribe import InvalidToken, customer_unsubscribe, token_read
 
 TEMPLATE = "campaigns/unsubscribe.html"
+QUESTIONS = {"email": _("Stop emails to %(address)s?"),
+             "sms": _("Stop text messages to %(address)s?")}
+CONFIRMATIONS = {"email": _("You will no longer receive emails from us at %(address)s."),
+                 "sms": _("You will no longer receive text messages from us at %(address)s.")}
 
 
 def masked(address: str) -> str:
@@ -31,10 +36,11 @@ def unsubscribe(request, token: str):
         customer, channel = token_read(token)
     except InvalidToken:
         return render(request, TEMPLATE, {"invalid": True}, status=400)
+    address = {"address": masked(getattr(customer, CHANNELS[channel].address))}
     with translation.override(ui_language(customer.language)):
-        context = {"channel": CHANNELS[channel].label, "token": token,
-                   "address": masked(getattr(customer, CHANNELS[channel].address))}
         if request.method == "POST":
             customer_unsubscribe(customer, channel)
-            context["done"] = True
+            context = {"done": True, "message": CONFIRMATIONS[channel] % address}
+        else:
+            context = {"message": QUESTIONS[channel] % address}
         return render(request, TEMPLATE, context)

@@ -37,7 +37,7 @@ def test_the_link_in_an_email_opens_the_unsubscribe_page(ann):
     page = Client().get(link)
 
     assert page.status_code == 200
-    assert b"Stop Email messages to a***@example.com?" in page.content
+    assert b"Stop emails to a***@example.com?" in page.content
     assert b'<button type="submit"' in page.content
 
 
@@ -54,6 +54,7 @@ def test_the_button_withdraws_consent_and_suppresses_the_address(ann):
 
     assert response.status_code == 200
     assert b"You are unsubscribed" in response.content
+    assert b"You will no longer receive emails from us at a***@example.com." in response.content
     ann.refresh_from_db()
     assert (ann.email_consent, ann.sms_consent) == (False, True)
     assert ann.email_consent_at is not None
