@@ -369,8 +369,9 @@ class Delivery(models.Model):
                                 related_name="deliveries", db_index=False)
     step = models.PositiveIntegerField(null=True, blank=True)
     node = models.CharField(max_length=64, blank=True)
+    # Empty only for a test send rendered for a sample customer.
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="deliveries",
-                                 db_index=False)
+                                 db_index=False, null=True, blank=True)
     channel = models.CharField(max_length=10, choices=Channel.choices)
     template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, null=True,
                                  blank=True, related_name="+")
@@ -400,6 +401,9 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["due_at"], condition=models.Q(status__in=["queued", "sending"]),
                          name="delivery_pending"),
+            # The sweep's reclaim: deliveries whose dispatcher's lease ran out (few rows).
+            models.Index(fields=["lease_until"], condition=models.Q(status="sending"),
+                         name="delivery_leased"),
             models.Index(fields=["customer", "created_at"], name="delivery_customer"),
             models.Index(fields=["campaign", "node", "status"], name="delivery_campaign_node"),
         ]

@@ -125,6 +125,38 @@ CELERY_TIMEZONE = env("TIME_ZONE", default="UTC")
 # --- Campaigns ------------------------------------------------------------------------------
 # Batch chains the runner and the dispatcher keep going at once: one per worker process.
 CAMPAIGNS_CONCURRENCY = env.int("CAMPAIGNS_CONCURRENCY", default=2)
+# Where links in messages point (unsubscribe): the public address of this web process.
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# --- Messages (docs/messages.md) ------------------------------------------------------------
+# Campaign email goes through Django's email backends: the file outbox by default (nothing
+# leaves the machine); django.core.mail.backends.smtp.EmailBackend with the EMAIL_* settings
+# below, or a django-anymail backend (e.g. anymail.backends.mailgun.EmailBackend) with its
+# keys in ANYMAIL (JSON).
+CAMPAIGNS_EMAIL_BACKEND = env(
+    "CAMPAIGNS_EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(DATA_DIR / "outbox" / "email"))
+CAMPAIGNS_EMAIL_FROM = env("CAMPAIGNS_EMAIL_FROM", default="Retentio <noreply@localhost>")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+ANYMAIL = env.json("ANYMAIL", default={})
+# SMS through django-sms backends: the file outbox by default; sms.backends.twilio.SmsBackend
+# (with TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, and the twilio package) or your own.
+SMS_BACKEND = env("SMS_BACKEND", default="sms.backends.filebased.SmsBackend")
+SMS_FILE_PATH = env("SMS_FILE_PATH", default=str(DATA_DIR / "outbox" / "sms"))
+DEFAULT_FROM_SMS = env("DEFAULT_FROM_SMS", default="Retentio")
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+# Webhooks: seconds to wait for an answer; failed calls are retried with exponential backoff
+# (CAMPAIGNS_RETRY_SECONDS, doubling) until CAMPAIGNS_MAX_ATTEMPTS, then recorded as failed.
+CAMPAIGNS_WEBHOOK_TIMEOUT = env.float("CAMPAIGNS_WEBHOOK_TIMEOUT", default=5.0)
+CAMPAIGNS_MAX_ATTEMPTS = env.int("CAMPAIGNS_MAX_ATTEMPTS", default=5)
+CAMPAIGNS_RETRY_SECONDS = env.int("CAMPAIGNS_RETRY_SECONDS", default=60)
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -179,11 +211,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a `status`; each gets its own named enum in the schema.
     "ENUM_NAME_OVERRIDES": {
-        "OrderStatusEnum": ["pending", "paid", "refunded", "cancelled"],
+        "OrderStatusEnum": "customers.models.OrderStatus.values",
         "CampaignStatusEnum": "campaigns.models.Campaign.Status",
         "JourneyStatusEnum": "campaigns.models.Journey.Status",
         "CouponStatusEnum": "campaigns.models.Coupon.Status",
         "DeliveryStatusEnum": "campaigns.models.Delivery.Status",
+        "MessageChannelEnum": "campaigns.models.Channel",
     },
 }
 

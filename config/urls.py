@@ -13,5 +13,6 @@ urlpatterns = [
     path("api/v1/", include("customers.api.urls")),
     path("api/v1/", include("segments.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("campaigns.urls")),
     path("", include("customers.urls")),
 ]

@@ -136,7 +136,7 @@ class CustomerAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("external_id", "name", "email", "phone", "gender", "birthday")}),
         (_("Acquisition and location"),
-         {"fields": ("city", "time_zone", "acquisition_channel", "signup_at")}),
+         {"fields": ("city", "time_zone", "language", "acquisition_channel", "signup_at")}),
         (_("Consent"),
          {"fields": (("email_consent", "email_consent_at"), ("sms_consent", "sms_consent_at"))}),
         (_("Attributes and tags"), {"fields": ("attributes", "tags")}),

@@ -89,6 +89,9 @@ class Customer(models.Model):
     time_zone = models.CharField(
         _("time zone"), max_length=64, blank=True, validators=[validate_time_zone]
     )
+    # BCP 47 in lower case ("en", "zh-hans", "zh-hans-cn"): messages are rendered in it where
+    # their template has a translation (the exact tag, then its base language).
+    language = models.CharField(_("language"), max_length=16, blank=True)
     email_consent = models.BooleanField(_("email consent"), default=False)
     email_consent_at = models.DateTimeField(_("email consent changed at"), null=True, blank=True)
     sms_consent = models.BooleanField(_("SMS consent"), default=False)

@@ -37,6 +37,10 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False)]
 Currency = Annotated[str, StringConstraints(to_upper=True, pattern=r"^[A-Za-z]{3}$")]
 EventName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")]
+# BCP 47 as storefronts send it ("en", "zh-Hans-CN"), stored in lower case; "" clears it.
+Language = Annotated[str, StringConstraints(
+    strip_whitespace=True, to_lower=True, max_length=16,
+    pattern=r"^([A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*)?$")]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{3,32}$")
 _MAX_JSON_KEYS = 100
@@ -90,6 +94,9 @@ class CustomerIn(_Input):
     signup_at: dt.datetime | None = None
     acquisition_channel: Annotated[str, StringConstraints(max_length=50)] = ""
     time_zone: Annotated[str, StringConstraints(max_length=64)] = ""
+    language: Language = Field(
+        default="", description="BCP 47 language tag, e.g. `en`, `zh-Hans` or `zh-Hans-CN` "
+                                "(stored in lower case); messages use its translation.")
     email_consent: bool | None = None
     email_consent_at: dt.datetime | None = None
     sms_consent: bool | None = None

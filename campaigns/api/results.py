@@ -17,7 +17,7 @@ from campaigns.models import Campaign
 from campaigns.services.results import VersionNotFound, campaign_results
 from campaigns.services.simulate import campaign_simulate
 from customers.api.serializers import ErrorOutputSerializer
-from segments.api.views import OperatorAPIView
+from segments.api.base import OperatorAPIView
 
 TAGS = ["campaign results"]
 MONEY = {"max_digits": 16, "decimal_places": 2}

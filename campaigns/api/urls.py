@@ -1,11 +1,13 @@
 """Campaigns API, mounted at /api/v1/ (config/urls.py), before the customers routes so that
-/customers/{external_id}/offers/ reaches the storefront offers view."""
+/customers/{external_id}/offers/ reaches the storefront offers view (an external id may hold
+slashes, so the customers' `customers/<path:external_id>/` route would take it otherwise)."""
 
 from django.urls import path
 
-from campaigns.api import results, views
+from campaigns.api import messages, results, views
 
 urlpatterns = [
+    # Operator API: campaigns
     path("campaigns/", views.CampaignListView.as_view(), name="api-campaigns"),
     path("campaigns/<int:pk>/", views.CampaignDetailView.as_view(), name="api-campaign"),
     path("campaigns/<int:pk>/publish/", views.CampaignPublishView.as_view(),
@@ -20,11 +22,29 @@ urlpatterns = [
          name="api-campaign-versions"),
     path("campaigns/<int:pk>/journeys/", views.CampaignJourneysView.as_view(),
          name="api-campaign-journeys"),
-    path("flow-graphs/check/", views.GraphCheckView.as_view(), name="api-flow-graphs-check"),
     path("campaigns/<int:pk>/results/", results.CampaignResultsView.as_view(),
          name="api-campaign-results"),
     path("campaigns/<int:pk>/simulate/", results.CampaignSimulateView.as_view(),
          name="api-campaign-simulate"),
     path("flow-graphs/check/", views.GraphCheckView.as_view(), name="api-flow-graphs-check"),
     path("flow-node-types/", views.NodeTypesView.as_view(), name="api-flow-node-types"),
+    # Operator API: messages
+    path("message-templates/", messages.MessageTemplateListView.as_view(),
+         name="api-message-templates"),
+    path("message-templates/preview/", messages.MessageTemplateDraftPreviewView.as_view(),
+         name="api-message-templates-preview"),
+    path("message-templates/<int:pk>/", messages.MessageTemplateDetailView.as_view(),
+         name="api-message-template"),
+    path("message-templates/<int:pk>/preview/", messages.MessageTemplatePreviewView.as_view(),
+         name="api-message-template-preview"),
+    path("message-templates/<int:pk>/test-send/",
+         messages.MessageTemplateTestSendView.as_view(),
+         name="api-message-template-test-send"),
+    path("webhook-endpoints/", messages.WebhookEndpointListView.as_view(),
+         name="api-webhook-endpoints"),
+    path("webhook-endpoints/<int:pk>/", messages.WebhookEndpointDetailView.as_view(),
+         name="api-webhook-endpoint"),
+    # Storefront API
+    path("customers/<path:external_id>/offers/", messages.CustomerOffersView.as_view(),
+         name="api-customer-offers"),
 ]

@@ -28,7 +28,7 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
         model = Customer
         fields = [
             "external_id", "email", "phone", "name", "gender", "birthday", "city", "signup_at",
-            "acquisition_channel", "time_zone", "email_consent", "email_consent_at",
+            "acquisition_channel", "time_zone", "language", "email_consent", "email_consent_at",
             "sms_consent", "sms_consent_at", "attributes", "tags", "last_seen_at",
             "created_at", "updated_at", "metrics",
         ]

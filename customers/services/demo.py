@@ -176,6 +176,7 @@ class _Generator:
             "signup_at": signup_at,
             "acquisition_channel": self.pick(CHANNELS)[0],
             "time_zone": tz,
+            "language": "zh-hans" if country == "CN" else "en",
             "email_consent": email_consent,
             "email_consent_at": signup_at if email_consent else None,
             "sms_consent": sms_consent,
@@ -395,8 +396,9 @@ def _storefronts(kinds: list[str]) -> dict[str, Storefront]:
 
 CUSTOMER_COLUMNS = [
     "external_id", "email", "phone", "name", "gender", "birthday", "city", "signup_at",
-    "acquisition_channel", "time_zone", "email_consent", "email_consent_at", "sms_consent",
-    "sms_consent_at", "attributes", "tags", "last_seen_at", "created_at", "updated_at",
+    "acquisition_channel", "time_zone", "language", "email_consent", "email_consent_at",
+    "sms_consent", "sms_consent_at", "attributes", "tags", "last_seen_at", "created_at",
+    "updated_at",
 ]
 ORDER_COLUMNS = [
     "external_id", "customer", "storefront", "amount", "refunded_amount", "currency", "status",

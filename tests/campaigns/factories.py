@@ -2,8 +2,16 @@ import itertools
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 
-from campaigns.models import Campaign, CouponDefinition, MessageTemplate, WebhookEndpoint
+from campaigns.models import (
+    Campaign,
+    CouponDefinition,
+    Delivery,
+    MessageTemplate,
+    WebhookEndpoint,
+)
+from tests.customers.factories import CustomerFactory
 
 
 class CouponDefinitionFactory(factory.django.DjangoModelFactory):
@@ -56,3 +64,20 @@ def chain(*nodes: dict, ports: dict[str, str] | None = None) -> dict:
     edges = [edge(a["id"], b["id"], (ports or {}).get(a["id"], ""))
              for a, b in itertools.pairwise(nodes)]
     return {"nodes": list(nodes), "edges": edges}
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+class DeliveryFactory(factory.django.DjangoModelFactory):
+    """A queued delivery of an active campaign to a customer who consents to everything."""
+
+    class Meta:
+        model = Delivery
+
+    customer = factory.SubFactory(CustomerFactory, email_consent=True, sms_consent=True,
+                                  phone="+1 555 0100")
+    campaign = factory.SubFactory(CampaignFactory, status=Campaign.Status.ACTIVE)
+    channel = "email"
+    template = factory.SubFactory(MessageTemplateFactory)
+    due_at = factory.LazyFunction(timezone.now)
+    created_at = factory.LazyFunction(timezone.now)

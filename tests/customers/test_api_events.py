@@ -202,7 +202,9 @@ def test_event_batch_of_1001_is_rejected(api):
     assert Event.objects.count() == 0
 
 
-def test_event_batch_uses_the_same_number_of_queries_for_5_and_50(api):
+def test_event_batch_uses_the_same_number_of_queries_for_5_and_45(api):
+    # 45 new customers: SQLite's bulk_create takes 999 parameters per INSERT, 49 rows of the
+    # 20 customer columns; PostgreSQL writes any batch in one.
     MetricsSettings.load()
 
     def queries(n):
@@ -211,4 +213,4 @@ def test_event_batch_uses_the_same_number_of_queries_for_5_and_50(api):
             assert api.post(BATCH_URL, {"items": items}, format="json").status_code == 200
         return len(captured)
 
-    assert queries(5) == queries(50)
+    assert queries(5) == queries(45)

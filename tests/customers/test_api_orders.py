@@ -246,7 +246,9 @@ def test_batch_items_must_be_a_list(api):
     assert response.json()["errors"][0]["field"] == "items"
 
 
-def test_batch_uses_the_same_number_of_queries_for_5_and_50_orders(api):
+def test_batch_uses_the_same_number_of_queries_for_5_and_45_orders(api):
+    # 45 new customers: SQLite's bulk_create takes 999 parameters per INSERT, 49 rows of the
+    # 20 customer columns; PostgreSQL writes any batch in one.
     def queries(n):
         Order.objects.all().delete()
         Customer.objects.all().delete()
@@ -256,7 +258,7 @@ def test_batch_uses_the_same_number_of_queries_for_5_and_50_orders(api):
         assert response.status_code == 200
         return len(captured)
 
-    assert queries(5) == queries(50)
+    assert queries(5) == queries(45)
 
 
 def test_order_write_enqueues_one_metrics_refresh_for_its_customers(

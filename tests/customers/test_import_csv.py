@@ -85,6 +85,16 @@ def test_customers_import_parses_every_kind_of_cell(db):
     assert Customer.objects.get(external_id="c3").birthday == dt.date(2000, 2, 29)
 
 
+def test_language_cells_are_stored_in_lower_case_and_bad_ones_rejected(db, write_csv):
+    path = write_csv("external_id,language\nc1,zh-Hans-CN\nc2,en\nc3,not a language\n")
+
+    report = csv_import(kind="customers", path=path)
+
+    assert counts(report) == (2, 0, 0, 1)
+    assert dict(Customer.objects.values_list("external_id", "language")) == {
+        "c1": "zh-hans-cn", "c2": "en"}
+
+
 def test_orders_import_creates_orders_and_their_unknown_customers(db):
     report = csv_import(kind="orders", path=FIXTURES / "orders.csv")
 

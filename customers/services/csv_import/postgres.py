@@ -64,7 +64,7 @@ def _staged(kind: str, defaults: dict[str, str]) -> list[Column]:
 COLUMNS = {
     "customers": _staged("customers", {
         **dict.fromkeys(["email", "phone", "name", "gender", "city", "acquisition_channel",
-                         "time_zone"], "''"),
+                         "time_zone", "language"], "''"),
         "attributes": "'{}'::jsonb", "tags": "'[]'::jsonb"}),
     "orders": _staged("orders", {
         "refunded_amount": "0", "currency": "%(currency)s", "status": "'paid'",
