@@ -56,7 +56,7 @@ GROUP BY customer_id
 CUSTOMERS_SQL = """
 INSERT INTO customers_customer
     (external_id, email, phone, name, gender, city, signup_at, acquisition_channel, time_zone,
-     email_consent, sms_consent, attributes, tags, last_seen_at, created_at, updated_at)
+     email_consent, sms_consent, attributes, tags, last_seen_at, language, created_at, updated_at)
 SELECT 'c' || g, 'c' || g || '@example.com', '', 'Customer ' || g,
        (ARRAY['', 'female', 'male', 'other'])[1 + g %% 4],
        (ARRAY['Shanghai', 'Beijing', 'Shenzhen', 'Hangzhou', 'Chengdu'])[1 + g %% 5],
@@ -64,7 +64,7 @@ SELECT 'c' || g, 'c' || g || '@example.com', '', 'Customer ' || g,
        (ARRAY['organic', 'ads', 'referral', 'social'])[1 + g %% 4],
        'Asia/Shanghai', g %% 2 = 0, g %% 3 = 0, '{}'::jsonb, '[]'::jsonb,
        CASE WHEN random() < 0.6 THEN now() - power(random(), 2) * interval '400 days' END,
-       now(), now()
+       '', now(), now()
 FROM generate_series(1, %(customers)s) g
 """
 

@@ -55,7 +55,7 @@ TARGET_EVENT_P95_SECONDS = 2.0
 CUSTOMERS_SQL = """
 INSERT INTO customers_customer
     (external_id, email, phone, name, gender, birthday, city, signup_at, acquisition_channel,
-     time_zone, email_consent, sms_consent, attributes, tags, last_seen_at, created_at,
+     time_zone, email_consent, sms_consent, attributes, tags, last_seen_at, language, created_at,
      updated_at)
 SELECT 'c' || g, 'c' || g || '@example.com',
        CASE WHEN g %% 2 = 0 THEN '+86138' || lpad(g::text, 8, '0') ELSE '' END,
@@ -73,7 +73,7 @@ SELECT 'c' || g, 'c' || g || '@example.com',
        (ARRAY['[]', '[]', '["vip"]', '["wholesale"]', '["vip", "newsletter"]', '[]', '[]',
               '["newsletter"]'])[1 + g %% 8]::jsonb,
        CASE WHEN random() < 0.6 THEN now() - power(random(), 2) * interval '400 days' END,
-       now(), now()
+       '', now(), now()
 FROM generate_series(1, %(customers)s) g
 """
 

@@ -145,9 +145,10 @@ class Journey(models.Model):
     entered_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     converted_at = models.DateTimeField(null=True, blank=True)
-    # The latest coupon this journey issued: what its messages mention.
+    # The latest coupon this journey issued: what its messages mention. No constraint: every
+    # step that moves the journey would pay for its check, and the coupon points back here.
     coupon = models.ForeignKey("Coupon", on_delete=models.SET_NULL, null=True, blank=True,
-                               related_name="+", db_index=False)
+                               related_name="+", db_index=False, db_constraint=False)
 
     class Meta:
         verbose_name = _("journey")
