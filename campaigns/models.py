@@ -255,7 +255,8 @@ class Coupon(models.Model):
     step = models.PositiveIntegerField(null=True, blank=True)
     node = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
-    max_redemptions = models.PositiveIntegerField(default=1)
+    # NULL: no limit (a shared code without shared_limit).
+    max_redemptions = models.PositiveIntegerField(null=True, blank=True, default=1)
     redemptions = models.PositiveIntegerField(default=0)
     issued_at = models.DateTimeField()
     starts_at = models.DateTimeField(null=True, blank=True)
@@ -289,7 +290,12 @@ class CouponRedemption(models.Model):
         verbose_name_plural = _("coupon redemptions")
         constraints = [models.UniqueConstraint(fields=["coupon", "order_external_id"],
                                                name="redemption_unique_order")]
-        indexes = [models.Index(fields=["customer", "redeemed_at"], name="redemption_customer")]
+        indexes = [
+            models.Index(fields=["customer", "redeemed_at"], name="redemption_customer"),
+            # Redeem checks what else the same order used (stacking); a cancelled order
+            # releases what it used.
+            models.Index(fields=["order_external_id"], name="redemption_order"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.coupon_id} on {self.order_external_id}"

@@ -125,6 +125,10 @@ CELERY_TIMEZONE = env("TIME_ZONE", default="UTC")
 # --- Campaigns ------------------------------------------------------------------------------
 # Batch chains the runner and the dispatcher keep going at once: one per worker process.
 CAMPAIGNS_CONCURRENCY = env.int("CAMPAIGNS_CONCURRENCY", default=2)
+# Coupon validate/redeem answers for unknown codes allowed per storefront key and window
+# (seconds); past it, both calls answer 429 until the window ends (docs/coupons.md).
+COUPON_GUESS_LIMIT = env.int("COUPON_GUESS_LIMIT", default=20)
+COUPON_GUESS_WINDOW = env.int("COUPON_GUESS_WINDOW", default=600)
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -177,6 +181,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"CouponKindEnum": "campaigns.models.CouponDefinition.Kind"},
 }
 
 # --- Production hardening (passes `manage.py check --deploy` when DEBUG is off) --------------

@@ -1,0 +1,55 @@
+"""Coupon guessing: unknown codes answered per storefront key, counted in the cache (Redis in
+production: one atomic INCR on a key that expires with its window).
+
+Windows are fixed (aligned to multiples of COUPON_GUESS_WINDOW seconds since the epoch), so a
+key's count and the Retry-After it is told need no second key: once a key has had
+COUPON_GUESS_LIMIT unknown codes in a window, validate and redeem answer 429 until that window
+ends, whatever code it sends.
+"""
+
+import math
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
+
+
+def _window(now: float) -> tuple[int, float]:
+    """The window's number and the seconds left in it."""
+    size = settings.COUPON_GUESS_WINDOW
+    number = int(now // size)
+    return number, (number + 1) * size - now
+
+
+def _cache_key(storefront_key_id: int, number: int) -> str:
+    return f"coupons:guesses:{storefront_key_id}:{number}"
+
+
+def coupon_guess_record(storefront_key_id: int, now: float | None = None) -> int:
+    """Count one unknown code for this key; returns the count in the current window."""
+    number, left = _window(time.time() if now is None else now)
+    key = _cache_key(storefront_key_id, number)
+    timeout = math.ceil(left) + 1
+    if cache.add(key, 1, timeout=timeout):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between the two calls: this is the new window's first
+        cache.add(key, 1, timeout=timeout)
+        return 1
+
+
+class CouponGuessThrottle(BaseThrottle):
+    """429 (with Retry-After) for a storefront key that sent too many unknown codes."""
+
+    def allow_request(self, request, view) -> bool:
+        key = getattr(request, "auth", None)
+        if key is None:
+            return True
+        number, left = _window(time.time())
+        self.retry_after = math.ceil(left)
+        return (cache.get(_cache_key(key.pk, number)) or 0) < settings.COUPON_GUESS_LIMIT
+
+    def wait(self) -> float:
+        return self.retry_after

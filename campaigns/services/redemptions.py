@@ -1,0 +1,319 @@
+"""Coupon use: the storefront's validate and redeem calls, redemptions recorded from orders
+that arrive carrying a code, and their release when such an order is cancelled.
+
+Validate reads; redeem writes one CouponRedemption under its unique (coupon, order external
+id), so the same request repeated finds it and answers the same. Redeem locks the coupon row
+(SELECT ... FOR UPDATE) and, when a discount budget applies, the definition row, always in
+that order, so a single-use code redeemed 1,000 times at once is used exactly once and a
+shared code with a limit of N exactly N times. A refusal writes nothing.
+
+Validate costs one indexed query (two for a shared code, three with other_codes); a
+successful redeem about seven statements in one transaction.
+"""
+
+import dataclasses
+import datetime
+import logging
+from collections.abc import Iterable, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.models import Coupon, CouponDefinition, CouponRedemption
+from campaigns.services.coupons import canonical_code
+from customers.models import Order, OrderStatus
+from customers.services.ingest import customer_ids_ensure
+
+logger = logging.getLogger(__name__)
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+MAX_CODE_LENGTH = 32  # Coupon.code
+
+# Every reason a code is refused, in the order they are checked.
+REASONS = {
+    "not_found": _("No such coupon code."),
+    "inactive": _("This coupon is no longer active."),
+    "not_started": _("This coupon is not valid yet."),
+    "expired": _("This coupon has expired."),
+    "not_yours": _("This coupon belongs to another customer."),
+    "already_used": _("This coupon was already used."),
+    "budget_exhausted": _("This coupon's budget is used up."),
+    "per_customer_limit": _("This customer has already used this coupon as often as allowed."),
+    "currency_mismatch": _("This coupon is for orders in another currency."),
+    "minimum_not_met": _("The order amount is below this coupon's minimum."),
+    "not_stackable": _("This coupon cannot be combined with the other coupons of the order."),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Purchase:
+    """What the storefront says about the order a code is applied to."""
+
+    customer_external_id: str
+    amount: Decimal
+    currency: str = ""
+    other_codes: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    reason: str = ""  # empty: the code may be used
+    discount: Decimal = ZERO
+    coupon: Coupon | None = None
+    redemption: CouponRedemption | None = None  # redeem: the stored redemption
+    customer_external_id: str = ""  # redeem: the redemption's customer
+
+    @property
+    def valid(self) -> bool:
+        return not self.reason
+
+    @property
+    def message(self) -> str:
+        return str(REASONS.get(self.reason, ""))
+
+
+def coupon_discount(definition: CouponDefinition, amount: Decimal) -> Decimal:
+    """Percentage: amount x value / 100 rounded half up to cents, at most max_discount;
+    fixed: the value. Never more than the order amount."""
+    if definition.kind == CouponDefinition.Kind.PERCENTAGE:
+        discount = (amount * definition.value / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+        if definition.max_discount is not None:
+            discount = min(discount, definition.max_discount)
+    else:
+        discount = definition.value
+    return min(discount, amount).quantize(CENT)
+
+
+def _coupons():
+    return Coupon.objects.select_related("definition", "customer", "campaign")
+
+
+def _find(code: str, *, lock: bool = False) -> Coupon | None:
+    canonical = canonical_code(code)
+    if not canonical or len(canonical) > MAX_CODE_LENGTH:
+        return None
+    coupons = _coupons().select_for_update(of=("self",)) if lock else _coupons()
+    return coupons.filter(code=canonical).first()
+
+
+def _is_used_up(coupon: Coupon) -> bool:
+    return coupon.max_redemptions is not None and coupon.redemptions >= coupon.max_redemptions
+
+
+def _state_refusal(coupon: Coupon, now: datetime.datetime) -> str:
+    definition = coupon.definition
+    if not definition.is_active or coupon.status == Coupon.Status.VOID:
+        return "inactive"
+    starts = [moment for moment in (coupon.starts_at, definition.valid_from) if moment]
+    if starts and max(starts) > now:
+        return "not_started"
+    ends = [moment for moment in (coupon.expires_at, definition.valid_until) if moment]
+    if ends and min(ends) <= now:
+        return "expired"
+    return ""
+
+
+def _holder_refusal(coupon: Coupon, order: Purchase) -> str:
+    if coupon.customer_id is not None:
+        if coupon.customer.external_id != order.customer_external_id:
+            return "not_yours"
+        return "already_used" if _is_used_up(coupon) else ""
+    if _is_used_up(coupon):
+        return "budget_exhausted"
+    uses = CouponRedemption.objects.filter(
+        coupon=coupon, customer__external_id=order.customer_external_id).count()
+    return "per_customer_limit" if uses >= coupon.definition.per_customer_limit else ""
+
+
+def _amount_refusal(coupon: Coupon, order: Purchase, discount: Decimal) -> str:
+    definition = coupon.definition
+    if definition.currency and order.currency and definition.currency != order.currency:
+        return "currency_mismatch"
+    if order.amount < definition.min_order_amount:
+        return "minimum_not_met"
+    if definition.max_discount_total is not None \
+            and definition.discount_total + discount > definition.max_discount_total:
+        return "budget_exhausted"
+    return ""
+
+
+def _stacking_refusal(coupon: Coupon, others: Sequence[bool]) -> str:
+    """`others`: whether each other coupon of the order may be combined."""
+    if others and not (coupon.definition.stackable and all(others)):
+        return "not_stackable"
+    return ""
+
+
+def _other_codes_stackable(coupon: Coupon, codes: Iterable[str]) -> list[bool]:
+    """Whether each of our coupons among the order's other codes may be combined; codes we do
+    not know are not ours to judge."""
+    wanted = {canonical_code(code) for code in codes} - {coupon.code, ""}
+    if not wanted:
+        return []
+    return list(Coupon.objects.filter(code__in=wanted)
+                .values_list("definition__stackable", flat=True))
+
+
+def _refusal(coupon: Coupon, order: Purchase, discount: Decimal, now: datetime.datetime,
+             others: Sequence[bool]) -> str:
+    return (_state_refusal(coupon, now) or _holder_refusal(coupon, order)
+            or _amount_refusal(coupon, order, discount) or _stacking_refusal(coupon, others))
+
+
+def coupon_validate(*, code: str, order: Purchase, now: datetime.datetime) -> Verdict:
+    """Whether the code may be used on this order, and the discount it gives. Writes
+    nothing; an unknown customer is a customer with no history."""
+    coupon = _find(code)
+    if coupon is None:
+        return Verdict(reason="not_found")
+    discount = coupon_discount(coupon.definition, order.amount)
+    others = _other_codes_stackable(coupon, order.other_codes)
+    reason = _refusal(coupon, order, discount, now, others)
+    return Verdict(reason=reason, discount=ZERO if reason else discount, coupon=coupon)
+
+
+def coupon_redeem(*, code: str, order: Purchase, order_external_id: str,
+                  now: datetime.datetime) -> Verdict:
+    """Use the code on this order, once. The same (code, order) again returns the stored
+    redemption; a refusal writes nothing."""
+    with transaction.atomic():
+        coupon = _find(code, lock=True)
+        if coupon is None:
+            return Verdict(reason="not_found")
+        used = list(CouponRedemption.objects.filter(order_external_id=order_external_id)
+                    .values_list("id", "coupon_id", "coupon__definition__stackable"))
+        done = [pk for pk, coupon_id, _stackable in used if coupon_id == coupon.pk]
+        if done:
+            redemption = CouponRedemption.objects.select_related("customer").get(pk=done[0])
+            return Verdict(discount=redemption.discount, coupon=coupon, redemption=redemption,
+                           customer_external_id=redemption.customer.external_id)
+        others = [stackable for _pk, _coupon, stackable in used]
+        others += _other_codes_stackable(coupon, order.other_codes)
+        return _redeem_checked(coupon, order, order_external_id, now, others)
+
+
+def _redeem_checked(coupon: Coupon, order: Purchase, order_external_id: str,
+                    now: datetime.datetime, others: Sequence[bool]) -> Verdict:
+    if coupon.definition.max_discount_total is not None:
+        # Lock the definition too: the discount budget is shared by all of its codes.
+        coupon.definition = CouponDefinition.objects.select_for_update().get(
+            pk=coupon.definition_id)
+    discount = coupon_discount(coupon.definition, order.amount)
+    reason = _refusal(coupon, order, discount, now, others)
+    if reason:
+        return Verdict(reason=reason, coupon=coupon)
+    customer_id = customer_ids_ensure([order.customer_external_id])[order.customer_external_id]
+    redemption = _record(coupon, customer_id=customer_id, order_external_id=order_external_id,
+                         amount=order.amount, discount=discount, now=now)
+    return Verdict(discount=discount, coupon=coupon, redemption=redemption,
+                   customer_external_id=order.customer_external_id)
+
+
+def _record(coupon: Coupon, *, customer_id: int, order_external_id: str, amount: Decimal,
+            discount: Decimal, now: datetime.datetime) -> CouponRedemption:
+    """Write a redemption of the locked coupon and count it on the coupon and the
+    definition."""
+    redemption = CouponRedemption.objects.create(
+        coupon=coupon, customer_id=customer_id, order_external_id=order_external_id,
+        order_amount=amount, discount=discount, redeemed_at=now)
+    coupon.redemptions += 1
+    if _is_used_up(coupon):
+        coupon.status = Coupon.Status.REDEEMED
+    Coupon.objects.filter(pk=coupon.pk).update(redemptions=coupon.redemptions,
+                                               status=coupon.status)
+    CouponDefinition.objects.filter(pk=coupon.definition_id).update(
+        discount_total=F("discount_total") + discount)
+    return redemption
+
+
+# --- orders carrying a code -----------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Linked:
+    linked: int = 0  # redemptions recorded from orders
+    released: int = 0  # redemptions of cancelled orders released
+    used_up: int = 0  # orders whose code was used up by another order
+
+
+def coupons_link_orders(customer_ids: Iterable[int], *, now: datetime.datetime) -> Linked:
+    """After these customers' orders arrived: record a redemption for each order that
+    carries one of our codes and has none yet (so results attribute it to the campaign and
+    node that issued the code), and release the redemptions of cancelled orders (the code
+    becomes usable again; a refund keeps it used). Safe to run again."""
+    orders = list(Order.objects.filter(customer_id__in=set(customer_ids))
+                  .filter(~Q(coupon_code="") | Q(status=OrderStatus.CANCELLED))
+                  .values_list("external_id", "customer_id", "amount", "status", "coupon_code"))
+    if not orders:
+        return Linked()
+    cancelled = [row[0] for row in orders if row[3] == OrderStatus.CANCELLED]
+    released = _release(cancelled)
+    linked, used_up = _link([row for row in orders
+                             if row[3] != OrderStatus.CANCELLED and row[4]], now)
+    return Linked(linked=linked, released=released, used_up=used_up)
+
+
+def _link(orders: list[tuple], now: datetime.datetime) -> tuple[int, int]:
+    codes = {canonical_code(code) for *_rest, code in orders} - {""}
+    coupons = dict(Coupon.objects.filter(code__in=codes).values_list("code", "pk"))
+    wanted = [(coupons[canonical_code(code)], external_id, customer_id, amount)
+              for external_id, customer_id, amount, _status, code in orders
+              if canonical_code(code) in coupons]
+    if not wanted:
+        return 0, 0
+    recorded = set(CouponRedemption.objects.filter(
+        order_external_id__in={external_id for _c, external_id, *_rest in wanted})
+        .values_list("coupon_id", "order_external_id"))
+    linked = used_up = 0
+    for coupon_id, external_id, customer_id, amount in wanted:
+        if (coupon_id, external_id) in recorded:
+            continue
+        if _link_one(coupon_id, external_id, customer_id, amount, now):
+            linked += 1
+        else:
+            used_up += 1
+    return linked, used_up
+
+
+def _link_one(coupon_id: int, order_external_id: str, customer_id: int, amount: Decimal,
+              now: datetime.datetime) -> bool:
+    with transaction.atomic():
+        coupon = Coupon.objects.select_for_update(of=("self",)).select_related("definition") \
+            .get(pk=coupon_id)
+        if CouponRedemption.objects.filter(coupon=coupon,
+                                           order_external_id=order_external_id).exists():
+            return True  # a concurrent redeem of the same order recorded it
+        if _is_used_up(coupon):
+            logger.warning("coupon %s is used up; order %s carrying it is not linked",
+                           coupon.code, order_external_id)
+            return False
+        _record(coupon, customer_id=customer_id, order_external_id=order_external_id,
+                amount=amount, discount=coupon_discount(coupon.definition, amount), now=now)
+    return True
+
+
+def _release(order_external_ids: list[str]) -> int:
+    """Give back the uses of these (cancelled) orders' redemptions."""
+    if not order_external_ids:
+        return 0
+    released = 0
+    for pk, coupon_id in CouponRedemption.objects.filter(
+            order_external_id__in=order_external_ids).values_list("pk", "coupon_id"):
+        with transaction.atomic():
+            coupon = Coupon.objects.select_for_update().get(pk=coupon_id)
+            redemption = CouponRedemption.objects.filter(pk=pk).first()
+            if redemption is None:
+                continue  # released by a concurrent run
+            redemption.delete()
+            coupon.redemptions = max(coupon.redemptions - 1, 0)
+            if coupon.status == Coupon.Status.REDEEMED and not _is_used_up(coupon):
+                coupon.status = Coupon.Status.ACTIVE
+            coupon.save(update_fields=["redemptions", "status"])
+            CouponDefinition.objects.filter(pk=coupon.definition_id).update(
+                discount_total=F("discount_total") - redemption.discount)
+            logger.info("released coupon %s of cancelled order %s", coupon.code,
+                        redemption.order_external_id)
+            released += 1
+    return released
