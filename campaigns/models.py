@@ -269,7 +269,12 @@ class Coupon(models.Model):
             models.UniqueConstraint(fields=["code"], name="coupon_unique_code"),
             models.UniqueConstraint(fields=["journey", "step"], name="coupon_unique_step"),
         ]
-        indexes = [models.Index(fields=["customer", "expires_at"], name="coupon_customer")]
+        indexes = [
+            models.Index(fields=["customer", "expires_at"], name="coupon_customer"),
+            # The segment rule "coupon expiring within D days" over all customers.
+            models.Index(fields=["expires_at"], condition=models.Q(status="active"),
+                         name="coupon_active_expiry"),
+        ]
 
     def __str__(self) -> str:
         return self.code
