@@ -11,8 +11,9 @@ import math
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
+
+from customers.counters import counter_get, counter_incr
 
 
 def _window(now: float) -> tuple[int, float]:
@@ -29,15 +30,7 @@ def _cache_key(storefront_key_id: int, number: int) -> str:
 def coupon_guess_record(storefront_key_id: int, now: float | None = None) -> int:
     """Count one unknown code for this key; returns the count in the current window."""
     number, left = _window(time.time() if now is None else now)
-    key = _cache_key(storefront_key_id, number)
-    timeout = math.ceil(left) + 1
-    if cache.add(key, 1, timeout=timeout):
-        return 1
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between the two calls: this is the new window's first
-        cache.add(key, 1, timeout=timeout)
-        return 1
+    return counter_incr(_cache_key(storefront_key_id, number), timeout=math.ceil(left) + 1)
 
 
 class CouponGuessThrottle(BaseThrottle):
@@ -49,7 +42,7 @@ class CouponGuessThrottle(BaseThrottle):
             return True
         number, left = _window(time.time())
         self.retry_after = math.ceil(left)
-        return (cache.get(_cache_key(key.pk, number)) or 0) < settings.COUPON_GUESS_LIMIT
+        return counter_get(_cache_key(key.pk, number)) < settings.COUPON_GUESS_LIMIT
 
     def wait(self) -> float:
         return self.retry_after
