@@ -231,10 +231,7 @@ class CouponValidateView(CouponStorefrontView):
         verdict = coupon_validate(code=data.code, order=self.purchase(data), now=timezone.now())
         if verdict.reason == "not_found":
             coupon_guess_record(request.auth.pk)
-        return Response(io.ValidateOutputSerializer({
-            "valid": verdict.valid, "reason": verdict.reason, "message": verdict.message,
-            "discount": verdict.discount,
-            "coupon": io.coupon_info(verdict.coupon) if verdict.coupon else None}).data)
+        return Response(io.validate_answer(verdict))
 
 
 class CouponRedeemView(CouponStorefrontView):
@@ -257,10 +254,4 @@ class CouponRedeemView(CouponStorefrontView):
             raise exceptions.NotFound(verdict.message, code="not_found")
         if verdict.reason:
             raise Conflict(verdict.message, code=verdict.reason)
-        redemption = verdict.redemption
-        return Response(io.RedeemOutputSerializer({
-            "redemption_id": redemption.pk, "order_external_id": redemption.order_external_id,
-            "customer_external_id": verdict.customer_external_id,
-            "order_amount": redemption.order_amount, "discount": redemption.discount,
-            "redeemed_at": redemption.redeemed_at,
-            "coupon": io.coupon_info(verdict.coupon)}).data)
+        return Response(io.redeem_answer(verdict))

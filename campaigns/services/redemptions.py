@@ -102,6 +102,21 @@ FIND_SQL = (
     f"LEFT JOIN {Campaign._meta.db_table} g ON g.id = c.campaign_id "
     "WHERE c.code = %s")
 COUPON_WIDTH = len(Coupon._meta.concrete_fields)
+USES_SQL = (f"SELECT count(*) FROM {CouponRedemption._meta.db_table} r "
+            f"JOIN {Customer._meta.db_table} u ON u.id = r.customer_id "
+            "WHERE r.coupon_id = %s AND u.external_id = %s")
+# What an order used already: (redemption id, coupon id, stackable) each.
+ORDER_USED_SQL = (f"SELECT r.id, r.coupon_id, d.stackable FROM {CouponRedemption._meta.db_table} r "
+                  f"JOIN {Coupon._meta.db_table} c ON c.id = r.coupon_id "
+                  f"JOIN {CouponDefinition._meta.db_table} d ON d.id = c.definition_id "
+                  "WHERE r.order_external_id = %s")
+# A redemption and its counts in one statement (PostgreSQL: DML in WITH).
+RECORD_SQL = (
+    f"WITH r AS (INSERT INTO {CouponRedemption._meta.db_table} (coupon_id, customer_id, "
+    "order_external_id, order_amount, discount, redeemed_at) VALUES (%s, %s, %s, %s, %s, %s) "
+    f"RETURNING id), c AS (UPDATE {Coupon._meta.db_table} SET redemptions = %s, status = %s "
+    f"WHERE id = %s), d AS (UPDATE {CouponDefinition._meta.db_table} "
+    "SET discount_total = discount_total + %s WHERE id = %s) SELECT id FROM r")
 
 
 def _find(code: str, *, lock: bool = False) -> Coupon | None:
@@ -153,8 +168,9 @@ def _holder_refusal(coupon: Coupon, order: Purchase) -> str:
         return "already_used" if _is_used_up(coupon) else ""
     if _is_used_up(coupon):
         return "budget_exhausted"
-    uses = CouponRedemption.objects.filter(
-        coupon=coupon, customer__external_id=order.customer_external_id).count()
+    with connection.cursor() as cursor:
+        cursor.execute(USES_SQL, [coupon.pk, order.customer_external_id])
+        (uses,) = cursor.fetchone()
     return "per_customer_limit" if uses >= coupon.definition.per_customer_limit else ""
 
 
@@ -213,14 +229,15 @@ def coupon_redeem(*, code: str, order: Purchase, order_external_id: str,
         coupon = _find(code, lock=True)
         if coupon is None:
             return Verdict(reason="not_found")
-        used = list(CouponRedemption.objects.filter(order_external_id=order_external_id)
-                    .values_list("id", "coupon_id", "coupon__definition__stackable"))
+        with connection.cursor() as cursor:
+            cursor.execute(ORDER_USED_SQL, [order_external_id])
+            used = cursor.fetchall()
         done = [pk for pk, coupon_id, _stackable in used if coupon_id == coupon.pk]
         if done:
             redemption = CouponRedemption.objects.select_related("customer").get(pk=done[0])
             return Verdict(discount=redemption.discount, coupon=coupon, redemption=redemption,
                            customer_external_id=redemption.customer.external_id)
-        others = [stackable for _pk, _coupon, stackable in used]
+        others = [bool(stackable) for _pk, _coupon, stackable in used]
         others += _other_codes_stackable(coupon, order.other_codes)
         return _redeem_checked(coupon, order, order_external_id, now, others)
 
@@ -246,12 +263,21 @@ def _record(coupon: Coupon, *, customer_id: int, order_external_id: str, amount:
             discount: Decimal, now: datetime.datetime) -> CouponRedemption:
     """Write a redemption of the locked coupon and count it on the coupon and the
     definition."""
-    redemption = CouponRedemption.objects.create(
+    redemption = CouponRedemption(
         coupon=coupon, customer_id=customer_id, order_external_id=order_external_id,
         order_amount=amount, discount=discount, redeemed_at=now)
     coupon.redemptions += 1
     if _is_used_up(coupon):
         coupon.status = Coupon.Status.REDEEMED
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(RECORD_SQL, [coupon.pk, customer_id, order_external_id, amount,
+                                        discount, now, coupon.redemptions, coupon.status,
+                                        coupon.pk, discount, coupon.definition_id])
+            redemption.pk = cursor.fetchone()[0]
+        redemption._state.adding = False
+        return redemption
+    redemption.save()
     Coupon.objects.filter(pk=coupon.pk).update(redemptions=coupon.redemptions,
                                                status=coupon.status)
     CouponDefinition.objects.filter(pk=coupon.definition_id).update(

@@ -365,3 +365,29 @@ def test_known_codes_do_not_count_as_guesses(api):
 
     for _n in range(5):
         assert validate(api, check(coupon, owner))["valid"] is True
+
+
+# --- the answers match the documented shapes ------------------------------------------------
+
+def test_validate_answers_have_the_documented_shape(api):
+    from campaigns.api.coupon_serializers import ValidateOutputSerializer
+
+    owner = CustomerFactory()
+    coupon = personal(owner)
+    for body in (validate(api, check(coupon, owner)), validate(api, check("NOSUCHCODE"))):
+        shaped = ValidateOutputSerializer(data=body)
+        assert shaped.is_valid(), shaped.errors
+        assert set(body) == set(ValidateOutputSerializer().fields)
+
+
+def test_redeem_answers_have_the_documented_shape(api):
+    from campaigns.api.coupon_serializers import CouponInfoOutputSerializer, RedeemOutputSerializer
+
+    owner = CustomerFactory()
+    coupon = personal(owner)
+    body = api.post(REDEEM, redeem_body(coupon, owner), format="json").json()
+
+    shaped = RedeemOutputSerializer(data=body)
+    assert shaped.is_valid(), shaped.errors
+    assert set(body) == set(RedeemOutputSerializer().fields)
+    assert set(body["coupon"]) == set(CouponInfoOutputSerializer().fields)
