@@ -113,7 +113,7 @@ def free_port() -> int:
 
 def gunicorn_start(port: int, args: argparse.Namespace) -> subprocess.Popen:
     command = [str(GUNICORN), "config.wsgi", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(args.workers), "--worker-class", "gthread",
+               "--workers", str(args.workers), "--worker-class", args.worker_class,
                "--threads", str(args.threads), "--keep-alive", "60", "--backlog", "2048",
                "--log-level", "warning"]
     process = subprocess.Popen(command, cwd=ROOT, env=server_env(args), start_new_session=True)
@@ -183,11 +183,12 @@ def cpu_used(before: dict[str, dict[int, float]],
 # --- the requests ---------------------------------------------------------------------------
 
 def load_codes() -> tuple[list[tuple[str, str]], str]:
-    """(code, owner external id) of every personal code, and the shared code."""
+    """(code, owner external id) of every unused personal code, and the shared code."""
     with psycopg.connect(f"{PG}/{DB_NAME}") as conn:
         rows = conn.execute(
             "SELECT c.code, u.external_id FROM campaigns_coupon c "
-            "JOIN customers_customer u ON u.id = c.customer_id ORDER BY c.id").fetchall()
+            "JOIN customers_customer u ON u.id = c.customer_id WHERE c.redemptions = 0 "
+            "ORDER BY c.id").fetchall()
     return rows, "BENCHSHARED"
 
 
@@ -337,6 +338,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14",
                         help="Redis database for the server's cache (flushed)")
     parser.add_argument("--rate-limit", default="1000000/min",
@@ -361,7 +363,7 @@ def main() -> None:
     codes, shared = load_codes()
     rng = random.Random(4)
     port = free_port()
-    print(f"gunicorn: {args.workers} workers x {args.threads} threads (gthread); "
+    print(f"gunicorn: {args.workers} workers x {args.threads} threads ({args.worker_class}); "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
     process = gunicorn_start(port, args)
     results = {}
