@@ -17,6 +17,10 @@ _INCR = "local n = redis.call('INCR', KEYS[1]) if n == 1 then " \
         "redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n"
 
 
+# The same, and read another counter, in one round trip.
+_INCR_GET = _INCR.replace("return n", "return {n, tonumber(redis.call('GET', KEYS[2]) or '0')}")
+
+
 @functools.cache
 def _redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url)  # thread-safe: it draws connections from its pool
@@ -40,6 +44,15 @@ def counter_incr(key: str, timeout: int) -> int:
     except ValueError:  # expired between the two calls: the first of a new period
         cache.add(key, 1, timeout=timeout)
         return 1
+
+
+def counter_incr_get(key: str, timeout: int, other: str) -> tuple[int, int]:
+    """counter_incr(key, timeout) and counter_get(other), in one Redis round trip."""
+    client = _client()
+    if client is not None:
+        count, other_count = client.eval(_INCR_GET, 2, PREFIX + key, PREFIX + other, timeout)
+        return int(count), int(other_count)
+    return counter_incr(key, timeout), counter_get(other)
 
 
 def counter_get(key: str) -> int:

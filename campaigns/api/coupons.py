@@ -13,7 +13,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from campaigns.api import coupon_serializers as io
-from campaigns.api.throttling import CouponGuessThrottle, coupon_guess_record
+from campaigns.api.throttling import CouponThrottle, coupon_guess_record
 from campaigns.models import Coupon, CouponDefinition
 from campaigns.services.coupons import (
     CouponRefused,
@@ -27,7 +27,6 @@ from campaigns.services.coupons import (
 from campaigns.services.redemptions import REASONS, Purchase, coupon_redeem, coupon_validate
 from customers.api.auth import request_storefront
 from customers.api.serializers import ErrorOutputSerializer
-from customers.api.throttling import StorefrontKeyThrottle
 from customers.api.views import StorefrontAPIView
 from customers.models import Customer
 from segments.api.views import Conflict, OperatorAPIView, OperatorPagination
@@ -206,7 +205,7 @@ class CouponIssueView(OperatorAPIView):
 # --- storefront API -------------------------------------------------------------------------
 
 class CouponStorefrontView(StorefrontAPIView):
-    throttle_classes = [StorefrontKeyThrottle, CouponGuessThrottle]
+    throttle_classes = [CouponThrottle]
 
     def purchase(self, data: io.CouponCheckIn) -> Purchase:
         currency = data.currency or request_storefront(self.request).currency

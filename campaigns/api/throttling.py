@@ -1,5 +1,5 @@
-"""Coupon guessing: unknown codes answered per storefront key, counted in the cache (Redis in
-production: one atomic INCR on a key that expires with its window).
+"""Coupon guessing: unknown codes answered per storefront key, counted in Redis when REDIS_URL
+is set (customers.counters: one atomic INCR on a key that expires with its window).
 
 Windows are fixed (aligned to multiples of COUPON_GUESS_WINDOW seconds since the epoch), so a
 key's count and the Retry-After it is told need no second key: once a key has had
@@ -11,9 +11,9 @@ import math
 import time
 
 from django.conf import settings
-from rest_framework.throttling import BaseThrottle
 
-from customers.counters import counter_get, counter_incr
+from customers.api.throttling import StorefrontKeyThrottle
+from customers.counters import counter_incr, counter_incr_get
 
 
 def _window(now: float) -> tuple[int, float]:
@@ -33,16 +33,18 @@ def coupon_guess_record(storefront_key_id: int, now: float | None = None) -> int
     return counter_incr(_cache_key(storefront_key_id, number), timeout=math.ceil(left) + 1)
 
 
-class CouponGuessThrottle(BaseThrottle):
-    """429 (with Retry-After) for a storefront key that sent too many unknown codes."""
+class CouponThrottle(StorefrontKeyThrottle):
+    """The storefront key's request rate, and 429 (with Retry-After) for a key that sent too
+    many unknown codes: both read in one Redis round trip."""
 
     def allow_request(self, request, view) -> bool:
         key = getattr(request, "auth", None)
         if key is None:
-            return True
-        number, left = _window(time.time())
-        self.retry_after = math.ceil(left)
-        return counter_get(_cache_key(key.pk, number)) < settings.COUPON_GUESS_LIMIT
-
-    def wait(self) -> float:
-        return self.retry_after
+            return super().allow_request(request, view)
+        number, guess_left = _window(time.time())
+        count, guesses = counter_incr_get(self.window_key(request, view), self.duration + 1,
+                                          _cache_key(key.pk, number))
+        if guesses >= settings.COUPON_GUESS_LIMIT:
+            self.seconds_left = guess_left
+            return False
+        return count <= self.num_requests

@@ -29,13 +29,16 @@ class StorefrontKeyThrottle(SimpleRateThrottle):
             f"ip-{self.get_ident(request)}")
         return f"throttle:{self.scope}:{ident}"
 
-    def allow_request(self, request, view) -> bool:
+    def window_key(self, request, view) -> str:
+        """This window's counter; sets num_requests, duration and seconds_left."""
         self.num_requests, self.duration = self.parse_rate(self.get_rate())
         now = self.timer()
         window = int(now // self.duration)
         self.seconds_left = (window + 1) * self.duration - now
-        count = counter_incr(f"{self.get_cache_key(request, view)}:{window}",
-                             timeout=self.duration + 1)
+        return f"{self.get_cache_key(request, view)}:{window}"
+
+    def allow_request(self, request, view) -> bool:
+        count = counter_incr(self.window_key(request, view), timeout=self.duration + 1)
         return count <= self.num_requests
 
     def wait(self) -> float:

@@ -337,6 +337,17 @@ def test_two_stackable_coupons_on_one_order_are_both_redeemed(api):
 @pytest.mark.redis
 @override_settings(COUPON_GUESS_LIMIT=3, COUPON_GUESS_WINDOW=600)
 def test_too_many_unknown_codes_from_one_key_are_429_until_the_window_ends(api, storefront):
+    guessing_is_throttled(api, storefront)
+
+
+@override_settings(COUPON_GUESS_LIMIT=3, COUPON_GUESS_WINDOW=600)
+def test_guessing_is_throttled_in_the_embedded_setup_too(api, storefront, settings):
+    settings.REDIS_URL = ""  # the default cache (per-process memory) counts instead
+
+    guessing_is_throttled(api, storefront)
+
+
+def guessing_is_throttled(api, storefront):
     from customers.services.storefronts import storefront_key_create
 
     owner = CustomerFactory()
