@@ -25,6 +25,7 @@ from campaigns.models import Campaign, Coupon, CouponDefinition, CouponRedemptio
 from campaigns.services.coupons import canonical_code
 from customers.models import Customer, Order, OrderStatus
 from customers.services.ingest import customer_ids_ensure
+from customers.sql import fetch_all, fetch_one
 
 logger = logging.getLogger(__name__)
 
@@ -135,10 +136,9 @@ def _find(code: str, customer_external_id: str, *, lock: bool = False
             .filter(code=canonical).first()
         return coupon, Customer.objects.filter(external_id=customer_external_id) \
             .values_list("pk", flat=True).first()
-    with connection.cursor() as cursor:
-        cursor.execute(FIND_SQL + (" FOR UPDATE OF c" if lock else ""),
-                       [customer_external_id, canonical])
-        row = cursor.fetchone()
+    row = fetch_one("coupon_find_locked", FIND_SQL + " FOR UPDATE OF c",
+                    [customer_external_id, canonical]) if lock \
+        else fetch_one("coupon_find", FIND_SQL, [customer_external_id, canonical])
     if row is None:
         return None, None
     coupon = Coupon.from_db(connection.alias, None, row[:COUPON_WIDTH])
@@ -175,9 +175,7 @@ def _holder_refusal(coupon: Coupon, order: Purchase) -> str:
         return "already_used" if _is_used_up(coupon) else ""
     if _is_used_up(coupon):
         return "budget_exhausted"
-    with connection.cursor() as cursor:
-        cursor.execute(USES_SQL, [coupon.pk, order.customer_external_id])
-        (uses,) = cursor.fetchone()
+    (uses,) = fetch_one("coupon_uses", USES_SQL, [coupon.pk, order.customer_external_id])
     return "per_customer_limit" if uses >= coupon.definition.per_customer_limit else ""
 
 
@@ -236,9 +234,7 @@ def coupon_redeem(*, code: str, order: Purchase, order_external_id: str,
         coupon, customer_id = _find(code, order.customer_external_id, lock=True)
         if coupon is None:
             return Verdict(reason="not_found")
-        with connection.cursor() as cursor:
-            cursor.execute(ORDER_USED_SQL, [order_external_id])
-            used = cursor.fetchall()
+        used = fetch_all("coupon_order_used", ORDER_USED_SQL, [order_external_id])
         done = [pk for pk, coupon_id, _stackable in used if coupon_id == coupon.pk]
         if done:
             redemption = CouponRedemption.objects.select_related("customer").get(pk=done[0])
@@ -280,11 +276,9 @@ def _record(coupon: Coupon, *, customer_id: int, order_external_id: str, amount:
     if _is_used_up(coupon):
         coupon.status = Coupon.Status.REDEEMED
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(RECORD_SQL, [coupon.pk, customer_id, order_external_id, amount,
-                                        discount, now, coupon.redemptions, coupon.status,
-                                        coupon.pk, discount, coupon.definition_id])
-            redemption.pk = cursor.fetchone()[0]
+        (redemption.pk,) = fetch_one("coupon_record", RECORD_SQL, [
+            coupon.pk, customer_id, order_external_id, amount, discount, now,
+            coupon.redemptions, coupon.status, coupon.pk, discount, coupon.definition_id])
         redemption._state.adding = False
         return redemption
     redemption.save()

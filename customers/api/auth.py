@@ -5,6 +5,7 @@ from rest_framework import authentication, exceptions, permissions
 
 from customers.models import Storefront, StorefrontKey
 from customers.services.storefronts import hash_key
+from customers.sql import fetch_one
 
 
 def _columns(model: type[models.Model], alias: str) -> list[str]:
@@ -26,9 +27,7 @@ def storefront_key_find(key_hash: str) -> StorefrontKey | None:
     if connection.vendor != "postgresql":  # SQLite needs Django's type conversions
         return StorefrontKey.objects.select_related("storefront") \
             .filter(key_hash=key_hash, revoked_at__isnull=True).first()
-    with connection.cursor() as cursor:
-        cursor.execute(KEY_SQL, [key_hash])
-        row = cursor.fetchone()
+    row = fetch_one("storefront_key_find", KEY_SQL, [key_hash])
     if row is None:
         return None
     key = StorefrontKey.from_db(connection.alias, None, row[:KEY_WIDTH])
