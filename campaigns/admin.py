@@ -42,10 +42,10 @@ class CouponDefinitionForm(forms.ModelForm):
 class CouponDefinitionAdmin(admin.ModelAdmin):
     form = CouponDefinitionForm
     list_display = ("name", "kind", "value", "shared_code", "is_active", "issued_count",
-                    "redeemed", "discount_total", "budget")
+                    "redeemed", "discount_spent", "budget")
     list_filter = ("kind", "is_active", "stackable")
     search_fields = ("name", "shared_code")
-    readonly_fields = ("issued_count", "redeemed", "discount_total", "created_at")
+    readonly_fields = ("issued_count", "redeemed", "discount_spent", "created_at")
     fieldsets = (
         (None, {"fields": ("name", "kind", "value", "currency", "min_order_amount",
                            "max_discount", "stackable", "is_active")}),
@@ -53,7 +53,7 @@ class CouponDefinitionAdmin(admin.ModelAdmin):
         (_("Codes"), {"fields": ("code_prefix", "per_customer_limit", "shared_code",
                                  "shared_limit")}),
         (_("Budget"), {"fields": ("max_codes", "max_discount_total")}),
-        (_("Stats"), {"fields": ("issued_count", "redeemed", "discount_total", "created_at")}),
+        (_("Stats"), {"fields": ("issued_count", "redeemed", "discount_spent", "created_at")}),
     )
 
     def get_queryset(self, request):
@@ -68,6 +68,10 @@ class CouponDefinitionAdmin(admin.ModelAdmin):
     def redeemed(self, definition) -> int:
         return definition.redeemed
 
+    @admin.display(description=_("discount spent"), ordering="discount_spent")
+    def discount_spent(self, definition):
+        return definition.discount_spent
+
     @admin.display(description=_("budget left"))
     def budget(self, definition) -> str:
         left = []
@@ -76,7 +80,7 @@ class CouponDefinitionAdmin(admin.ModelAdmin):
                                                       - definition.issued_count, 0)})
         if definition.max_discount_total is not None:
             left.append(_("%(n)s discount") % {"n": max(definition.max_discount_total
-                                                         - definition.discount_total, 0)})
+                                                         - definition.discount_spent, 0)})
         return ", ".join(str(each) for each in left) or "-"
 
     def save_model(self, request, obj, form, change):

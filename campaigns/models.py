@@ -221,6 +221,8 @@ class CouponDefinition(models.Model):
     code_prefix = models.CharField(_("code prefix"), max_length=8, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     issued_count = models.PositiveIntegerField(default=0, editable=False)
+    # The discount granted so far, kept while max_discount_total is set (redeems lock this row
+    # to hold the budget) and recounted from the redemptions whenever the definition is saved.
     discount_total = models.DecimalField(max_digits=14, decimal_places=2, default=0,
                                          editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

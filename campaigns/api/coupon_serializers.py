@@ -98,14 +98,14 @@ class DefinitionStatsOutputSerializer(serializers.Serializer):
 
 
 def definition_stats(definition: CouponDefinition) -> dict:
-    """Needs the `redeemed` annotation (coupon_definitions_with_stats)."""
+    """Needs the annotations of coupon_definitions_with_stats."""
     shared_left = None
     if definition.shared_code and definition.shared_limit is not None:
         shared_left = max(definition.shared_limit - definition.redeemed, 0)
     return {
         "issued": definition.issued_count,
         "redeemed": definition.redeemed,
-        "discount_spent": definition.discount_total,
+        "discount_spent": definition.discount_spent,
         "budget_left": {
             "codes": None if definition.max_codes is None
             else max(definition.max_codes - definition.issued_count, 0),

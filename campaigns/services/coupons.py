@@ -11,10 +11,11 @@ import re
 import secrets
 from collections import Counter
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Sum
+from django.db.models import DecimalField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -330,6 +331,8 @@ def coupon_definition_save(definition: CouponDefinition | None = None, *,
         definition = definition or CouponDefinition()
         for name, value in values.items():
             setattr(definition, name, value)
+        if definition.pk:  # kept only while a budget is set: recount for a new one
+            definition.discount_total = _discount_spent(definition.pk)
         try:
             with transaction.atomic():
                 definition.save()
@@ -337,6 +340,11 @@ def coupon_definition_save(definition: CouponDefinition | None = None, *,
         except IntegrityError as exc:  # a concurrent save took the name or the code
             raise DefinitionInvalid(_integrity_problem(exc)) from exc
     return definition
+
+
+def _discount_spent(definition_id: int) -> Decimal:
+    return CouponRedemption.objects.filter(coupon__definition_id=definition_id) \
+        .aggregate(spent=Coalesce(Sum("discount"), Decimal(0)))["spent"]
 
 
 def _integrity_problem(exc: IntegrityError) -> dict[str, str]:
@@ -374,10 +382,13 @@ def coupon_definition_delete(definition: CouponDefinition) -> None:
 
 
 def coupon_definitions_with_stats(queryset=None):
-    """Definitions annotated with what they issued and what was redeemed: `redeemed` (uses)
-    and `codes` (personal and shared coupon rows)."""
+    """Definitions annotated with what was redeemed: `redeemed` (uses of all its codes) and
+    `discount_spent` (summed from the redemptions: the stored running total is kept only while
+    a discount budget is set)."""
     queryset = CouponDefinition.objects.all() if queryset is None else queryset
+    spent = CouponRedemption.objects.filter(coupon__definition=OuterRef("pk")) \
+        .values("coupon__definition").annotate(total=Sum("discount")).values("total")
     return queryset.annotate(
         redeemed=Coalesce(Sum("coupons__redemptions"), 0),
-        codes=Count("coupons"),
+        discount_spent=Coalesce(Subquery(spent), Decimal(0), output_field=DecimalField()),
     )

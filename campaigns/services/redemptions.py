@@ -119,7 +119,8 @@ RECORD_SQL = (
     "order_external_id, order_amount, discount, redeemed_at) VALUES (%s, %s, %s, %s, %s, %s) "
     f"RETURNING id), c AS (UPDATE {Coupon._meta.db_table} SET redemptions = %s, status = %s "
     f"WHERE id = %s), d AS (UPDATE {CouponDefinition._meta.db_table} "
-    "SET discount_total = discount_total + %s WHERE id = %s) SELECT id FROM r")
+    "SET discount_total = discount_total + %s WHERE id = %s AND max_discount_total IS NOT NULL) "
+    "SELECT id FROM r")
 
 
 def _find(code: str, customer_external_id: str, *, lock: bool = False
@@ -265,6 +266,13 @@ def _redeem_checked(coupon: Coupon, order: Purchase, order_external_id: str,
                    customer_external_id=order.customer_external_id)
 
 
+def _budget_filter(definition_id: int):
+    """The definition, when it has a discount budget: only then is its running total kept
+    (CouponDefinition.discount_total). Without a budget every redeem of the definition would
+    queue on that one row (bench/coupons.py: redeem p99 in seconds at 300/s)."""
+    return CouponDefinition.objects.filter(pk=definition_id, max_discount_total__isnull=False)
+
+
 def _record(coupon: Coupon, *, customer_id: int, order_external_id: str, amount: Decimal,
             discount: Decimal, now: datetime.datetime) -> CouponRedemption:
     """Write a redemption of the locked coupon and count it on the coupon and the
@@ -284,8 +292,7 @@ def _record(coupon: Coupon, *, customer_id: int, order_external_id: str, amount:
     redemption.save()
     Coupon.objects.filter(pk=coupon.pk).update(redemptions=coupon.redemptions,
                                                status=coupon.status)
-    CouponDefinition.objects.filter(pk=coupon.definition_id).update(
-        discount_total=F("discount_total") + discount)
+    _budget_filter(coupon.definition_id).update(discount_total=F("discount_total") + discount)
     return redemption
 
 
@@ -371,7 +378,7 @@ def _release(order_external_ids: list[str]) -> int:
             if coupon.status == Coupon.Status.REDEEMED and not _is_used_up(coupon):
                 coupon.status = Coupon.Status.ACTIVE
             coupon.save(update_fields=["redemptions", "status"])
-            CouponDefinition.objects.filter(pk=coupon.definition_id).update(
+            _budget_filter(coupon.definition_id).update(
                 discount_total=F("discount_total") - redemption.discount)
             logger.info("released coupon %s of cancelled order %s", coupon.code,
                         redemption.order_external_id)

@@ -8,6 +8,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from campaigns.models import Coupon, CouponDefinition, CouponRedemption
+from campaigns.services.coupons import coupon_definitions_with_stats
 from customers.models import Customer
 from tests.campaigns.coupons import (
     DAY,
@@ -221,7 +222,7 @@ def test_redeem_records_the_redemption_and_uses_the_code(api):
         body["redemption_id"], owner.pk, Decimal("10.00"))
     coupon.refresh_from_db()
     assert (coupon.status, coupon.redemptions) == ("redeemed", 1)
-    assert CouponDefinition.objects.get().discount_total == Decimal("10.00")
+    assert coupon_definitions_with_stats().get().discount_spent == Decimal("10.00")
 
 
 def test_the_same_redeem_repeated_returns_the_same_answer(api):
@@ -309,6 +310,18 @@ def test_discount_budget_refuses_what_would_exceed_it(api):
 
     assert (response.status_code, response.json()["code"]) == (409, "budget_exhausted")
     assert CouponDefinition.objects.get().discount_total == Decimal(30)
+
+
+def test_a_budget_set_later_counts_the_discount_already_granted(api, settings):
+    from campaigns.services.coupons import coupon_definition_save
+
+    coupon = shared("LATER", kind="fixed", value=Decimal(30))
+    api.post(REDEEM, redeem_body(coupon, "ann"), format="json")
+    coupon_definition_save(coupon.definition, max_discount_total=Decimal(50))
+
+    response = api.post(REDEEM, redeem_body(coupon, "bob", order="o2"), format="json")
+
+    assert (response.status_code, response.json()["code"]) == (409, "budget_exhausted")
 
 
 def test_second_coupon_on_an_order_with_a_non_stackable_one_is_not_stackable(api):
