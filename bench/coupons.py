@@ -23,7 +23,7 @@ Other work on the machine steals the same two cores; the script prints how much 
 processes used during each phase, and the CPU per request of gunicorn, PostgreSQL and this
 client.
 
-    .venv/bin/python bench/coupons.py [--customers 100000] [--seconds 30] [--threads 4]
+    .venv/bin/python bench/coupons.py [--customers 100000] [--seconds 30] [--threads 2]
 """
 
 import argparse
@@ -91,6 +91,12 @@ def database_recreate() -> None:
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+def database_exists() -> bool:
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        return bool(conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                 [DB_NAME]).fetchone())
 
 
 def database_drop() -> None:
@@ -337,7 +343,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14",
                         help="Redis database for the server's cache (flushed)")
@@ -350,6 +356,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
+    if args.reuse and not database_exists():
+        raise SystemExit(f"no {DB_NAME} to reuse: run once without --reuse (with --keep)")
     if not args.reuse:
         print(f"database {DB_NAME}: re-creating, migrating, loading {args.customers:,} "
               "customers with a code each ...", flush=True)
