@@ -83,6 +83,7 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
         # ERROR: Django logs every refused redeem (a 409) as a warning.
         REDIS_URL=args.redis, CELERY_BROKER_URL=args.redis, LOG_LEVEL="ERROR",
         DATA_DIR=str(Path(tempfile.gettempdir()) / DB_NAME),
+        CONN_HEALTH_CHECKS="1" if args.health_checks else "0",
     )
     return env
 
@@ -352,6 +353,8 @@ def main() -> None:
     parser.add_argument("--rate-scale", type=float, default=1.0,
                         help="multiply both target rates (to find where it breaks)")
     parser.add_argument("--only", choices=["validate", "redeem"])
+    parser.add_argument("--no-health-checks", dest="health_checks", action="store_false",
+                        help="CONN_HEALTH_CHECKS=0: no SELECT 1 before each request's queries")
     parser.add_argument("--reuse", action="store_true", help="keep the loaded database")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
@@ -371,7 +374,8 @@ def main() -> None:
     codes, shared = load_codes()
     rng = random.Random(4)
     port = free_port()
-    print(f"gunicorn: {args.workers} workers x {args.threads} threads ({args.worker_class}); "
+    print(f"gunicorn: {args.workers} workers x {args.threads} threads ({args.worker_class}), "
+          f"CONN_HEALTH_CHECKS {'on' if args.health_checks else 'off'}; "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
     process = gunicorn_start(port, args)
     results = {}
