@@ -91,9 +91,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     # A "SELECT 1" round trip before the first query of every request, so that a connection
-    # the server dropped is replaced instead of failing that request. 0 saves the round trip
-    # (bench/coupons.py: redeem p99 at 300/s ~120 ms with it, ~30 ms without, on a quiet
-    # machine).
+    # the server dropped is replaced instead of failing that request. 0 saves that round trip
+    # on every API call (bench/coupons.py --no-health-checks).
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 # Hot-path lookups (storefront keys, coupons) as named prepared statements (customers/sql.py);
 # 0 behind a transaction-pooling proxy that cannot keep them.
