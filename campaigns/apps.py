@@ -10,6 +10,8 @@ class CampaignsConfig(AppConfig):
         from campaigns import (
             flows,  # noqa: F401 - registers the node types
             receivers,
+            rules,
         )
 
         receivers.connect()
+        rules.register()  # segment rule fields that read campaigns' tables

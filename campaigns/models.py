@@ -226,7 +226,8 @@ class CouponDefinition(models.Model):
     stackable = models.BooleanField(_("may be combined with other coupons"), default=False)
     code_prefix = models.CharField(_("code prefix"), max_length=8, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
-    issued_count = models.PositiveIntegerField(default=0, editable=False)
+    # The discount granted so far, kept while max_discount_total is set (redeems lock this row
+    # to hold the budget) and recounted from the redemptions whenever the definition is saved.
     discount_total = models.DecimalField(max_digits=14, decimal_places=2, default=0,
                                          editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -261,7 +262,8 @@ class Coupon(models.Model):
     step = models.PositiveIntegerField(null=True, blank=True)
     node = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
-    max_redemptions = models.PositiveIntegerField(default=1)
+    # NULL: no limit (a shared code without shared_limit).
+    max_redemptions = models.PositiveIntegerField(null=True, blank=True, default=1)
     redemptions = models.PositiveIntegerField(default=0)
     issued_at = models.DateTimeField()
     starts_at = models.DateTimeField(null=True, blank=True)
@@ -274,7 +276,12 @@ class Coupon(models.Model):
             models.UniqueConstraint(fields=["code"], name="coupon_unique_code"),
             models.UniqueConstraint(fields=["journey", "step"], name="coupon_unique_step"),
         ]
-        indexes = [models.Index(fields=["customer", "expires_at"], name="coupon_customer")]
+        indexes = [
+            models.Index(fields=["customer", "expires_at"], name="coupon_customer"),
+            # The segment rule "coupon expiring within D days" over all customers.
+            models.Index(fields=["expires_at"], condition=models.Q(status="active"),
+                         name="coupon_active_expiry"),
+        ]
 
     def __str__(self) -> str:
         return self.code
@@ -295,7 +302,12 @@ class CouponRedemption(models.Model):
         verbose_name_plural = _("coupon redemptions")
         constraints = [models.UniqueConstraint(fields=["coupon", "order_external_id"],
                                                name="redemption_unique_order")]
-        indexes = [models.Index(fields=["customer", "redeemed_at"], name="redemption_customer")]
+        indexes = [
+            models.Index(fields=["customer", "redeemed_at"], name="redemption_customer"),
+            # Redeem checks what else the same order used (stacking); a cancelled order
+            # releases what it used.
+            models.Index(fields=["order_external_id"], name="redemption_order"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.coupon_id} on {self.order_external_id}"

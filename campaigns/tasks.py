@@ -69,15 +69,18 @@ def consume_triggers_task() -> int:
 
 @shared_task(name="campaigns.react", **_RETRY)
 def react_task(customer_ids: list[int]) -> int:
-    """After these customers' orders or events arrived: end journeys that reached their goal,
+    """After these customers' orders or events arrived: record the coupons their orders
+    carry (and release those of cancelled orders), end journeys that reached their goal,
     wake those waiting for an event, and start the journeys their events trigger."""
     from django.utils import timezone
 
     from campaigns.services.goals import journeys_convert
+    from campaigns.services.redemptions import coupons_link_orders
     from campaigns.services.runner import journeys_wake
     from campaigns.services.triggers import triggers_consume
 
     now = timezone.now()
+    coupons_link_orders(customer_ids, now=now)
     journeys_convert(customer_ids, now=now)
     journeys_wake(customer_ids, now=now)
     return triggers_consume(now=now, customers=customer_ids)

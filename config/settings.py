@@ -90,7 +90,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A "SELECT 1" round trip before the first query of every request, so that a connection
+    # the server dropped is replaced instead of failing that request. 0 saves that round trip
+    # on every API call (bench/coupons.py --no-health-checks).
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+# Hot-path lookups (storefront keys, coupons) as named prepared statements (customers/sql.py);
+# 0 behind a transaction-pooling proxy that cannot keep them.
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits, locks) -------------------------------------------------------------
@@ -157,6 +163,10 @@ TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
 CAMPAIGNS_WEBHOOK_TIMEOUT = env.float("CAMPAIGNS_WEBHOOK_TIMEOUT", default=5.0)
 CAMPAIGNS_MAX_ATTEMPTS = env.int("CAMPAIGNS_MAX_ATTEMPTS", default=5)
 CAMPAIGNS_RETRY_SECONDS = env.int("CAMPAIGNS_RETRY_SECONDS", default=60)
+# Coupon validate/redeem answers for unknown codes allowed per storefront key and window
+# (seconds); past it, both calls answer 429 until the window ends (docs/coupons.md).
+COUPON_GUESS_LIMIT = env.int("COUPON_GUESS_LIMIT", default=20)
+COUPON_GUESS_WINDOW = env.int("COUPON_GUESS_WINDOW", default=600)
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -196,11 +206,13 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Retentio API",
     "DESCRIPTION": (
-        "Storefront API: push customers, orders and behaviour events. Authenticate with "
+        "Storefront API: push customers, orders and behaviour events; validate and redeem "
+        "coupon codes. Authenticate with "
         "`Authorization: Bearer <storefront key>` (`python manage.py create_storefront NAME`). "
         "Batch endpoints take up to 1,000 items and are all-or-nothing: one bad item rejects "
         "the whole batch with a 400 naming each bad item's index and field.\n\n"
-        "Operator API (segments, templates, rule fields): a staff user's session, or "
+        "Operator API (segments, templates, rule fields, coupon definitions): a staff user's "
+        "session, or "
         "`Authorization: Token <operator token>` (`python manage.py create_operator_token "
         "USERNAME`); storefront keys are refused there."
     ),
@@ -217,6 +229,7 @@ SPECTACULAR_SETTINGS = {
         "CouponStatusEnum": "campaigns.models.Coupon.Status",
         "DeliveryStatusEnum": "campaigns.models.Delivery.Status",
         "MessageChannelEnum": "campaigns.models.Channel",
+        "CouponKindEnum": "campaigns.models.CouponDefinition.Kind",
     },
 }
 

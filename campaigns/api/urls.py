@@ -4,7 +4,7 @@ slashes, so the customers' `customers/<path:external_id>/` route would take it o
 
 from django.urls import path
 
-from campaigns.api import messages, results, views
+from campaigns.api import coupons, messages, results, views
 
 urlpatterns = [
     # Operator API: campaigns
@@ -44,7 +44,18 @@ urlpatterns = [
          name="api-webhook-endpoints"),
     path("webhook-endpoints/<int:pk>/", messages.WebhookEndpointDetailView.as_view(),
          name="api-webhook-endpoint"),
+    # Operator API: coupons
+    path("coupon-definitions/", coupons.CouponDefinitionListView.as_view(),
+         name="api-coupon-definitions"),
+    path("coupon-definitions/<int:pk>/", coupons.CouponDefinitionDetailView.as_view(),
+         name="api-coupon-definition"),
+    path("coupon-definitions/<int:pk>/coupons/", coupons.CouponDefinitionCouponsView.as_view(),
+         name="api-coupon-definition-coupons"),
+    path("coupon-definitions/<int:pk>/issue/", coupons.CouponIssueView.as_view(),
+         name="api-coupon-definition-issue"),
     # Storefront API
+    path("coupons/validate/", coupons.CouponValidateView.as_view(), name="api-coupons-validate"),
+    path("coupons/redeem/", coupons.CouponRedeemView.as_view(), name="api-coupons-redeem"),
     path("customers/<path:external_id>/offers/", messages.CustomerOffersView.as_view(),
          name="api-customer-offers"),
 ]

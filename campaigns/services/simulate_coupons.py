@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.models import Coupon, CouponDefinition
 from campaigns.services import reportsql as q
+from campaigns.services.coupons import codes_issued
 from customers.models import CustomerMetrics
 
 METRICS = CustomerMetrics._meta.db_table
@@ -57,7 +58,7 @@ def coupons_simulate(definition_id: int, customer_ids: set[int], *, now: datetim
     limited = _limited(definition, customer_ids, ledger)
     candidates = sorted(customer_ids - limited)
     left = None if definition.max_codes is None else max(
-        definition.max_codes - definition.issued_count - ledger.issued[definition.pk], 0)
+        definition.max_codes - codes_issued(definition) - ledger.issued[definition.pk], 0)
     issued = set(candidates if left is None else candidates[:left])
     refused = {"limit": limited, "budget": set(candidates) - issued}
     ledger.issued[definition.pk] += len(issued)

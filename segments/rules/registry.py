@@ -47,6 +47,10 @@ class Field:
     path: str | None = None
     choices: tuple[tuple[str, Promise], ...] = ()
     description: Promise | str = ""
+    # (condition, customer, context) -> the customer's side of a condition, for the explainer:
+    # fields registered by a higher app (campaigns) bring their own, as segments cannot read
+    # their tables.
+    explain: Callable[..., Any] | None = None
 
     @property
     def choice_values(self) -> tuple[str, ...]:

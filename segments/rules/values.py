@@ -126,6 +126,10 @@ def days(_field: RuleField) -> TypeAdapter:
     return TypeAdapter(Days)
 
 
+def window_days(_field: RuleField) -> TypeAdapter:
+    return TypeAdapter(WindowDays)
+
+
 def percent(_field: RuleField) -> TypeAdapter:
     return TypeAdapter(Annotated[
         decimal.Decimal, BeforeValidator(_json_number), Field(gt=0, le=100, allow_inf_nan=False),

@@ -88,7 +88,7 @@ def customer_value(node: Condition, customer: Customer, context: Context) -> Any
     """What the condition compares for this customer: the stored value of a field, or for a
     behaviour condition the facts it counts (events, orders, membership)."""
     field = node.field
-    reader = READERS.get(field.name)
+    reader = READERS.get(field.name) or field.explain
     if reader is not None:
         return reader(node, customer, context)
     if field.type == FieldType.ATTRIBUTE:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from campaigns.models import Coupon
 from customers.models import Customer, CustomerMetrics, Event, LifecycleChange, Order, OrderStatus
 from segments.models import SegmentMembership
 from segments.rules.registry import ATTRIBUTE_PREFIX, FIELDS, Field, FieldType
@@ -43,6 +44,7 @@ class World:
     events: dict[int, list[dict]]
     stage_changes: dict[int, list[dict]]
     memberships: dict[int, set[int]]
+    coupons: dict[int, list[dict]] = dataclasses.field(default_factory=dict)
     thresholds: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
@@ -64,6 +66,8 @@ class World:
             stage_changes=_by_customer(LifecycleChange.objects.values(
                 "customer_id", "from_stage", "to_stage", "changed_at")),
             memberships=memberships,
+            coupons=_by_customer(Coupon.objects.filter(customer__isnull=False).values(
+                "customer_id", "status", "expires_at", "definition__is_active")),
         )
 
 
@@ -105,7 +109,7 @@ MOMENTS = {  # whole days since these moments
     "recency_days": (True, "last_order_at"),
     "days_since_first_order": (True, "first_order_at"),
 }
-BEHAVIOUR = {"first_order", "events", "orders", "cart", "segment"}
+BEHAVIOUR = {"first_order", "events", "orders", "cart", "segment", "coupons"}
 KNOWN_FIELDS = PROFILE | METRICS | set(MOMENTS) | BEHAVIOUR | {ATTRIBUTE_PREFIX + "*"}
 
 
@@ -373,6 +377,15 @@ def _in_segment(world, customer, _field, segment_id) -> bool:
     return customer["id"] in world.memberships.get(segment_id, set())
 
 
+def _coupon_expiring_within(world, customer, _field, days) -> bool:
+    """Registered by campaigns (campaigns/rules.py): a usable personal code expiring after now
+    and at most `days` days from now."""
+    return any(coupon["status"] == "active" and coupon["definition__is_active"]
+               and coupon["expires_at"] is not None
+               and world.now < coupon["expires_at"] <= world.now + days * DAY
+               for coupon in world.coupons.get(customer["id"], []))
+
+
 OPERATIONS: dict[str, Callable[[World, dict, Field, Any], bool]] = {
     **{op: _comparison(op) for op in COMPARISONS},
     "!=": _negation("=="),
@@ -402,4 +415,5 @@ OPERATIONS: dict[str, Callable[[World, dict, Field, Any], bool]] = {
     "top_percent": _top_percent,
     "in_segment": _in_segment,
     "not_in_segment": _negation("in_segment"),
+    "coupon_expiring_within": _coupon_expiring_within,
 }

@@ -208,8 +208,27 @@ def _membership() -> None:
             for customer in customers)
 
 
+def _coupons() -> None:
+    from campaigns.models import Coupon, CouponDefinition
+
+    on = CouponDefinition.objects.create(name="on", kind="fixed", value=5)
+    off = CouponDefinition.objects.create(name="off", kind="fixed", value=5, is_active=False)
+    held = [("tomorrow", on, "active", NOW + DAY - US), ("soon", on, "active", NOW + 2 * DAY),
+            ("edge", on, "active", NOW + 3 * DAY), ("later", on, "active", NOW + 30 * DAY),
+            ("now", on, "active", NOW), ("past", on, "active", NOW - HOUR),
+            ("used", on, "redeemed", NOW + DAY), ("off", off, "active", NOW + DAY),
+            ("never", on, "active", None)]
+    for external_id, definition, status, expires_at in held:
+        Coupon.objects.create(definition=definition, code=f"CODE{external_id.upper()}",
+                              customer=_customer(external_id), status=status,
+                              issued_at=NOW - 10 * DAY, expires_at=expires_at)
+    Coupon.objects.create(definition=on, code="SHARED", issued_at=NOW - DAY,
+                          expires_at=NOW + DAY)  # a shared code belongs to no one
+    _customer("none")
+
+
 FIXTURES = {"profile": _profile, "value": _value, "calendar": _calendar,
-            "behaviour": _behaviour, "membership": _membership}
+            "behaviour": _behaviour, "membership": _membership, "coupons": _coupons}
 
 
 # --- cases -----------------------------------------------------------------------------------
@@ -534,6 +553,17 @@ BEHAVIOUR_CASES = [
               {"quiet"}),
 ]
 
+COUPON_CASES = [
+    # Usable personal codes with now < expires_at <= now + D days.
+    case("coupons", "coupons", "coupon_expiring_within", 1, {"tomorrow"}),
+    case("coupons", "coupons", "coupon_expiring_within", 2, {"tomorrow", "soon"}),
+    case("coupons", "coupons", "coupon_expiring_within", 3, {"tomorrow", "soon", "edge"}),
+    case("coupons", "coupons", "coupon_expiring_within", 30,
+         {"tomorrow", "soon", "edge", "later"}),
+    case("coupons", "coupons", "coupon_expiring_within", 1, {"soon"},
+         now=NOW + 2 * DAY - HOUR),
+]
+
 MEMBERSHIP_CASES = [
     member("segment", "in_segment", "@Inner", {"m1", "m2"}),
     member("segment", "not_in_segment", "@Inner", {"m3", "m4"}),
@@ -582,8 +612,8 @@ TWO_VALUED_CASES = [
          frozenset({"bob", "dan", "eve"})),
 ]
 
-CASES = (PROFILE_CASES + VALUE_CASES + CALENDAR_CASES + BEHAVIOUR_CASES + MEMBERSHIP_CASES
-         + GROUP_CASES + TWO_VALUED_CASES)
+CASES = (PROFILE_CASES + VALUE_CASES + CALENDAR_CASES + BEHAVIOUR_CASES + COUPON_CASES
+         + MEMBERSHIP_CASES + GROUP_CASES + TWO_VALUED_CASES)
 
 
 def _case_id(each: Case) -> str:

@@ -283,6 +283,7 @@ OPERATOR_VALUES = {
     "cart_abandoned": {"hours": 4}, "unpaid_order": {"hours": 24, "within_days": 3},
     "stage_changed_to": {"stage": "dormant", "within_days": 7},
     "top_percent": 12.5, "in_segment": 3, "not_in_segment": 3,
+    "coupon_expiring_within": 3,  # registered by campaigns (campaigns/rules.py)
 }
 NO_VALUE = {"is_null", "is_not_null", "birthday_today", "birthday_this_month",
             "anniversary_today"}

@@ -144,6 +144,17 @@ def events(now: dt.datetime):
     return st.tuples(st.sampled_from(EVENT_NAMES), moments(now), properties)
 
 
+def coupons(now: dt.datetime):
+    """(status, expires_at, definition active) of a personal code: expiring around the
+    window ends (a microsecond either side), long ago or later, or never."""
+    expiries = st.one_of(
+        st.none(), moments(now),
+        st.builds(lambda days, us: now + days * DAY + us * US,
+                  st.sampled_from([0, *WINDOW_DAYS]), st.sampled_from([-1, 0, 1])))
+    return st.tuples(st.sampled_from(["active", "active", "redeemed", "void"]), expiries,
+                     st.booleans())
+
+
 def customers(now: dt.datetime):
     return st.fixed_dictionaries({
         "time_zone": st.sampled_from(ZONES), "birthday": birthdays(now),
@@ -161,6 +172,7 @@ def customers(now: dt.datetime):
         "events": st.lists(events(now), max_size=5),
         "stage_changes": st.lists(st.tuples(st.sampled_from(STAGES), moments(now),
                                             st.sampled_from([None, *STAGES])), max_size=2),
+        "coupons": st.lists(coupons(now), max_size=2),
     })
 
 
@@ -223,6 +235,7 @@ BEHAVIOUR_VALUES = {
                   optional({"min_amount": st.sampled_from([0, 0.8, 80, 120.5, 500.01])},
                            min_count=st.integers(1, 3)))),
     "first_order_no_repeat": st.fixed_dictionaries({"days": window}),
+    "coupon_expiring_within": window,
     "cart_abandoned": optional({"hours": st.sampled_from([1, 3, 6, 24, 72])},
                                within_days=st.sampled_from([1, 2, 3, 7, 30])),
     "stage_changed_to": st.fixed_dictionaries({"stage": st.sampled_from(STAGES),
@@ -262,7 +275,7 @@ FIELD_NAMES = [name for name in FIELDS if not name.endswith("*")] + [
     ATTRIBUTE_PREFIX + key for key in [*ATTRIBUTE_KEYS, "missing"]]
 # Fields with many operators or much to get wrong come up more often.
 FOCUS_POOL = [*FIELD_NAMES, *["events", "orders", "birthday", "first_order", "segment"] * 3,
-              *["cart", "lifecycle_stage", "recency_days", "monetary"] * 2,
+              *["cart", "lifecycle_stage", "recency_days", "monetary", "coupons"] * 2,
               *[ATTRIBUTE_PREFIX + key for key in ATTRIBUTE_KEYS]]
 
 
@@ -316,8 +329,9 @@ def rolled_back():
         pass
 
 
-HISTORY = ("metrics", "orders", "events", "stage_changes")
+HISTORY = ("metrics", "orders", "events", "stage_changes", "coupons")
 ORDER_NUMBERS = itertools.count()
+COUPON_NUMBERS = itertools.count()
 
 
 def create(drawn: list[dict]) -> list[int]:
@@ -347,6 +361,20 @@ def add_history(customer_id: int, each: dict, storefront) -> None:
         LifecycleChange(customer_id=customer_id, to_stage=stage, changed_at=moment,
                         from_stage=from_stage)
         for stage, moment, from_stage in each.get("stage_changes", []))
+    add_coupons(customer_id, each.get("coupons", []))
+
+
+def add_coupons(customer_id: int, drawn: list[tuple]) -> None:
+    """Codes of the segment rule campaigns registers (campaigns/rules.py)."""
+    from campaigns.models import Coupon, CouponDefinition
+
+    for status, expires_at, active in drawn:
+        definition, _created = CouponDefinition.objects.get_or_create(
+            name=f"property {active}", defaults={"kind": "fixed", "value": 5,
+                                                 "is_active": active})
+        Coupon.objects.create(definition=definition, code=f"P{next(COUPON_NUMBERS)}",
+                              customer_id=customer_id, status=status,
+                              issued_at=at(2026, 1, 1), expires_at=expires_at)
 
 
 def resolve(rule, segment_ids: list[int]):
@@ -395,7 +423,7 @@ def a_customer(**values) -> dict:
              "phone": "", "gender": "", "acquisition_channel": "", "signup_at": None,
              "last_seen_at": None, "email_consent": False, "sms_consent": False, "tags": [],
              "attributes": {}, "metrics": None, "orders": [], "events": [],
-             "stage_changes": []}
+             "stage_changes": [], "coupons": []}
     return {**plain, **values}
 
 
@@ -477,6 +505,7 @@ def data_changes(draw, now: dt.datetime):
             st.tuples(st.sampled_from(STAGES), moments(now), st.sampled_from([None, *STAGES])),
             min_size=1, max_size=1)}),
         st.fixed_dictionaries({"metrics": st.one_of(st.none(), metrics_rows(now))}),
+        st.fixed_dictionaries({"coupons": st.lists(coupons(now), min_size=1, max_size=2)}),
         st.just({"drop": "orders"}),
     ))
     return position, change
@@ -501,7 +530,7 @@ CHANGED_FIELDS = {
     "time_zone": ["birthday", "first_order", "time_zone"],
     "last_seen_at": ["days_since_last_seen"], "orders": ["orders", "first_order", "cart"],
     "drop": ["orders", "first_order", "cart"], "events": ["events", "cart"],
-    "stage_changes": ["lifecycle_stage"],
+    "stage_changes": ["lifecycle_stage"], "coupons": ["coupons"],
     "metrics": ["monetary", "frequency", "recency_days", "rfm_class", "lifecycle_stage",
                 "first_order", "aov"],
 }
