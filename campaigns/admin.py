@@ -6,15 +6,29 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.channels import CHANNELS
+from campaigns.flows import GraphError
 from campaigns.models import (
+    Campaign,
+    CampaignVersion,
     Coupon,
     CouponDefinition,
     CouponRedemption,
     Delivery,
     DeliverySettings,
+    Journey,
+    JourneyStep,
     MessageTemplate,
     Suppression,
     WebhookEndpoint,
+)
+from campaigns.services.campaigns import (
+    CampaignStateError,
+    campaign_archive,
+    campaign_pause,
+    campaign_publish,
+    campaign_resume,
+    campaign_save,
+    graph_check,
 )
 from campaigns.services.coupons import (
     DEFINITION_FIELDS,
@@ -30,6 +44,99 @@ from campaigns.services.coupons import (
 from campaigns.services.messages import webhook_secret
 from campaigns.services.rendering import template_problems
 from customers.admin import ReadOnlyAdmin
+
+# --- Campaigns, versions, journeys ----------------------------------------------------------
+# The canvas is the place to draw a campaign; here operators can read everything, change the
+# settings and the state, and publish. Journeys and versions are written by the engine only.
+
+
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = ["name", "description", "draft_graph", "entry", "reentry_days",
+                  "holdout_percent", "goal", "goal_days", "attribution_days", "priority"]
+
+    def clean_draft_graph(self):
+        graph = self.cleaned_data["draft_graph"]
+        if graph:
+            try:
+                graph_check(graph)
+            except GraphError as exc:
+                raise forms.ValidationError([str(problem) for problem in exc.problems]) \
+                    from exc
+        return graph
+
+
+def _state_action(change, description):
+    @admin.action(description=description)
+    def action(modeladmin, request, queryset):
+        for campaign in queryset:
+            try:
+                change(campaign)
+            except (CampaignStateError, GraphError) as exc:
+                modeladmin.message_user(request, f"{campaign}: {exc}", messages.ERROR)
+            else:
+                modeladmin.message_user(request, f"{campaign}: {campaign.status}")
+
+    action.__name__ = change.__name__
+    return action
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignForm
+    list_display = ("name", "status", "current_version", "entry", "holdout_percent",
+                    "priority", "activated_at", "updated_at")
+    list_filter = ("status", "entry")
+    search_fields = ("name",)
+    readonly_fields = ("status", "current_version", "activated_at", "created_by", "created_at",
+                       "updated_at")
+    actions = [
+        _state_action(campaign_publish, _("Publish the draft")),
+        _state_action(campaign_pause, _("Pause")),
+        _state_action(campaign_resume, _("Resume")),
+        _state_action(campaign_archive, _("Archive")),
+    ]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        campaign_save(obj, **{name: form.cleaned_data[name] for name in form.Meta.fields})
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is None or not obj.versions.exists()  # published ones are archived
+
+
+@admin.register(CampaignVersion)
+class CampaignVersionAdmin(ReadOnlyAdmin):
+    list_display = ("campaign", "number", "published_at", "published_by")
+    list_filter = ("campaign",)
+    list_select_related = ("campaign", "published_by")
+
+
+class JourneyStepInline(admin.TabularInline):
+    model = JourneyStep
+    fields = ("step", "node", "port", "note", "at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("step",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Journey)
+class JourneyAdmin(ReadOnlyAdmin):
+    list_display = ("id", "campaign", "customer", "status", "node", "due_at", "entered_at",
+                    "finished_at")
+    list_filter = ("status", "campaign")
+    search_fields = ("=id", "=customer__external_id")
+    raw_id_fields = ("campaign", "version", "customer")
+    list_select_related = ("campaign", "customer")
+    show_full_result_count = False
+    inlines = [JourneyStepInline]
+
 
 # --- Messages: templates, webhook endpoints, deliveries, suppressions, delivery settings ---
 
