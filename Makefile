@@ -41,7 +41,8 @@ lint: install
 ## make bench: the hot paths against their targets (PostgreSQL + Redis; several minutes)
 bench: install
 	eval "$$(CI=true bin/ensure-services)" && $(PY) bench/ingest.py && $(PY) bench/import_csv.py \
-	  && $(PY) bench/metrics.py && $(PY) bench/segments.py
+	  && $(PY) bench/metrics.py && $(PY) bench/segments.py && $(PY) bench/dispatch.py \
+	  && $(PY) bench/coupons.py && $(PY) bench/simulate.py
 
 clean:
 	rm -rf $(VENV) var staticfiles

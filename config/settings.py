@@ -207,12 +207,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Retentio API",
     "DESCRIPTION": (
         "Storefront API: push customers, orders and behaviour events; validate and redeem "
-        "coupon codes. Authenticate with "
+        "coupon codes; read a customer's offers (coupons and inbox messages). Authenticate with "
         "`Authorization: Bearer <storefront key>` (`python manage.py create_storefront NAME`). "
         "Batch endpoints take up to 1,000 items and are all-or-nothing: one bad item rejects "
         "the whole batch with a 400 naming each bad item's index and field.\n\n"
-        "Operator API (segments, templates, rule fields, coupon definitions): a staff user's "
-        "session, or "
+        "Operator API (segments, campaigns and their canvas, coupon definitions, message "
+        "templates, webhook endpoints, results and dry runs): a staff user's session, or "
         "`Authorization: Token <operator token>` (`python manage.py create_operator_token "
         "USERNAME`); storefront keys are refused there."
     ),
