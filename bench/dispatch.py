@@ -241,6 +241,8 @@ def run_campaign(campaign, customers: int) -> float:
     started = time.monotonic()
     campaign_publish(campaign)
     consume_triggers_task.delay()
+    wait_until(lambda c: c["journeys_active"] or c["deliveries_pending"], started,
+               "journeys entered")
     wait_until(lambda c: c["journeys_active"] == 0, started, "journeys done")
     seconds = wait_until(lambda c: c.get("sent") == customers, started, "every delivery sent")
     final = counts()

@@ -80,6 +80,7 @@ class Walk:
     """What the dry run carries from node to node."""
 
     now: datetime.datetime
+    campaign: Campaign
     base: int = 0  # customers in the shop
     simulated_sends: dict[str, collections.Counter] = dataclasses.field(
         default_factory=lambda: collections.defaultdict(collections.Counter))
@@ -147,7 +148,7 @@ def campaign_simulate(campaign: Campaign, *, now: datetime.datetime | None = Non
     entering = set(audience.exclude(Exists(kept_out))
                    .values_list("customer_id", flat=True).distinct())
     holdout = _holdouts(campaign, entering)
-    walk = Walk(now=now, base=Customer.objects.count())
+    walk = Walk(now=now, campaign=campaign, base=Customer.objects.count())
     nodes = _walk(graph, campaign.draft_graph, entering - holdout, walk)
     nodes[trigger.id].entered = len(entering)
     nodes[trigger.id].ports = {trigger.type.ports(trigger.config)[0]: len(entering - holdout)}
@@ -183,9 +184,8 @@ def _notes(graph: Graph, trigger: Node) -> list[str]:
                        "starts on those who enter it from then on."))
     types = {node.type.key for node in graph.nodes.values()}
     if "send_message" in types:
-        notes.append(_("Messages: quiet hours only delay a message, so none is counted as "
-                       "skipped for them; priority against other campaigns is not "
-                       "simulated."))
+        notes.append(_("Messages: screened by the delivery controls as if sent now; quiet "
+                       "hours only delay a message, so none is counted as skipped for them."))
     return notes
 
 
@@ -338,7 +338,8 @@ def _wait_for_event(node: Node, arriving: set[int], walk: Walk, result: NodeSimu
 # --- actions ----------------------------------------------------------------------------------
 
 def _send(channel: str, arriving: set[int], walk: Walk, result: NodeSimulation) -> set[int]:
-    skipped = would_skip(channel, arriving, now=walk.now, simulated=walk.simulated_sends)
+    skipped = would_skip(channel, arriving, now=walk.now, simulated=walk.simulated_sends,
+                         campaign=walk.campaign)
     sending = arriving - skipped.keys()
     walk.simulated_sends[channel].update(sending)
     result.messages += len(sending)

@@ -464,6 +464,22 @@ def test_a_channel_cap_applies_to_that_channel_only():
     assert _node(simulation, "mail").messages == 1
 
 
+def test_a_campaign_of_higher_priority_messaging_today_wins():
+    from tests.campaigns.factories import CampaignFactory
+
+    rival = CampaignFactory(priority=10)
+    taken, free = CustomerFactory(email_consent=True), CustomerFactory(email_consent=True)
+    Delivery.objects.create(customer=taken, campaign=rival, channel="email",
+                            status=Delivery.Status.SENT, due_at=NOW - dt.timedelta(hours=1),
+                            created_at=NOW, sent_at=NOW - dt.timedelta(hours=1))
+    campaign = draft(entered_segment(segment_of(taken, free)), mail())
+
+    simulation = campaign_simulate(campaign, now=NOW)
+
+    assert (_node(simulation, "mail").messages, simulation.skipped_by_reason) == (
+        1, {"priority": 1})
+
+
 def test_quiet_hours_skip_nothing():
     DeliverySettings.objects.create(pk=1, quiet_start="00:00", quiet_end="23:59",
                                     quiet_channels=["email"])
