@@ -41,6 +41,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "django_celery_results",
+    "django_vite",
+    "django_htmx",
+    "axes",
     "customers",
     "segments",
     "campaigns",
@@ -56,7 +59,21 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it answers a locked-out login
 ]
+
+# Logins: django-axes locks an account (per username and address) out after
+# AXES_FAILURE_LIMIT failures for AXES_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -175,6 +192,13 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+
+# --- Front end (the islands, built by Vite into static/dist/: `npm run build`) ----------------
+DJANGO_VITE = {"default": {
+    "dev_mode": env.bool("VITE_DEV_MODE", default=False),  # True: served by `npx vite`
+    "static_url_prefix": "dist",
+    "manifest_path": BASE_DIR / "static" / "dist" / "manifest.json",
+}}
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"

@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.decorators.cache import cache_page
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import healthz
@@ -13,6 +15,8 @@ urlpatterns = [
     path("api/v1/", include("customers.api.urls")),
     path("api/v1/", include("segments.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The islands' strings (makemessages -d djangojs), cached: they change with a deploy only.
+    path("jsi18n/", cache_page(3600)(JavaScriptCatalog.as_view()), name="javascript-catalog"),
     path("", include("campaigns.urls")),
     path("", include("customers.urls")),
 ]

@@ -4,7 +4,6 @@ Every figure comes from customers.selectors; these views only pick the period, s
 rows for the templates (bar widths) and paginate.
 """
 
-from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
@@ -12,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers import selectors
 from customers.models import Customer, MetricsRun, Order, OrderStatus
+from customers.roles import Role, role_required
 
 PERIOD_CHOICES = (7, 30, 90, 365)
 DEFAULT_DAYS = 30
@@ -68,7 +68,7 @@ def _with_share_bars(rows: list[dict]) -> list[dict]:
     return [{**row, "bar": float(row["share"] or 0) * 100} for row in rows]
 
 
-@login_required
+@role_required(Role.VIEWER)
 def dashboard(request):
     days = _parse_days(request.GET.get("days"))
     if days is None:
@@ -102,7 +102,7 @@ def dashboard(request):
     return render(request, "customers/dashboard.html", context)
 
 
-@login_required
+@role_required(Role.VIEWER)
 def customer_list(request):
     query = request.GET.get("q", "").strip()
     # No limit: the paginator slices; an empty query lists the newest customers.
@@ -117,7 +117,7 @@ def _status_label(status: str | None) -> str:
     return status or ""
 
 
-@login_required
+@role_required(Role.VIEWER)
 def customer_detail(request, external_id: str):
     customers = Customer.objects.select_related("metrics")
     customer = get_object_or_404(customers, external_id=external_id)

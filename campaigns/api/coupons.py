@@ -29,7 +29,8 @@ from customers.api.auth import request_storefront
 from customers.api.serializers import ErrorOutputSerializer
 from customers.api.views import StorefrontAPIView
 from customers.models import Customer
-from segments.api.views import Conflict, OperatorAPIView, OperatorPagination
+from customers.roles import Role, reads_and_writes
+from segments.api.base import Conflict, OperatorAPIView, OperatorPagination
 
 TAGS = ["coupons"]
 OPERATOR_ERRORS = {
@@ -72,6 +73,7 @@ def _invalid(exc: DefinitionInvalid) -> exceptions.ValidationError:
 # --- operator API ---------------------------------------------------------------------------
 
 class CouponDefinitionListView(OperatorAPIView):
+    roles = reads_and_writes(Role.MANAGER)
     pagination_class = OperatorPagination
 
     @extend_schema(operation_id="coupon_definitions_list", tags=TAGS,
@@ -104,6 +106,8 @@ class CouponDefinitionListView(OperatorAPIView):
 
 
 class CouponDefinitionDetailView(OperatorAPIView):
+    roles = reads_and_writes(Role.MANAGER)
+
     @extend_schema(operation_id="coupon_definitions_retrieve", tags=TAGS,
                    summary="A coupon definition with its stats",
                    description="stats: personal codes issued, uses, discount granted, and "
@@ -158,6 +162,7 @@ class CouponDefinitionDetailView(OperatorAPIView):
 
 
 class CouponDefinitionCouponsView(OperatorAPIView):
+    roles = reads_and_writes(Role.MANAGER)
     pagination_class = OperatorPagination
 
     @extend_schema(operation_id="coupon_definitions_coupons", tags=TAGS,
@@ -175,6 +180,8 @@ class CouponDefinitionCouponsView(OperatorAPIView):
 
 
 class CouponIssueView(OperatorAPIView):
+    roles = reads_and_writes(Role.MANAGER)
+
     @extend_schema(
         operation_id="coupon_definitions_issue", tags=TAGS,
         summary="Issue a personal code by hand (customer service)",

@@ -27,6 +27,7 @@ from campaigns.services.messages import (
 )
 from customers.api.serializers import ErrorOutputSerializer
 from customers.models import Customer
+from customers.roles import Role, reads_and_writes
 from segments.api.base import Conflict, OperatorAPIView, OperatorPagination, valid_data
 
 TEMPLATE_TAGS = ["message templates"]
@@ -161,6 +162,8 @@ class MessageTemplateDetailView(OperatorAPIView):
 
 
 class MessageTemplatePreviewView(OperatorAPIView):
+    roles = reads_and_writes(Role.VIEWER)  # its POST reads only
+
     @extend_schema(operation_id="message_templates_preview", tags=TEMPLATE_TAGS,
                    summary="Render a template for a customer",
                    description="As the customer would get it now: their fields and metrics, "
@@ -176,6 +179,8 @@ class MessageTemplatePreviewView(OperatorAPIView):
 
 
 class MessageTemplateDraftPreviewView(OperatorAPIView):
+    roles = reads_and_writes(Role.VIEWER)  # its POST reads only
+
     @extend_schema(operation_id="message_templates_preview_draft", tags=TEMPLATE_TAGS,
                    summary="Render unsaved template fields (the editor's live preview)",
                    description="The same as a saved template's preview; a syntax error is a "
@@ -226,6 +231,7 @@ class MessageTemplateTestSendView(OperatorAPIView):
 # --- webhook endpoints -----------------------------------------------------------------------
 
 class WebhookEndpointListView(OperatorAPIView):
+    roles = reads_and_writes(Role.ADMIN)
     pagination_class = OperatorPagination
 
     @extend_schema(operation_id="webhook_endpoints_list", tags=WEBHOOK_TAGS,
@@ -253,6 +259,8 @@ class WebhookEndpointListView(OperatorAPIView):
 
 
 class WebhookEndpointDetailView(OperatorAPIView):
+    roles = reads_and_writes(Role.ADMIN)
+
     @extend_schema(operation_id="webhook_endpoints_retrieve", tags=WEBHOOK_TAGS,
                    summary="A webhook endpoint (without its secret)",
                    responses={200: io.WebhookEndpointOutputSerializer,

@@ -22,6 +22,7 @@ from campaigns.services.campaigns import (
     campaign_save,
     graph_check,
 )
+from customers.roles import Role, reads_and_writes
 from segments.api.base import (
     Conflict,
     OperatorAPIView,
@@ -128,6 +129,8 @@ class CampaignDetailView(OperatorAPIView):
 
 
 class CampaignPublishView(OperatorAPIView):
+    roles = reads_and_writes(Role.MANAGER)
+
     @extend_schema(
         operation_id="campaigns_publish", tags=TAGS, summary="Publish the draft",
         description="Freezes the draft graph as the next version and makes the campaign "
@@ -150,6 +153,8 @@ class CampaignPublishView(OperatorAPIView):
 
 def _state_view(operation: str, action, summary: str, description: str):
     class StateView(OperatorAPIView):
+        roles = reads_and_writes(Role.MANAGER)
+
         @extend_schema(operation_id=f"campaigns_{operation}", tags=TAGS, summary=summary,
                        description=description, request=None,
                        responses={200: out.CampaignOutputSerializer,
@@ -215,6 +220,8 @@ class CampaignJourneysView(OperatorAPIView):
 
 
 class GraphCheckView(OperatorAPIView):
+    roles = reads_and_writes(Role.VIEWER)  # its POST reads only
+
     @extend_schema(operation_id="flow_graphs_check", tags=TAGS,
                    summary="Check a graph without saving it",
                    description="Every problem the server would refuse on save or publish, "

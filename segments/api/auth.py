@@ -5,8 +5,11 @@ Storefront keys (`Authorization: Bearer ...`) are not read here at all, so a sto
 calling the operator API is simply not authenticated: 401."""
 
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.permissions import IsAdminUser
+
+from customers.roles import RolePermission
 
 # Token first: its WWW-Authenticate header is what turns "not authenticated" into a 401.
 OPERATOR_AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
-OPERATOR_PERMISSIONS = [IsAdminUser]  # is_staff
+# Each view's `roles` say which operator role a request needs (customers/roles.py): by default
+# viewers read and marketers write.
+OPERATOR_PERMISSIONS = [RolePermission]

@@ -16,7 +16,9 @@ ERROR_DESCRIPTIONS = {
          "`graph.nodes[wait-1].config.days`).",
     401: "Not signed in as staff and no valid operator token (storefront keys do not work "
          "here).",
-    403: "Signed in, but not a staff user.",
+    403: "Signed in, but without the operator role this needs (viewers read; marketers "
+         "write segments, templates and drafts; managers publish and run coupons; admins "
+         "change settings).",
     404: "No such object (the message says which).",
     409: "Refused in the current state; the message says why.",
 }

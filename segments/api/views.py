@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from customers.models import Customer
+from customers.roles import Role, reads_and_writes
 from segments.api import serializers as out
 from segments.api.base import (
     Conflict,
@@ -125,6 +126,8 @@ class SegmentDetailView(OperatorAPIView):
 
 
 class SegmentPreviewView(OperatorAPIView):
+    roles = reads_and_writes(Role.VIEWER)  # its POST reads only
+
     @extend_schema(
         operation_id="segments_preview", tags=TAGS, summary="Preview a rule without saving",
         description="How many customers a rule (or a template) selects now, and up to 20 of "

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from customers.roles import Role, role_group
 from tests.customers.factories import CustomerFactory, EventFactory, OrderFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,7 +18,9 @@ PASSWORD = "browser-test-pass"  # a throwaway user in the test database
 
 @pytest.fixture
 def operator():
-    return get_user_model().objects.create_user("op", password=PASSWORD)
+    user = get_user_model().objects.create_user("op", password=PASSWORD)
+    user.groups.add(role_group(Role.VIEWER))
+    return user
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from customers.models import (
     MetricsRun,
     RfmClass,
 )
+from customers.roles import Role, role_group
 from tests.customers.factories import CustomerFactory, EventFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
@@ -29,8 +30,9 @@ def days_ago(days: float) -> dt.datetime:
 
 @pytest.fixture
 def operator(client):
-    """A logged-in operator without admin rights."""
+    """A logged-in operator with the viewer role (no admin rights)."""
     user = get_user_model().objects.create_user("operator")  # no password: skips hashing
+    user.groups.add(role_group(Role.VIEWER))
     client.force_login(user)
     return client
 

@@ -1,13 +1,22 @@
-"""Operator API clients for the segment tests: a staff user with an operator token."""
+"""Operator API clients for the tests: operators (users with a role) and their tokens."""
 
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from customers.roles import Role, role_group
 
-def staff_user(username: str = "operator", *, is_staff: bool = True):
-    return get_user_model().objects.create_user(username, password="pw-for-tests",
+
+def staff_user(username: str = "operator", *, is_staff: bool = True,
+               role: Role | None = None):
+    """An operator: admin unless `role` says otherwise; is_staff=False, a user with no role
+    at all."""
+    user = get_user_model().objects.create_user(username, password="pw-for-tests",
                                                 is_staff=is_staff)
+    chosen = role or (Role.ADMIN if is_staff else None)
+    if chosen is not None:
+        user.groups.add(role_group(chosen))
+    return user
 
 
 def token_client(user) -> APIClient:

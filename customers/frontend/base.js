@@ -1,0 +1,12 @@
+// On every page: htmx (lists, forms and partial updates), sending Django's CSRF token with
+// every request it makes.
+import "vite/modulepreload-polyfill";
+
+import htmx from "htmx.org";
+
+import { csrfToken } from "./lib/api.js";
+
+window.htmx = htmx;
+document.body.addEventListener("htmx:configRequest", (event) => {
+  event.detail.headers["X-CSRFToken"] = csrfToken();
+});
