@@ -7,9 +7,11 @@ browser is a failure: CI must prove the pages work in a real browser.
 """
 
 import os
+import re
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 # Playwright's sync API runs an event loop in this thread; Django would otherwise refuse the
 # ORM calls the tests make to seed data ("async-unsafe").
@@ -62,3 +64,32 @@ def page(browser, live_server):
     page = context.new_page()
     yield page
     context.close()
+
+
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "test-artifacts" / "screenshots"
+AXE = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture
+def screenshot(request, page):
+    """screenshot("name"): the page as it is now, kept as a test artifact under
+    var/test-artifacts/screenshots/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    test = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)
+
+    def take(name: str) -> Path:
+        path = SCREENSHOTS / f"{test}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+def accessibility_violations(page, *, impacts=("serious", "critical")) -> list[str]:
+    """axe-core's WCAG 2 A/AA violations of the page (of these impacts), as
+    "rule: target" lines; [] when there are none."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "async () => await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']})")
+    return [f"{v['id']}: {', '.join(str(n['target']) for n in v['nodes'][:3])}"
+            for v in result["violations"] if v["impact"] in impacts]

@@ -101,3 +101,15 @@ def test_operator_searches_a_customer_and_opens_their_page(page, operator, shop)
     timeline = page.locator("table.timeline tbody tr")
     assert timeline.count() == 2
     assert "ord-a1" in timeline.first.inner_text()
+
+
+def test_the_pages_pass_an_accessibility_check(page, operator, shop, screenshot):
+    from tests.browser.conftest import accessibility_violations
+
+    page.goto("/accounts/login/")
+    assert accessibility_violations(page) == []
+    log_in(page)
+    for path in ("/", "/customers/", "/customers/ann-1/"):
+        page.goto(path)
+        screenshot(path.strip("/").replace("/", "-") or "dashboard")
+        assert accessibility_violations(page) == [], path
