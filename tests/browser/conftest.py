@@ -93,3 +93,19 @@ def accessibility_violations(page, *, impacts=("serious", "critical")) -> list[s
         "async () => await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']})")
     return [f"{v['id']}: {', '.join(str(n['target']) for n in v['nodes'][:3])}"
             for v in result["violations"] if v["impact"] in impacts]
+
+
+@pytest.fixture
+def sign_in(page, live_server):
+    """sign_in(user): the browser is signed in as `user` (a session made without the login
+    form; tests of the form itself use the form)."""
+    from django.test import Client
+
+    def sign(user) -> None:
+        client = Client()
+        client.force_login(user)
+        page.context.add_cookies([{"name": "sessionid",
+                                   "value": client.cookies["sessionid"].value,
+                                   "url": live_server.url}])
+
+    return sign
