@@ -396,3 +396,125 @@ class MetricsRun(models.Model):
 
     def __str__(self) -> str:
         return f"metrics run at {self.cutoff:%Y-%m-%d %H:%M}"
+
+
+# --- Value predictions (customers/services/prediction) -----------------------------------------
+
+
+class ValueModelSettings(models.Model):
+    """Operator-editable settings of the value model (one row, edited in the admin)."""
+
+    horizon_days = models.PositiveIntegerField(
+        _("prediction horizon (days)"), default=90,
+        help_text=_("Predicted CLV and expected purchases cover this many days ahead."))
+    annual_discount_rate = models.DecimalField(
+        _("annual discount rate"), max_digits=5, decimal_places=4, default=0,
+        help_text=_("0.10 discounts revenue a year ahead by 10%; 0: no discounting."))
+    min_repeat_buyers = models.PositiveIntegerField(
+        _("least repeat buyers to fit"), default=30,
+        help_text=_("With fewer customers who bought twice, the model is not fitted and the "
+                    "last good fit stays in use."))
+    weight_clv = models.PositiveSmallIntegerField(_("weight: predicted CLV"), default=40)
+    weight_repurchase = models.PositiveSmallIntegerField(_("weight: repurchase rate"),
+                                                         default=30)
+    weight_engagement = models.PositiveSmallIntegerField(_("weight: engagement"), default=20)
+    weight_referrals = models.PositiveSmallIntegerField(_("weight: referrals"), default=10)
+    engagement_days = models.PositiveIntegerField(
+        _("engagement window (days)"), default=90,
+        help_text=_("Engagement: events per active day over this many days."))
+    referral_attribute = models.CharField(
+        _("referral attribute"), max_length=64, default="referred_by",
+        help_text=_("attributes.<this> of a customer names the external id of whoever "
+                    "referred them."))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("value model settings")
+        verbose_name_plural = _("value model settings")
+
+    def __str__(self) -> str:
+        return str(_("Value model settings"))
+
+    @classmethod
+    def load(cls) -> "ValueModelSettings":
+        obj, _created = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class ValueModelFit(models.Model):
+    """One fit of BG/NBD and Gamma-Gamma to the paid orders up to `cutoff` (time in days)."""
+
+    class Status(models.TextChoices):
+        OK = "ok", _("Fitted")
+        INSUFFICIENT = "insufficient", _("Too little data")
+        FAILED = "failed", _("Did not converge")
+
+    fitted_at = models.DateTimeField()
+    cutoff = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=Status.choices)
+    message = models.TextField(blank=True)
+    customers = models.IntegerField(default=0)  # with a paid order
+    repeat_buyers = models.IntegerField(default=0)
+    histories = models.IntegerField(default=0)  # distinct (x, t_x, T): rows the fit saw
+    bgnbd = models.JSONField(default=dict, blank=True)  # r, alpha, a, b (per day)
+    gamma_gamma = models.JSONField(default=dict, blank=True)  # p, q, gamma
+    log_likelihood = models.FloatField(null=True, blank=True)
+    horizon_days = models.PositiveIntegerField(default=90)
+    scored = models.IntegerField(default=0)  # customers written by the scoring
+    duration_ms = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("value model fit")
+        verbose_name_plural = _("value model fits")
+        get_latest_by = "fitted_at"
+
+    def __str__(self) -> str:
+        return f"value model fit at {self.fitted_at:%Y-%m-%d %H:%M}: {self.status}"
+
+
+class ValueModelCheck(models.Model):
+    """A holdout check: fitted on orders up to `cutoff`, predictions for (cutoff, end]
+    compared with what customers actually bought."""
+
+    created_at = models.DateTimeField()
+    cutoff = models.DateTimeField()
+    end = models.DateTimeField()
+    report = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = _("value model check")
+        verbose_name_plural = _("value model checks")
+        get_latest_by = "created_at"
+
+    def __str__(self) -> str:
+        return f"holdout check {self.cutoff:%Y-%m-%d} -> {self.end:%Y-%m-%d}"
+
+
+class CustomerPrediction(models.Model):
+    """What a customer will be worth, from the latest good fit; rewritten set-based by the
+    scoring. Model figures are NULL without a paid order (nothing to predict from); every
+    customer has a value coefficient."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, primary_key=True,
+                                    related_name="prediction")
+    fit = models.ForeignKey(ValueModelFit, on_delete=models.SET_NULL, null=True,
+                            related_name="+", db_index=False)
+    expected_purchases = models.FloatField(_("expected purchases"), null=True)
+    p_alive = models.FloatField(_("P(alive)"), null=True)
+    churn_probability = models.FloatField(_("churn probability"), null=True)
+    predicted_clv = models.DecimalField(_("predicted CLV"), max_digits=16, decimal_places=2,
+                                        null=True)
+    value_coefficient = models.FloatField(_("value coefficient"), default=0)
+    # Percentile ranks (0-100) among the customers that have the figure.
+    expected_purchases_percentile = models.FloatField(null=True)
+    churn_probability_percentile = models.FloatField(null=True)
+    predicted_clv_percentile = models.FloatField(null=True)
+    value_coefficient_percentile = models.FloatField(null=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("customer prediction")
+        verbose_name_plural = _("customer predictions")
+
+    def __str__(self) -> str:
+        return f"prediction of customer {self.customer_id}"
