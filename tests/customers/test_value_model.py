@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from customers.models import CustomerPrediction, ValueModelFit, ValueModelSettings
-from customers.services.prediction import value_model_fit, value_model_holdout
 from customers.services.prediction import models as m
+from customers.services.prediction import value_model_fit, value_model_holdout
 from tests.customers import cdnow
 from tests.customers.factories import CustomerFactory, EventFactory, OrderFactory
 
@@ -166,8 +166,8 @@ def test_the_value_coefficient_weighs_clv_repurchase_engagement_and_referrals(st
     ValueModelSettings.objects.create(pk=1, min_repeat_buyers=10_000, weight_clv=0,
                                       weight_repurchase=0, weight_engagement=50,
                                       weight_referrals=50)
-    busy, quiet, referrer = (CustomerFactory(external_id=name)
-                             for name in ("busy", "quiet", "referrer"))
+    busy, quiet, _referrer = (CustomerFactory(external_id=name)
+                              for name in ("busy", "quiet", "referrer"))
     CustomerFactory(attributes={"referred_by": "referrer"})
     CustomerFactory(attributes={"referred_by": "referrer"})
     for hours in (1, 2, 3, 30):  # 4 events on 2 days: 2 a day
@@ -178,8 +178,9 @@ def test_the_value_coefficient_weighs_clv_repurchase_engagement_and_referrals(st
 
     coefficient = dict(CustomerPrediction.objects.values_list("customer__external_id",
                                                               "value_coefficient"))
-    # Engagement ranks among the engaged: quiet 0, busy 1; referrals: referrer alone, 0.
+    # Percentiles among those with any: engagement busy 100%, quiet 50%; referrals: the
+    # referrer alone, 100%. Each part weighs half.
     assert coefficient["busy"] == 50.0
-    assert coefficient["quiet"] == 0.0
-    assert coefficient["referrer"] == 0.0
+    assert coefficient["quiet"] == 25.0
+    assert coefficient["referrer"] == 50.0
     assert ValueModelFit.objects.get().status == "insufficient"

@@ -96,8 +96,9 @@ def predictions_write(*, fit_id: int | None, bgnbd: m.BgNbd | None,
 
 
 def _rank(value: str) -> str:
-    """The percentile rank (0-100) of `value` among the rows that have it (NULL without)."""
-    return (f"CASE WHEN {value} IS NULL THEN NULL ELSE 100.0 * PERCENT_RANK() OVER "
+    """The percentile of `value` among the rows that have it (NULL without): the share, in
+    percent, of those at or below it (the highest is 100; equal values rank alike)."""
+    return (f"CASE WHEN {value} IS NULL THEN NULL ELSE 100.0 * CUME_DIST() OVER "
             f"(PARTITION BY {value} IS NULL ORDER BY {value}) END")
 
 
