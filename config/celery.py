@@ -22,6 +22,12 @@ app.conf.beat_schedule = {
         "task": "customers.recompute_metrics",
         "schedule": crontab(hour=2, minute=15),
     },
+    # Predicted CLV, churn probability and the value coefficient are refitted to the day's
+    # orders once a night, after the metrics; operators can refit at once from the model page.
+    "customers.fit-value-model-nightly": {
+        "task": "customers.fit_value_model",
+        "schedule": crontab(hour=3, minute=0),
+    },
     # Birthday, "dormant 90 days" and other time-dependent segments move with the clock; this
     # queues each segment whose own refresh interval (hourly for those) has passed.
     "segments.evaluate-due": {

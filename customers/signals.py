@@ -14,3 +14,7 @@ metrics_recomputed = Signal()
 # imports: a backfill is not news). Argument: customer_ids (list[int]). Campaigns start
 # journeys and check goals on it.
 activity_recorded = Signal()
+
+# Sent after the value model scored every customer (predicted CLV, churn probability, value
+# coefficient). Argument: fit_id (int).
+predictions_scored = Signal()

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from customers.signals import metrics_recomputed, metrics_refreshed
+from customers.signals import metrics_recomputed, metrics_refreshed, predictions_scored
 
 _RETRY = {"acks_late": True, "autoretry_for": (OperationalError,), "retry_backoff": True,
           "max_retries": 5}
@@ -26,3 +26,14 @@ def metrics_refresh_customers_task(customer_ids: list[int]) -> None:
 
     metrics_refresh_customers(customer_ids=customer_ids)
     metrics_refreshed.send(sender=metrics_refresh_customers_task, customer_ids=customer_ids)
+
+
+@shared_task(name="customers.fit_value_model", **_RETRY)
+def value_model_fit_task() -> dict:
+    """Fit the value model to today's orders and score every customer (nightly, and from
+    the model page)."""
+    from customers.services.prediction import value_model_fit
+
+    fit = value_model_fit()
+    predictions_scored.send(sender=value_model_fit_task, fit_id=fit.pk)
+    return {"fit": fit.pk, "status": fit.status, "scored": fit.scored}

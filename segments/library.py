@@ -258,6 +258,35 @@ register(Template(
     lambda min_orders: condition("order_count", ">=", min_orders),
     (Param("min_orders", "integer", _("Minimum paid orders"), 2, 2, 100_000),)))
 
+# --- Predictions (the value model: customers/services/prediction) -----------------------------
+
+IMPORTANT_CLASSES = [RfmClass.IMPORTANT_VALUE.value, RfmClass.IMPORTANT_DEVELOPMENT.value,
+                     RfmClass.IMPORTANT_RETENTION.value, RfmClass.IMPORTANT_WINBACK.value]
+register(Template(
+    "high_predicted_value", "prediction", _("High predicted value"),
+    _("The top N percent of customers by predicted CLV over the model's horizon."),
+    lambda percent: condition("predicted_clv", "top_percent", percent),
+    (Param("percent", "number", _("Percent"), 10, 0.01, 100),)))
+register(Template(
+    "important_likely_to_churn", "prediction", _("Likely to churn among important customers"),
+    _("Important RFM classes whose churn probability is at least P (0-1)."),
+    lambda probability: {"and": [
+        condition("rfm_class", "in", IMPORTANT_CLASSES),
+        condition("churn_probability", ">=", probability)]},
+    (Param("probability", "number", _("Churn probability"), 0.5, 0, 1),)))
+register(Template(
+    "high_value_coefficient", "prediction", _("High value coefficient"),
+    _("Customers whose value coefficient (0-100) is at least X."),
+    lambda score: condition("value_coefficient", ">=", score),
+    (Param("score", "number", _("Value coefficient"), 70, 0, 100),)))
+register(Template(
+    "worth_a_winback", "prediction", _("Dormant, but worth winning back"),
+    _("Dormant customers whose predicted CLV is at least X (e.g. the win-back coupon's "
+      "cost)."),
+    lambda amount: {"and": [condition("lifecycle_stage", "==", LifecycleStage.DORMANT.value),
+                            condition("predicted_clv", ">=", amount)]},
+    (Param("amount", "number", _("Amount"), 20, 0),)))
+
 # --- Retention ------------------------------------------------------------------------------
 
 for _default, _name in [(30, _("No purchase for 30+ days")),

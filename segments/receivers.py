@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from customers.signals import metrics_recomputed, metrics_refreshed
+from customers.signals import metrics_recomputed, metrics_refreshed, predictions_scored
 
 
 def _customers_changed(sender, customer_ids: list[int], **kwargs) -> None:
@@ -18,6 +18,14 @@ def _metrics_recomputed(sender, run_id: int, **kwargs) -> None:
     transaction.on_commit(evaluate_all_task.delay)
 
 
+def _predictions_scored(sender, fit_id: int, **kwargs) -> None:
+    from segments.tasks import evaluate_all_task
+
+    transaction.on_commit(evaluate_all_task.delay)
+
+
 def connect() -> None:
     metrics_refreshed.connect(_customers_changed, dispatch_uid="segments.customers_changed")
     metrics_recomputed.connect(_metrics_recomputed, dispatch_uid="segments.metrics_recomputed")
+    # Rules on predicted CLV, churn probability or the value coefficient follow a new scoring.
+    predictions_scored.connect(_predictions_scored, dispatch_uid="segments.predictions_scored")

@@ -80,6 +80,29 @@ register_field(Field("first_order", _("First paid order"), FieldType.BEHAVIOUR, 
                      ("anniversary_today", "anniversary_within_days", "first_order_no_repeat"),
                      path="metrics__first_order_at"))
 
+# Predictions (customers/services/prediction): NULL without a paid order to predict from
+_PREDICTIONS = [
+    ("predicted_clv", _("Predicted CLV (next horizon)"), METRIC,
+     _("Expected revenue over the model's horizon (90 days by default).")),
+    ("expected_purchases", _("Expected purchases (next horizon)"), METRIC, ""),
+    ("churn_probability", _("Churn probability"), METRIC,
+     _("1 - P(alive) from the BG/NBD fit, between 0 and 1.")),
+    ("value_coefficient", _("Value coefficient"), METRIC,
+     _("0-100: weighted percentiles of predicted CLV, repurchase rate, engagement and "
+       "referrals.")),
+]
+for _name, _label, _operators, _description in _PREDICTIONS:
+    register_field(Field(_name, _label, FieldType.NUMBER, Group.VALUE, _operators,
+                         path=f"prediction__{_name}", description=_description))
+for _name, _label in [("predicted_clv_percentile", _("Predicted CLV percentile")),
+                      ("expected_purchases_percentile", _("Expected purchases percentile")),
+                      ("churn_probability_percentile", _("Churn probability percentile")),
+                      ("value_coefficient_percentile", _("Value coefficient percentile"))]:
+    register_field(Field(_name, _label, FieldType.NUMBER, Group.VALUE, NUMBER,
+                         path=f"prediction__{_name}",
+                         description=_("0-100: the share of customers with a prediction "
+                                       "at or below this one.")))
+
 # Behaviour
 register_field(Field("events", _("Events"), FieldType.BEHAVIOUR, Group.BEHAVIOUR,
                      ("did_event", "did_not_event")))

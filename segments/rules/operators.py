@@ -43,7 +43,7 @@ from django.db.models.lookups import (
 )
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import CustomerMetrics, Event, LifecycleChange, Order, OrderStatus
+from customers.models import Customer, Event, LifecycleChange, Order, OrderStatus
 from segments.rules import calendar, values
 from segments.rules.compiler import NO_ONE
 from segments.rules.context import Context
@@ -460,8 +460,10 @@ def percentile_threshold(field: Field, percent, context: Context):
 
 
 def _rank_threshold(field: Field, percent):
-    column = field.path.removeprefix("metrics__")
-    ranked = CustomerMetrics.objects.exclude(**{f"{column}__isnull": True})
+    """Ranked in the table that holds the value (metrics, predictions): no join."""
+    relation, column = field.path.split("__", 1)
+    model = Customer._meta.get_field(relation).related_model
+    ranked = model.objects.exclude(**{f"{column}__isnull": True})
     rank = math.ceil(ranked.count() * percent / 100)
     return ranked.order_by(F(column).desc()).values_list(column, flat=True)[rank - 1] \
         if rank else None
@@ -487,8 +489,8 @@ def _not_in_segment(field: Field, segment_id: int, context: Context) -> Q:
 
 register_operator(Operator(
     "top_percent", _("in the top N% by"), _top_percent, values.percent,
-    _("Customers without metrics, or with 0, never match."),
-    description=_("Ranks every customer with metrics; ties at the cut-off are all in.")))
+    _("Customers without the figure, or with 0, never match."),
+    description=_("Ranks every customer with the figure; ties at the cut-off are all in.")))
 register_operator(Operator("in_segment", _("is in segment"), _in_segment, values.segment_id,
                            _("Uses the other segment's stored members.")))
 register_operator(Operator("not_in_segment", _("is not in segment"), _not_in_segment,

@@ -21,7 +21,15 @@ from decimal import Decimal
 from typing import Any
 
 from campaigns.models import Coupon
-from customers.models import Customer, CustomerMetrics, Event, LifecycleChange, Order, OrderStatus
+from customers.models import (
+    Customer,
+    CustomerMetrics,
+    CustomerPrediction,
+    Event,
+    LifecycleChange,
+    Order,
+    OrderStatus,
+)
 from segments.models import SegmentMembership
 from segments.rules.registry import ATTRIBUTE_PREFIX, FIELDS, Field, FieldType
 from segments.rules.tree import Condition, Group, Node, Not
@@ -45,6 +53,7 @@ class World:
     stage_changes: dict[int, list[dict]]
     memberships: dict[int, set[int]]
     coupons: dict[int, list[dict]] = dataclasses.field(default_factory=dict)
+    predictions: dict[int, dict] = dataclasses.field(default_factory=dict)
     thresholds: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
@@ -68,6 +77,8 @@ class World:
             memberships=memberships,
             coupons=_by_customer(Coupon.objects.filter(customer__isnull=False).values(
                 "customer_id", "status", "expires_at", "definition__is_active")),
+            predictions={row["customer_id"]: row
+                         for row in CustomerPrediction.objects.values()},
         )
 
 
@@ -109,8 +120,12 @@ MOMENTS = {  # whole days since these moments
     "recency_days": (True, "last_order_at"),
     "days_since_first_order": (True, "first_order_at"),
 }
+PREDICTIONS = {"predicted_clv", "expected_purchases", "churn_probability", "value_coefficient",
+               "predicted_clv_percentile", "expected_purchases_percentile",
+               "churn_probability_percentile", "value_coefficient_percentile"}
 BEHAVIOUR = {"first_order", "events", "orders", "cart", "segment", "coupons"}
-KNOWN_FIELDS = PROFILE | METRICS | set(MOMENTS) | BEHAVIOUR | {ATTRIBUTE_PREFIX + "*"}
+KNOWN_FIELDS = PROFILE | METRICS | PREDICTIONS | set(MOMENTS) | BEHAVIOUR | {
+    ATTRIBUTE_PREFIX + "*"}
 
 
 def unknown_fields() -> set[str]:
@@ -130,10 +145,14 @@ def value(world: World, customer: dict, field: Field) -> Any:
         row = world.metrics.get(customer["id"]) if from_metrics else customer
         moment = None if row is None else row[column]
         return None if moment is None else (world.now - moment) // DAY  # floor, also < 0
-    if name in METRICS:
-        row = world.metrics.get(customer["id"])
+    if name in METRICS or name in PREDICTIONS:
+        row = _table(world, name).get(customer["id"])
         return None if row is None else row[name]
     return customer[name]
+
+
+def _table(world: World, name: str) -> dict[int, dict]:
+    return world.predictions if name in PREDICTIONS else world.metrics
 
 
 def kind(item: Any) -> str:
@@ -162,6 +181,8 @@ def compares(op: str, actual: Any, expected: Any) -> bool:
     Text compares by code point."""
     if actual is MISSING or actual is None or kind(actual) != kind(expected):
         return False
+    if isinstance(actual, float) and isinstance(expected, Decimal):
+        expected = float(expected)  # a float column compares as a float (SQL double)
     return COMPARISONS[op](actual, expected)
 
 
@@ -357,10 +378,10 @@ def _stage_changed_to(world, customer, _field, condition) -> bool:
 
 def _threshold(world: World, column: str, percent: Decimal) -> Any:
     """The value of the customer ranked ceil(population * percent / 100) from the top, among
-    customers whose metrics have a value; None without such customers."""
+    customers who have the value (in metrics or predictions); None without such customers."""
     key = (column, percent)
     if key not in world.thresholds:
-        ranked = sorted((row[column] for row in world.metrics.values()
+        ranked = sorted((row[column] for row in _table(world, column).values()
                          if row[column] is not None), reverse=True)
         rank = math.ceil(len(ranked) * percent / 100)
         world.thresholds[key] = ranked[rank - 1] if rank else None

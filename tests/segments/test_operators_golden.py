@@ -13,7 +13,14 @@ from decimal import Decimal
 
 import pytest
 
-from customers.models import Customer, CustomerMetrics, Event, LifecycleChange, Order
+from customers.models import (
+    Customer,
+    CustomerMetrics,
+    CustomerPrediction,
+    Event,
+    LifecycleChange,
+    Order,
+)
 from segments.models import Segment, SegmentMembership
 from segments.rules import OPERATORS, Context, compile_node, condition, conditions, parse
 from tests.customers.factories import StorefrontFactory
@@ -87,6 +94,22 @@ def _value() -> None:
              last_order_at=NOW - 365 * DAY, frequency=1, monetary=Decimal("80.00"),
              ltv=Decimal("80.00"), aov=Decimal("80.00"), r_score=1, f_score=1, m_score=1,
              rfm_class="general_winback", lifecycle_stage="churned")
+    # Value-model predictions: eve (a prospect) has only a coefficient; dan has no row.
+    _prediction(ann, predicted_clv=Decimal("90.00"), churn_probability=0.05,
+                value_coefficient=88.5, predicted_clv_percentile=100)
+    _prediction(bob, predicted_clv=Decimal("12.40"), churn_probability=0.7,
+                value_coefficient=40, predicted_clv_percentile=75)
+    _prediction(cai, predicted_clv=Decimal("30.00"), churn_probability=0.3,
+                value_coefficient=40, predicted_clv_percentile=75.5)
+    _prediction(fay, predicted_clv=Decimal("0.00"), churn_probability=0.95,
+                value_coefficient=5, predicted_clv_percentile=25)
+    CustomerPrediction.objects.create(customer=eve, value_coefficient=12, computed_at=NOW)
+
+
+def _prediction(customer: Customer, **values) -> None:
+    CustomerPrediction.objects.create(customer=customer, computed_at=NOW,
+                                      expected_purchases=1, p_alive=1 - values[
+                                          "churn_probability"], **values)
 
 
 def _calendar() -> None:
@@ -426,6 +449,14 @@ VALUE_CASES = [
     metric("frequency", "top_percent", 60, {"ann", "bob", "cai", "fay"}),
     metric("ltv", "top_percent", 100, {"ann", "bob", "cai", "fay"}),
     metric("order_count", "top_percent", 40, {"ann", "bob"}),
+    # Predictions: the top 50% of the 4 with a predicted CLV are ann (90) and cai (30);
+    # fay's 0 never counts as "top".
+    metric("predicted_clv", "top_percent", 50, {"ann", "cai"}),
+    metric("predicted_clv", "top_percent", 100, {"ann", "bob", "cai"}),
+    metric("churn_probability", ">=", 0.7, {"bob", "fay"}),
+    metric("churn_probability", "is_null", None, {"dan", "eve"}),
+    metric("value_coefficient", "between", [12, 40], {"bob", "cai", "eve"}),
+    metric("predicted_clv_percentile", ">", 75, {"ann", "cai"}),
 ]
 
 SHANGHAI = "Asia/Shanghai"

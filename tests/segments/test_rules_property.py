@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from customers.models import (
     Customer,
     CustomerMetrics,
+    CustomerPrediction,
     Event,
     LifecycleChange,
     LifecycleStage,
@@ -130,6 +131,22 @@ def metrics_rows(now: dt.datetime):
     })
 
 
+def prediction_rows():
+    """A value-model prediction: figures NULL together (no paid order), or all set."""
+    figure = st.sampled_from([0, 0.1, 0.8, 80, 120.5, 500, 500.01])
+    share = st.sampled_from([0.0, 0.1, 0.5, 0.8, 1.0])
+    percentile = st.sampled_from([0.5, 50, 80, 100])
+    known = st.fixed_dictionaries({
+        "expected_purchases": figure, "p_alive": share, "predicted_clv": figure,
+        "value_coefficient": figure, "expected_purchases_percentile": percentile,
+        "churn_probability_percentile": percentile, "predicted_clv_percentile": percentile,
+        "value_coefficient_percentile": percentile,
+    }).map(lambda row: {**row, "churn_probability": 1 - row["p_alive"],
+                        "predicted_clv": Decimal(str(row["predicted_clv"]))})
+    unknown = st.fixed_dictionaries({"value_coefficient": figure})
+    return st.one_of(known, unknown)
+
+
 def orders(now: dt.datetime):
     return st.builds(
         lambda status, amount, refunded_part, placed_at: (
@@ -168,6 +185,7 @@ def customers(now: dt.datetime):
         "attributes": st.dictionaries(st.sampled_from(ATTRIBUTE_KEYS), attribute_values,
                                       max_size=4),
         "metrics": st.one_of(st.none(), metrics_rows(now)),
+        "prediction": st.one_of(st.none(), prediction_rows()),
         "orders": st.lists(orders(now), max_size=4),
         "events": st.lists(events(now), max_size=5),
         "stage_changes": st.lists(st.tuples(st.sampled_from(STAGES), moments(now),
@@ -329,7 +347,7 @@ def rolled_back():
         pass
 
 
-HISTORY = ("metrics", "orders", "events", "stage_changes", "coupons")
+HISTORY = ("metrics", "prediction", "orders", "events", "stage_changes", "coupons")
 ORDER_NUMBERS = itertools.count()
 COUPON_NUMBERS = itertools.count()
 
@@ -348,6 +366,9 @@ def add_history(customer_id: int, each: dict, storefront) -> None:
     if each.get("metrics") is not None:
         CustomerMetrics.objects.create(customer_id=customer_id, computed_at=at(2026, 1, 1),
                                        **each["metrics"])
+    if each.get("prediction") is not None:
+        CustomerPrediction.objects.create(customer_id=customer_id, computed_at=at(2026, 1, 1),
+                                          **each["prediction"])
     Order.objects.bulk_create(
         Order(external_id=f"o{next(ORDER_NUMBERS)}", customer_id=customer_id,
               storefront=storefront, amount=amount, refunded_amount=refunded, currency="USD",
@@ -422,7 +443,7 @@ def a_customer(**values) -> dict:
     plain = {"time_zone": "", "birthday": None, "city": "", "name": "", "email": "",
              "phone": "", "gender": "", "acquisition_channel": "", "signup_at": None,
              "last_seen_at": None, "email_consent": False, "sms_consent": False, "tags": [],
-             "attributes": {}, "metrics": None, "orders": [], "events": [],
+             "attributes": {}, "metrics": None, "prediction": None, "orders": [], "events": [],
              "stage_changes": [], "coupons": []}
     return {**plain, **values}
 
