@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from customers.models import (
     Customer,
     CustomerMetrics,
+    CustomerPrediction,
     Event,
     LifecycleChange,
     MetricsRun,
@@ -20,6 +21,9 @@ from customers.models import (
     Order,
     Storefront,
     StorefrontKey,
+    ValueModelCheck,
+    ValueModelFit,
+    ValueModelSettings,
 )
 from customers.services.storefronts import storefront_key_create, storefront_keys_revoke
 
@@ -210,3 +214,43 @@ class MetricsSettingsAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- Value predictions ----------------------------------------------------------------------
+
+
+@admin.register(ValueModelSettings)
+class ValueModelSettingsAdmin(admin.ModelAdmin):
+    """One row (ValueModelSettings.load()): horizon, discounting, weights."""
+
+    list_display = ("__str__", "horizon_days", "annual_discount_rate", "min_repeat_buyers",
+                    "weight_clv", "weight_repurchase", "weight_engagement", "weight_referrals",
+                    "updated_at")
+    readonly_fields = ("updated_at",)
+
+    def has_add_permission(self, request):
+        return not ValueModelSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ValueModelFit)
+class ValueModelFitAdmin(ReadOnlyAdmin):
+    list_display = ("fitted_at", "status", "customers", "repeat_buyers", "histories", "scored",
+                    "duration_ms")
+    list_filter = ("status",)
+
+
+@admin.register(ValueModelCheck)
+class ValueModelCheckAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "cutoff", "end")
+
+
+@admin.register(CustomerPrediction)
+class CustomerPredictionAdmin(ReadOnlyAdmin):
+    list_display = ("customer", "predicted_clv", "expected_purchases", "churn_probability",
+                    "value_coefficient", "computed_at")
+    raw_id_fields = ("customer", "fit")
+    search_fields = ("=customer__external_id",)
+    show_full_result_count = False

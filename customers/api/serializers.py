@@ -3,7 +3,14 @@ customers.schemas, which the CSV import and the OpenAPI docs share."""
 
 from rest_framework import serializers
 
-from customers.models import Customer, CustomerMetrics, Gender, Order, OrderStatus
+from customers.models import (
+    Customer,
+    CustomerMetrics,
+    CustomerPrediction,
+    Gender,
+    Order,
+    OrderStatus,
+)
 
 
 class CustomerMetricsOutputSerializer(serializers.ModelSerializer):
@@ -17,12 +24,26 @@ class CustomerMetricsOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class CustomerPredictionOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CustomerPrediction
+        fields = [
+            "predicted_clv", "expected_purchases", "churn_probability", "p_alive",
+            "value_coefficient", "predicted_clv_percentile", "expected_purchases_percentile",
+            "churn_probability_percentile", "value_coefficient_percentile", "computed_at",
+        ]
+        read_only_fields = fields
+
+
 class CustomerOutputSerializer(serializers.ModelSerializer):
     # Plain values, as the input models (customers.schemas) declare them, so the API docs
     # show one enum for both directions.
     gender = serializers.ChoiceField(choices=Gender.values, read_only=True)
     # null until the first metrics computation that includes this customer.
     metrics = CustomerMetricsOutputSerializer(read_only=True, allow_null=True)
+    # null until the value model first scored the customer; its model figures are null
+    # without a paid order (docs: the README's "Value predictions").
+    prediction = CustomerPredictionOutputSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Customer
@@ -30,7 +51,7 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
             "external_id", "email", "phone", "name", "gender", "birthday", "city", "signup_at",
             "acquisition_channel", "time_zone", "language", "email_consent", "email_consent_at",
             "sms_consent", "sms_consent_at", "attributes", "tags", "last_seen_at",
-            "created_at", "updated_at", "metrics",
+            "created_at", "updated_at", "metrics", "prediction",
         ]
         read_only_fields = fields
 

@@ -184,3 +184,16 @@ def test_the_value_coefficient_weighs_clv_repurchase_engagement_and_referrals(st
     assert coefficient["quiet"] == 25.0
     assert coefficient["referrer"] == 50.0
     assert ValueModelFit.objects.get().status == "insufficient"
+
+
+def test_the_storefront_reads_a_customers_prediction(api, storefront):
+    _shop_with_repeat_buyers(storefront)
+    fit = value_model_fit(now=NOW)
+    stored = CustomerPrediction.objects.get(customer__external_id="b3")
+
+    prediction = api.get("/api/v1/customers/b3/").json()["prediction"]
+
+    assert fit.status == "ok"
+    assert prediction["predicted_clv"] == str(stored.predicted_clv)
+    assert prediction["churn_probability"] == pytest.approx(stored.churn_probability)
+    assert 0 <= prediction["value_coefficient"] <= 100
