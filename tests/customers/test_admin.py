@@ -14,11 +14,15 @@ from django.utils import timezone
 
 from customers.models import (
     CustomerMetrics,
+    CustomerPrediction,
     LifecycleChange,
     LifecycleStage,
     MetricsRun,
     MetricsSettings,
     StorefrontKey,
+    ValueModelCheck,
+    ValueModelFit,
+    ValueModelSettings,
 )
 from customers.services.storefronts import storefront_key_create
 from tests.customers.factories import CustomerFactory, EventFactory, OrderFactory
@@ -55,6 +59,12 @@ def populated(storefront):
     MetricsRun.objects.create(cutoff=timezone.now())
     MetricsSettings.load()
     storefront_key_create(storefront=storefront)
+    ValueModelSettings.load()
+    fit = ValueModelFit.objects.create(fitted_at=timezone.now(), cutoff=timezone.now(),
+                                       status=ValueModelFit.Status.OK)
+    ValueModelCheck.objects.create(created_at=timezone.now(), cutoff=timezone.now(),
+                                   end=timezone.now())
+    CustomerPrediction.objects.create(customer=customer, fit=fit, computed_at=timezone.now())
     return customer
 
 
