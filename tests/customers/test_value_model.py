@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy import optimize
 
 from customers.models import CustomerPrediction, ValueModelFit, ValueModelSettings
 from customers.services.prediction import models as m
@@ -50,6 +51,31 @@ def test_the_holdout_check_compares_predicted_and_actual_repeat_purchases(cdnow_
     groups = {g["frequency"]: g for g in check.report["by_frequency"]}
     assert groups["0"]["customers"] == 1411  # no repeat purchase by the cutoff
     assert groups["0"]["predicted"] < groups["3"]["predicted"] < groups["7+"]["predicted"]
+
+
+@pytest.mark.parametrize("point", [(0.0, 0.0, 0.0, 0.0), (-1.4, 3.4, -0.2, 0.9)])
+def test_the_bgnbd_gradient_is_the_likelihoods_slope(point):
+    """The optimiser follows the analytic gradient; a wrong one would stop it short."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 8, 300)
+    t = rng.integers(1, 400, 300).astype(float)
+    t_x = np.where(x > 0, rng.uniform(0, 1, 300) * t, 0).round()
+    histories = m._BgNbdHistories(x, t_x, t, rng.integers(1, 5, 300))
+
+    error = optimize.check_grad(lambda v: histories.loss(v)[0], lambda v: histories.loss(v)[1],
+                                np.array(point))
+
+    assert error < 1e-5
+
+
+def test_the_gamma_gamma_gradient_is_the_likelihoods_slope():
+    rng = np.random.default_rng(4)
+    spends = m._Spends(rng.integers(1, 9, 200), rng.gamma(4, 10, 200), rng.integers(1, 5, 200))
+
+    error = optimize.check_grad(lambda v: spends.loss(v)[0], lambda v: spends.loss(v)[1],
+                                np.array([0.5, 1.2, 2.0]))
+
+    assert error < 1e-5
 
 
 def _shop_with_repeat_buyers(storefront, customers=120):

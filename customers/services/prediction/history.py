@@ -62,6 +62,8 @@ def history_build(cutoff: datetime.datetime) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {HISTORY}")
         cursor.execute(statement, params)
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {HISTORY}")  # temporary tables get no autovacuum
         cursor.execute(f"SELECT COUNT(*) FROM {HISTORY}")
         return cursor.fetchone()[0]
 

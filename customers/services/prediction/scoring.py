@@ -53,14 +53,15 @@ def triple_predictions(model: m.BgNbd, settings: ValueModelSettings) -> list[tup
 
 
 def spend_predictions(model: m.GammaGamma) -> list[tuple]:
-    """(x, m_x, expected spend per purchase) per distinct (x, m_x); m_x NULL stands for the
-    customers without a repeat purchase (the population's mean)."""
+    """(x, m_x, expected spend per purchase) per distinct (x, m_x); m_x 0 stands for the
+    customers without a repeat purchase (NULL in the history; the population's mean)."""
     rows = all_spends()
     spend = m.expected_spend(model, rows["x"], np.nan_to_num(rows["m_x"]))
     if not np.all(np.isfinite(spend)):
         raise ValueError("the spend model predicts figures that are not finite")
     spend = np.maximum(spend, 0.0)
-    return [(int(x), None if np.isnan(m_x) else float(m_x), float(value))
+    # m_x is NULL exactly when x = 0; keyed as 0 so the join can hash.
+    return [(int(x), 0.0 if np.isnan(m_x) else float(m_x), float(value))
             for x, m_x, value in zip(rows["x"], rows["m_x"], spend, strict=True)]
 
 
@@ -74,6 +75,7 @@ def _temp_table(name: str, columns: str, rows: list[tuple]) -> None:
             with cursor.cursor.copy(f"COPY {name} FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+            cursor.execute(f"ANALYZE {name}")
         else:
             marks = ", ".join(["%s"] * len(rows[0]))
             cursor.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
@@ -138,8 +140,7 @@ def _statement(fit_id: int | None, settings: ValueModelSettings, now: datetime.d
             FROM {CUSTOMERS} c
             LEFT JOIN {HISTORY} h ON h.customer_id = c.id
             LEFT JOIN {TRIPLES} tr ON tr.x = h.x AND tr.t_x = h.t_x AND tr.t = h.t
-            LEFT JOIN {SPENDS} sp ON sp.x = h.x
-                 AND (sp.m_x = h.m_x OR (sp.m_x IS NULL AND h.m_x IS NULL))
+            LEFT JOIN {SPENDS} sp ON sp.x = h.x AND sp.m_x = COALESCE(h.m_x, 0)
             LEFT JOIN engaged e ON e.customer_id = c.id
             LEFT JOIN referred r ON r.referrer = c.external_id),
         ranked AS (
