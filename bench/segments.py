@@ -90,6 +90,7 @@ FROM generate_series(1, %(events)s) g
 # --- the floor: one hand-written statement per segment ----------------------------------------
 
 METRICS = "customers_customermetrics"
+PREDICTIONS = "customers_customerprediction"
 LOCAL_TODAY = ("(%(now)s::timestamptz AT TIME ZONE "
                "COALESCE(NULLIF(c.time_zone, ''), %(zone)s))::date")
 
@@ -125,10 +126,10 @@ def dormant(days: int) -> str:
             f"WHERE last_order_at <= %(now)s::timestamptz - interval '{days} days'")
 
 
-def top_percent(column: str, percent: float) -> str:
-    return (f"SELECT customer_id FROM {METRICS} WHERE {column} > 0 AND {column} >= ("
-            f"SELECT {column} FROM {METRICS} WHERE {column} IS NOT NULL ORDER BY {column} DESC "
-            f"OFFSET greatest(ceil((SELECT count(*) FROM {METRICS} WHERE {column} IS NOT NULL)"
+def top_percent(column: str, percent: float, table: str = METRICS) -> str:
+    return (f"SELECT customer_id FROM {table} WHERE {column} > 0 AND {column} >= ("
+            f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL ORDER BY {column} DESC "
+            f"OFFSET greatest(ceil((SELECT count(*) FROM {table} WHERE {column} IS NOT NULL)"
             f" * {percent} / 100.0) - 1, 0) LIMIT 1)")
 
 
@@ -212,6 +213,16 @@ TEMPLATE_FLOORS = {
                         "AND email <> ''"),
     "sms_reachable": "SELECT id FROM customers_customer WHERE sms_consent AND phone <> ''",
     "city": "SELECT id FROM customers_customer WHERE city = 'Shanghai'",
+    "high_predicted_value": top_percent("predicted_clv", 10, PREDICTIONS),
+    "important_likely_to_churn": (
+        f"SELECT m.customer_id FROM {METRICS} m JOIN {PREDICTIONS} p USING (customer_id) "
+        f"WHERE m.rfm_class IN ('important_value', 'important_development', "
+        f"'important_retention', 'important_winback') AND p.churn_probability >= 0.5"),
+    "high_value_coefficient": (f"SELECT customer_id FROM {PREDICTIONS} "
+                               f"WHERE value_coefficient >= 70"),
+    "worth_a_winback": (
+        f"SELECT m.customer_id FROM {METRICS} m JOIN {PREDICTIONS} p USING (customer_id) "
+        f"WHERE m.lifecycle_stage = 'dormant' AND p.predicted_clv >= 20"),
 }
 
 
@@ -496,9 +507,11 @@ def main() -> None:
         load(args.customers)
 
     from customers.services.metrics import metrics_recompute_all
+    from customers.services.prediction import value_model_fit
 
     now = dt.datetime.now(dt.UTC)
     metrics_recompute_all(cutoff=now)
+    value_model_fit(now=now)  # so the prediction templates select someone
     floors = create_segments()
     say(f"{len(floors)} segments ({len(floors) - len(custom_rules())} templates + "
         f"{len(custom_rules())} custom rules)")
