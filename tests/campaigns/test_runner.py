@@ -270,6 +270,31 @@ def test_a_condition_sends_each_customer_down_yes_or_no(publish):
     assert Customer.objects.get(pk=lyon.pk).tags == []
 
 
+def test_a_condition_reads_the_predicted_value(publish):
+    """"Only those whose predicted value is above the coupon's cost": a value-model field."""
+    from customers.models import CustomerPrediction
+    from segments.rules import condition
+
+    graph = chain(CART, node("c", "condition", rule=condition("predicted_clv", ">=", 15)),
+                  node("yes", "add_tag", tag="worth_it"), node("end", "exit"),
+                  ports={"c": "yes"})
+    graph["nodes"].append(node("no", "exit"))
+    graph["edges"].append(edge("c", "no", "no"))
+    publish(graph)
+    valuable, cheap, unscored = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    for customer, clv in [(valuable, "15.00"), (cheap, "14.99")]:
+        CustomerPrediction.objects.create(customer=customer, predicted_clv=clv,
+                                          value_coefficient=50, computed_at=T0)
+    for customer in (valuable, cheap, unscored):
+        cart_add(customer, T0 + HOUR)
+
+    run(T0 + HOUR)
+
+    tags = dict(Customer.objects.filter(pk__in=[valuable.pk, cheap.pk, unscored.pk])
+                .values_list("pk", "tags"))
+    assert tags == {valuable.pk: ["worth_it"], cheap.pk: [], unscored.pk: []}
+
+
 def test_tags_and_attributes_change_set_based(publish):
     graph = chain(CART, node("add", "add_tag", tag="vip"), node("drop", "remove_tag", tag="new"),
                   node("attr", "set_attribute", key="tier", value="gold"), node("end", "exit"))
