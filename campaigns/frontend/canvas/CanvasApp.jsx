@@ -157,6 +157,8 @@ function Editor({ props, loaded }) {
   const [mode, setMode] = useState("live");
   const [notice, setNotice] = useState("");
   const [busy, setBusy] = useState(false);
+  // Fit the stored graph into view once, on opening; never when the first node is dropped.
+  const [fitOnOpen] = useState(() => !initial.viewport && initial.nodes.length > 0);
   const wrapper = useRef(null);
   const clipboard = useRef(null);
   const pastes = useRef(0);
@@ -418,7 +420,7 @@ function Editor({ props, loaded }) {
               deleteKeyCode={readOnly ? null : ["Backspace", "Delete"]}
               onlyRenderVisibleElements={nodes.length > 60}
               defaultViewport={initial.viewport || undefined}
-              fitView={!initial.viewport && nodes.length > 0}
+              fitView={fitOnOpen} fitViewOptions={{ maxZoom: 1 }}
               minZoom={0.1} ariaLabelConfig={ariaLabels()}
               defaultEdgeOptions={{ type: "smoothstep" }}
               proOptions={{ hideAttribution: true }}

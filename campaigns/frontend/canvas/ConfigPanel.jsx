@@ -214,13 +214,14 @@ function SchemaField({ name, property, root, value, onChange, idPrefix, pickers,
   const { base, nullable } = unwrap(property, root);
   const id = `${idPrefix}-${name}`;
   const helpId = base.description ? `${id}-help` : undefined;
-  const grouped = base.type === "object" || base.type === "array";
+  // A group of inputs gets a legend; one input (a JSON object too) a label.
+  const grouped = (base.type === "object" && base.properties) || base.type === "array";
   const Wrapper = grouped ? "fieldset" : "div";
   const label = fieldLabel(name, base);
   return (
     <Wrapper className={`config-field${problems.length ? " invalid" : ""}`} data-field={name}>
-      {grouped ? <legend>{label}{required && " *"}</legend>
-        : <label htmlFor={id}>{label}{required && " *"}</label>}
+      {grouped ? <legend>{label}{required && <span aria-hidden="true" className="required"> *</span>}</legend>
+        : <label htmlFor={id}>{label}{required && <span aria-hidden="true" className="required"> *</span>}</label>}
       <FieldInput name={name} base={base} nullable={nullable} root={root} value={value}
                   onChange={onChange} pickers={pickers} config={config} disabled={disabled}
                   id={id} describedBy={helpId} required={required} />
