@@ -242,7 +242,7 @@ function Connections({ node, ports, connections, candidates, onConnect, disabled
           <div className="config-field" key={port}>
             <label htmlFor={id}>{portLabel(port)}</label>
             <select id={id} value={connections[port] ?? ""} disabled={disabled}
-                    onChange={(e) => onConnect(port, e.target.value || null)}>
+                    onChange={(e) => onConnect(node.id, port, e.target.value || null)}>
               <option value="">{gettext("— not connected —")}</option>
               {candidates.filter((c) => c.id !== node.id).map((c) => (
                 <option key={c.id} value={c.id}>{c.name}</option>
