@@ -16,12 +16,11 @@ import { api } from "../../../customers/frontend/lib/api.js";
 import { gettext, interpolate } from "../../../customers/frontend/lib/i18n.js";
 import { loadCanvas } from "./api.js";
 import { copySelection, pasteClipboard } from "./clipboard.js";
-import ConfigPanel from "./ConfigPanel.jsx";
 import { CanvasContext } from "./context.js";
 import { edgeId, flowToGraph, freshId, graphToFlow, newNode, typesByKey } from "./convert.js";
 import FlowNode from "./FlowNode.jsx";
 import { canRedo, canUndo, historyInit, historyReducer } from "./history.js";
-import { categoryLabel } from "./labels.js";
+import { categoryLabel, statusLabel } from "./labels.js";
 import { autoLayout } from "./layout.js";
 import { createOverlayStore } from "./overlay.js";
 import { locateProblems, problemsByNode } from "./problems.js";
@@ -364,6 +363,8 @@ function Editor({ props, loaded }) {
     const picked = nodes.filter((n) => n.selected);
     return picked.length === 1 ? picked[0] : null;
   }, [nodes]);
+  const actions = useMemo(() => ({ onConfig: setConfig, onLabel: setLabel, onConnect: connect,
+    onDelete: deleteNode }), [setConfig, setLabel, connect, deleteNode]);
   const onNodeDragStart = useCallback(() => checkpoint(), [checkpoint]);
   const onFieldBlur = useCallback(() => { editingField.current = null; }, []);
 
@@ -373,7 +374,7 @@ function Editor({ props, loaded }) {
       <div className="canvas-app" data-ready="true" data-readonly={readOnly ? "true" : "false"}>
         <div className="canvas-toolbar" role="toolbar" aria-label={gettext("Canvas actions")}>
           <span className={`pill campaign-${campaign.status}`} data-status={campaign.status}>
-            {campaign.status}</span>
+            {statusLabel(campaign.status)}</span>
           <span className="muted" data-version>
             {campaign.current_version ? interpolate(gettext("version %(n)s"), { n: campaign.current_version })
               : gettext("never published")}</span>
@@ -433,12 +434,7 @@ function Editor({ props, loaded }) {
           <SidePanel
             selected={selected} types={types} pickers={pickers} problems={problems}
             readOnly={readOnly} nodes={nodes} edges={edges} simulation={mode === "dry" ? simulation : null}
-            onFocusNode={focusNode} onBlur={onFieldBlur}
-            renderConfig={(node, nodeProblems, connections, candidates) => (
-              <ConfigPanel node={node} type={types[node.data.kind]} types={types} pickers={pickers}
-                           problems={nodeProblems} readOnly={readOnly} connections={connections}
-                           candidates={candidates} onConfig={setConfig} onLabel={setLabel}
-                           onConnect={connect} onDelete={deleteNode} />)}
+            onFocusNode={focusNode} onBlur={onFieldBlur} actions={actions}
           />
         </div>
       </div>

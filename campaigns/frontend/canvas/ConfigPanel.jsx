@@ -1,7 +1,7 @@
 // The side panel of the selected node: a form generated from its type's config JSON Schema
 // (pickers for segments, coupon definitions, templates and webhooks), its name on the canvas,
 // and where each of its ports leads (the keyboard's way to connect nodes).
-import { useState } from "react";
+import { memo, useState } from "react";
 
 import { gettext, interpolate } from "../../../customers/frontend/lib/i18n.js";
 import { portsOf } from "./convert.js";
@@ -255,12 +255,15 @@ function Connections({ node, ports, connections, candidates, onConnect, disabled
   );
 }
 
-export default function ConfigPanel({ node, type, types, pickers, problems, readOnly,
-  connections, candidates, onConfig, onLabel, onConnect, onDelete }) {
+function ConfigPanel({ nodeId, data, types, pickers, problems, readOnly, connections,
+  candidates, actions }) {
+  const { onConfig, onLabel, onConnect, onDelete } = actions;
+  const node = { id: nodeId, data };
+  const type = types[data.kind];
   const schema = type?.config_schema || { properties: {} };
-  const config = node.data.config || {};
+  const config = data.config || {};
   const required = new Set(schema.required || []);
-  const ports = portsOf(node.data.kind, node.data.config, types);
+  const ports = portsOf(data.kind, data.config, types);
   const setKey = (key) => (value) => {
     const next = { ...config };
     if (value === undefined) delete next[key]; else next[key] = value;
@@ -297,3 +300,5 @@ export default function ConfigPanel({ node, type, types, pickers, problems, read
     </section>
   );
 }
+
+export default memo(ConfigPanel);

@@ -81,3 +81,13 @@ export function categoryLabel(category) {
   };
   return labels[category] || category;
 }
+
+export function statusLabel(status) {
+  const labels = {
+    draft: gettext("Draft"),
+    active: gettext("Active"),
+    paused: gettext("Paused"),
+    archived: gettext("Archived"),
+  };
+  return labels[status] || status;
+}
