@@ -20,7 +20,7 @@ import { CanvasContext } from "./context.js";
 import { edgeId, flowToGraph, freshId, graphToFlow, newNode, typesByKey } from "./convert.js";
 import FlowNode from "./FlowNode.jsx";
 import { canRedo, canUndo, historyInit, historyReducer } from "./history.js";
-import { categoryLabel, statusLabel } from "./labels.js";
+import { categoryLabel, setServerLabels, statusLabel } from "./labels.js";
 import { autoLayout } from "./layout.js";
 import { createOverlayStore } from "./overlay.js";
 import { locateProblems, problemsByNode } from "./problems.js";
@@ -443,6 +443,7 @@ function Editor({ props, loaded }) {
 }
 
 export function CanvasApp(props) {
+  setServerLabels(props.labels);
   const [loaded, setLoaded] = useState(null);
   const [error, setError] = useState("");
   useEffect(() => {
