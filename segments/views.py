@@ -108,7 +108,8 @@ def _value_text(node: Condition, segment_names: dict[int, str]) -> str:
             or ", ".join(f"{k}: {_plain(v)}" for k, v in value.model_dump().items())
     choices = dict(node.field.choices)
     if isinstance(value, tuple):
-        return " – ".join(_plain(each) for each in value)
+        low, high = value
+        return _("%(low)s to %(high)s") % {"low": _plain(low), "high": _plain(high)}
     if isinstance(value, list):
         return ", ".join(str(choices.get(each, _plain(each))) for each in value)
     return str(choices.get(value, _plain(value)))
@@ -147,7 +148,7 @@ def _summary_or_error(segment: Segment) -> tuple[dict | None, str]:
     return rule_summary(node, names), ""
 
 
-def _before_id(raw: str | None) -> int | None | bool:
+def _before_id(raw: str | None) -> int | bool | None:
     """The keyset cursor of the change log (?before=<id>): None for the newest page, False
     when it is not a positive whole number."""
     if raw in (None, ""):

@@ -247,7 +247,7 @@ def test_the_rule_is_summarised_in_words(viewer):
                    "value": "Important win-back, General win-back"}
     assert negated["kind"] == "not"
     assert negated["children"][0]["value"] == "Shanghai"
-    assert monetary["value"] == "10 – 99.5"
+    assert monetary["value"] == "10 to 99.5"
     assert events["value"] == "name: visit, min_count: 3, within_days: 30"
 
 
