@@ -18,6 +18,7 @@ import {
 import { defaultValue, registryIndex, valueSchema } from "./schema.js";
 
 export const PREVIEW_DELAY_MS = 400;
+const NO_ERRORS = { atNodes: {}, atFields: {}, general: [] };
 
 const GROUP_LABELS = {
   profile: () => gettext("Profile"),
@@ -105,7 +106,7 @@ function usePreview(registry, logic, paths) {
         const data = await api("segments/preview/", {
           method: "POST", body: { rule: logic }, signal: controller.signal,
         });
-        setPreview({ state: "ok", ...data, errors: splitErrors({ body: {} }, {}) });
+        setPreview({ state: "ok", ...data, errors: NO_ERRORS });
       } catch (error) {
         if (controller.signal.aborted) return; // a newer rule's request took over
         if (error instanceof ApiError && error.status === 400) {
@@ -148,7 +149,7 @@ export default function Builder({ segment, detailUrl, listUrl }) {
   const index = useMemo(() => registry && registryIndex(registry), [registry]);
   const { logic, paths } = useMemo(() => toJsonLogicWithPaths(query), [query]);
   const preview = usePreview(registry, logic, paths);
-  const errors = saveErrors || preview.errors || { atNodes: {}, atFields: {}, general: [] };
+  const errors = saveErrors || preview.errors || NO_ERRORS;
 
   const setAttributeKey = useCallback(
     (id, attribute) => setQuery((current) => updateNode(current, id, { attribute })), []);
