@@ -9,9 +9,11 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         from campaigns import (
             flows,  # noqa: F401 - registers the node types
+            pages,
             receivers,
             rules,
         )
 
         receivers.connect()
         rules.register()  # segment rule fields that read campaigns' tables
+        pages.register()  # dashboard figures and customer page sections
