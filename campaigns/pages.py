@@ -25,9 +25,9 @@ def _url(name: str, pk: int) -> str | None:
 
 
 def top_campaigns(now: dt.datetime) -> list[pages.FigureRow]:
-    """Published campaigns (with a current version) ranked by attributed revenue (campaign_results' definition), the
-    TOP_CAMPAIGNS best. One attribution statement per campaign: campaigns number in the tens
-    or hundreds, journeys in the millions."""
+    """Published campaigns (with a current version) ranked by attributed revenue
+    (campaign_results' definition), the TOP_CAMPAIGNS best. One attribution statement per
+    campaign: campaigns number in the tens or hundreds, journeys in the millions."""
     from campaigns.services.results import campaign_attribution
 
     ranked = []

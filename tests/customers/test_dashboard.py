@@ -96,7 +96,7 @@ def test_trend_by_city_and_age_band_are_stored_too(figures):
 
 def test_lifecycle_funnel_with_predicted_revenue(figures):
     stages = {row["stage"]: row for row in figures[("lifecycle", "")]["stages"]}
-    assert [stage for stage in stages] == ["prospect", "new", "active", "dormant", "churned"]
+    assert list(stages) == ["prospect", "new", "active", "dormant", "churned"]
     assert stages["prospect"]["count"] == 1
     assert stages["active"]["count"] == 3
     assert stages["active"]["share"] == 0.75
