@@ -16,6 +16,7 @@ def metrics_recompute_task() -> int:
 
     run_id = metrics_recompute_all().pk
     metrics_recomputed.send(sender=metrics_recompute_task, run_id=run_id)
+    dashboard_compute_task.delay()  # the dashboard shows the stages and classes just written
     return run_id
 
 
@@ -36,6 +37,7 @@ def value_model_fit_task() -> dict:
 
     fit = value_model_fit()
     predictions_scored.send(sender=value_model_fit_task, fit_id=fit.pk)
+    dashboard_compute_task.delay()  # the dashboard shows the predictions just scored
     return {"fit": fit.pk, "status": fit.status, "scored": fit.scored}
 
 
@@ -60,3 +62,12 @@ def value_model_check_task(cutoff: str, end: str) -> int:
         check = ValueModelCheck.objects.create(created_at=timezone.now(), cutoff=cutoff_at,
                                                end=end_at, report={"error": str(exc)})
     return check.pk
+
+
+@shared_task(name="customers.compute_dashboard", **_RETRY)
+def dashboard_compute_task() -> int:
+    """Precompute every dashboard figure (after the metrics run and the value model scoring);
+    returns the rows written. Replaces the stored set, so running it twice changes nothing."""
+    from customers.services.dashboard import dashboard_figures_compute
+
+    return dashboard_figures_compute()
