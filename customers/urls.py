@@ -1,12 +1,13 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from customers import views
+from customers import operators, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),  # POST only
+    path("accounts/language/", operators.language_switch, name="language-switch"),
     path("customers/", views.customer_list, name="customer-list"),
     # `path`: a brand's external ids may contain slashes.
     path("customers/<path:external_id>/", views.customer_detail, name="customer-detail"),

@@ -35,7 +35,14 @@ function draw(element, option) {
   return chart;
 }
 
-for (const element of document.querySelectorAll('[data-island="charts"]')) {
-  const option = JSON.parse(document.getElementById(element.dataset.props).textContent);
-  draw(element, option);
+// Charts on the page, and those htmx swaps in later (a page whose figures load after it).
+function drawAll(root) {
+  for (const element of root.querySelectorAll('[data-island="charts"]')) {
+    if (element.dataset.chartReady) continue;
+    const option = JSON.parse(document.getElementById(element.dataset.props).textContent);
+    draw(element, option);
+  }
 }
+
+drawAll(document);
+document.body.addEventListener("htmx:afterSettle", (event) => drawAll(event.target));
