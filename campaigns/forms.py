@@ -115,7 +115,7 @@ class CouponIssueForm(forms.Form):
 
 class DeliverySettingsPageForm(DeliverySettingsForm):
     quiet_channels = forms.MultipleChoiceField(
-        label=_("channels with quiet hours"), required=False,
+        label=_("Channels with quiet hours"), required=False,
         choices=[(key, label) for key, label in Channel.choices if key in CHANNELS],
         widget=forms.CheckboxSelectMultiple)
 

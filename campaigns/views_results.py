@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.core.cache import cache
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from campaigns.api.results import ResultsOutputSerializer
@@ -56,7 +57,7 @@ def campaign_results_figures(request, pk: int):
                       % {"id": pk, "version": exc.args[0]}) from exc
     splits = [n for n in figures["nodes"] if n.get("branches")]
     return render(request, "campaigns/results_figures.html", {
-        "campaign": campaign, "r": figures,
+        "campaign": campaign, "r": figures, "as_of": parse_datetime(figures["as_of"]),
         "uplift_chart": uplift_option(figures),
         "conversion_chart": conversion_option(figures) if figures["goal"] else None,
         "funnel_chart": funnel_option(figures["nodes"]),
@@ -85,21 +86,32 @@ def _interval_rows(rows: list[tuple[str, dict | None]], scale: float) -> list[di
     return out
 
 
+def _axis_bounds(rows: list[dict]) -> tuple[float, float]:
+    """Zero, every difference and every interval end in view, with a margin."""
+    values = [0.0] + [row[k] for row in rows for k in ("difference", "low", "high")
+                      if row[k] is not None]
+    low, high = min(values), max(values)
+    margin = (high - low) * 0.1 or 1.0
+    return round(low - margin, 2), round(high + margin, 2)
+
+
 def interval_option(rows: list[dict], axis_name: str) -> dict:
     """Each row's difference as a dot and its 95% interval as a line, against zero."""
     categories = [row["label"] for row in rows]
-    lines = [[{"coord": [row["low"], i]}, {"coord": [row["high"], i]}]
-             for i, row in enumerate(rows) if row["low"] is not None]
+    lines = [[{"coord": [row["low"], row["label"]]}, {"coord": [row["high"], row["label"]]}]
+             for row in rows if row["low"] is not None]
+    low, high = _axis_bounds(rows)
     return {
         "animation": False,
-        "grid": {"left": 190, "right": 40, "top": 20, "bottom": 40},
+        "grid": {"left": 190, "right": 40, "top": 30, "bottom": 40},
         "tooltip": {"trigger": "item"},
-        "xAxis": {"type": "value", "name": axis_name, "nameLocation": "middle", "nameGap": 26},
+        "xAxis": {"type": "value", "name": axis_name, "nameLocation": "middle", "nameGap": 26,
+                  "min": low, "max": high},
         "yAxis": {"type": "category", "data": categories, "inverse": True},
         "series": [{
-            "type": "scatter", "symbolSize": 14, "itemStyle": {"color": ACCENT},
-            "data": [{"value": [row["difference"], i], "name": _interval_text(row)}
-                     for i, row in enumerate(rows)],
+            "type": "scatter", "symbolSize": 14, "itemStyle": {"color": ACCENT}, "z": 3,
+            "data": [{"value": [row["difference"], row["label"]], "name": _interval_text(row)}
+                     for row in rows],
             "label": {"show": True, "position": "top", "formatter": "{b}"},
             "markLine": {"symbol": "none", "silent": True, "animation": False,
                          "lineStyle": {"color": ACCENT, "width": 3, "type": "solid"},

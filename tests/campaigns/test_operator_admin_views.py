@@ -515,7 +515,10 @@ def test_results_show_reach_revenue_uplift_and_branches(viewer):
     assert re.search(r'data-kpi="revenue">.*?<dd>\$100\.00<', page)
     assert "ARPU uplift $11.67 per customer" in page
     charts = {name: figures.context[name] for name in ("uplift_chart", "funnel_chart")}
-    assert charts["uplift_chart"]["series"][0]["data"][0]["value"][0] == pytest.approx(11.67, 0.01)
+    uplift = charts["uplift_chart"]["series"][0]
+    assert uplift["data"][0]["value"] == [pytest.approx(11.67, abs=0.01), "ARPU uplift"]
+    assert uplift["markLine"]["data"][0][0]["coord"][0] < 0 < 11.67 < \
+        uplift["markLine"]["data"][0][1]["coord"][0]  # the interval, around the dot
     # The trigger counts every entry, holdouts included; the nodes only the treated.
     assert charts["funnel_chart"]["series"][0]["data"] == [8, 6, 6, 6]
     [split] = figures.context["splits"]
