@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from customers import value_model_views, views
+from customers import operators, value_model_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -11,6 +11,7 @@ urlpatterns = [
     path("value-model/fit/", value_model_views.value_model_fit_now, name="value-model-fit"),
     path("value-model/check/", value_model_views.value_model_check_now,
          name="value-model-check"),
+    path("accounts/language/", operators.language_switch, name="language-switch"),
     path("customers/", views.customer_list, name="customer-list"),
     # `path`: a brand's external ids may contain slashes.
     path("customers/<path:external_id>/", views.customer_detail, name="customer-detail"),
