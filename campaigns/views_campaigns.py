@@ -24,7 +24,7 @@ class CampaignFilterForm(forms.Form):
 
 
 class CampaignCreateForm(forms.Form):
-    name = forms.CharField(max_length=200, label=_("Name"))
+    name = forms.CharField(max_length=200, label=_("Campaign name"))
     description = forms.CharField(required=False, max_length=2000, label=_("Description"),
                                   widget=forms.Textarea(attrs={"rows": 3}))
 

@@ -183,7 +183,7 @@ def test_marketer_draws_the_win_back_and_a_manager_publishes_it(page, sign_in, s
     sign_in(operator(Role.MARKETER))
     page.goto("/campaigns/")
     page.get_by_role("link", name="New campaign").click()
-    page.get_by_label("Name").fill("Dormant win-back")
+    page.get_by_label("Campaign name").fill("Dormant win-back")
     page.get_by_role("button", name="Create and open the canvas").click()
     page.locator('.canvas-app[data-ready="true"]').wait_for()
     campaign = Campaign.objects.get(name="Dormant win-back")
@@ -332,6 +332,39 @@ def test_undo_redo_copy_paste_and_layout(page, sign_in, shop):
         ("start", "next", "coupon"), ("coupon", "issued", "none"),
         ("coupon", "not_issued", "end")}
     assert [n["id"] for n in campaign.draft_graph["nodes"]] == ["start", "coupon", "end", "none"]
+
+
+def test_unsaved_work_is_offered_back_after_a_reload(page, sign_in, shop):
+    campaign = campaign_save(Campaign(name="Half drawn"))
+    sign_in(operator(Role.MARKETER))
+    open_canvas(page, f"/campaigns/{campaign.pk}/")
+    drop(page, "wait", 40, 40)
+    page.locator('.react-flow__node[data-id="wait-1"]').wait_for()
+    page.wait_for_timeout(1200)  # the copy is written 0.8 s after the last change
+    page.reload()
+    page.locator('.canvas-app[data-ready="true"]').wait_for()
+    assert page.locator(".react-flow__node").count() == 0  # the server kept nothing
+    page.get_by_role("button", name="Restore it").click()
+    page.locator('.react-flow__node[data-id="wait-1"]').wait_for()
+    page.get_by_role("button", name="Undo").click()
+    assert page.locator(".react-flow__node").count() == 0
+
+
+def test_the_palette_speaks_chinese(page, sign_in, shop):
+    from django.utils import translation
+
+    from campaigns.flows import NODE_TYPES
+
+    with translation.override("zh-hans"):
+        wait_label = str(NODE_TYPES["wait"].label)
+    assert wait_label != "Wait"
+    campaign = winback_campaign(shop)
+    sign_in(operator(Role.MARKETER))
+    open_canvas(page, f"/campaigns/{campaign.pk}/")
+    page.get_by_label("Language").select_option("zh-hans")
+    page.wait_for_function("document.documentElement.lang === 'zh-hans'")
+    page.locator('.canvas-app[data-ready="true"]').wait_for()
+    assert page.locator('.palette-item[data-type="wait"]').inner_text() == wait_label
 
 
 def test_the_campaign_pages_pass_an_accessibility_check(page, sign_in, shop, screenshot):

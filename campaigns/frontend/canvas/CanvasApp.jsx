@@ -119,6 +119,42 @@ function useHistory(initial) {
   return { history, commit, checkpoint, replace, undo, redo, dirty, setDirty };
 }
 
+// The server refuses a draft that does not validate, so unfinished work is kept in the
+// browser until it is saved: offered back when the canvas is opened again.
+function backupKey(campaignId) {
+  return `retentio:canvas:${campaignId}`;
+}
+
+function readBackup(campaignId, serverGraph) {
+  try {
+    const backup = JSON.parse(window.localStorage.getItem(backupKey(campaignId)) || "null");
+    const server = JSON.stringify({ nodes: serverGraph?.nodes || [], edges: serverGraph?.edges || [] });
+    return backup && JSON.stringify(backup.graph) !== server ? backup : null;
+  } catch {
+    return null;
+  }
+}
+
+function useBackup(campaignId, nodes, edges, dirty) {
+  useEffect(() => {
+    if (!dirty) return undefined;
+    const timer = setTimeout(() => {
+      try {
+        const graph = flowToGraph(nodes, edges);
+        window.localStorage.setItem(backupKey(campaignId), JSON.stringify({
+          at: new Date().toISOString(), graph: { nodes: graph.nodes, edges: graph.edges } }));
+      } catch {
+        // storage full or disabled: the unsaved warning still stands
+      }
+    }, 800);
+    return () => clearTimeout(timer);
+  }, [campaignId, nodes, edges, dirty]);
+}
+
+function dropBackup(campaignId) {
+  try { window.localStorage.removeItem(backupKey(campaignId)); } catch { /* disabled */ }
+}
+
 function useLiveCounts(campaign, mode, overlay) {
   useEffect(() => {
     if (mode !== "live" || !LIVE_STATUSES.has(campaign.status)) return undefined;
@@ -164,6 +200,19 @@ function Editor({ props, loaded }) {
   const editingField = useRef(null);
 
   useLiveCounts(campaign, mode, overlay);
+  const [backup, setBackup] = useState(() => (readOnly ? null
+    : readBackup(loaded.campaign.id, loaded.campaign.graph)));
+  useBackup(campaign.id, nodes, edges, dirty && !readOnly);
+  const restoreBackup = useCallback(() => {
+    const restored = graphToFlow(backup.graph, palette);
+    commit({ nodes: restored.nodes, edges: restored.edges });
+    setBackup(null);
+    window.requestAnimationFrame(() => flow.fitView({ maxZoom: 1 }));
+  }, [backup, commit, flow, palette]);
+  const discardBackup = useCallback(() => {
+    dropBackup(campaign.id);
+    setBackup(null);
+  }, [campaign.id]);
   useEffect(() => {
     overlay.setLayer("problems", problemsByNode(problems));
   }, [overlay, problems]);
@@ -304,6 +353,7 @@ function Editor({ props, loaded }) {
       setCampaign(saved);
       setProblems([]);
       setDirty(false);
+      dropBackup(campaign.id);
       setNotice(gettext("Draft saved."));
       return true;
     } catch (error) {
@@ -359,6 +409,11 @@ function Editor({ props, loaded }) {
     }
   }, [campaign.id, dirty, graph, save, showProblems]);
 
+  // Edges as React Flow draws them, with a translated name for screen readers (recomputed
+  // when an edge changes, not when a node moves).
+  const shownEdges = useMemo(() => edges.map((edge) => ({ ...edge,
+    ariaLabel: interpolate(gettext("From %(source)s (%(port)s) to %(target)s"),
+      { source: edge.source, port: edge.sourceHandle, target: edge.target }) })), [edges]);
   const selected = useMemo(() => {
     const picked = nodes.filter((n) => n.selected);
     return picked.length === 1 ? picked[0] : null;
@@ -409,11 +464,21 @@ function Editor({ props, loaded }) {
           <span className="canvas-dirty">{dirty && !readOnly ? gettext("Unsaved changes") : ""}</span>
           <span className="canvas-notice" role="status" aria-live="polite">{notice}</span>
         </div>
+        {backup && (
+          <div className="alert canvas-backup" role="alert">
+            {interpolate(gettext("Unsaved work from %(when)s is kept in this browser."),
+              { when: new Date(backup.at).toLocaleString(document.documentElement.lang || undefined) })}
+            {" "}
+            <button type="button" onClick={restoreBackup}>{gettext("Restore it")}</button>
+            {" "}
+            <button type="button" onClick={discardBackup}>{gettext("Discard it")}</button>
+          </div>
+        )}
         <div className="canvas-body">
           {!readOnly && <Palette palette={palette} onAdd={addAtCentre} />}
           <div className="canvas-flow" ref={wrapper} onDrop={onDrop} onDragOver={onDragOver}>
             <ReactFlow
-              nodes={nodes} edges={edges} nodeTypes={NODE_TYPES}
+              nodes={nodes} edges={shownEdges} nodeTypes={NODE_TYPES}
               onNodesChange={onNodesChange} onEdgesChange={onEdgesChange} onConnect={onConnect}
               onBeforeDelete={onBeforeDelete} onNodeDragStart={onNodeDragStart}
               onSelectionDragStart={onNodeDragStart} isValidConnection={isValidConnection}
