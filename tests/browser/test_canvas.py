@@ -350,6 +350,20 @@ def test_unsaved_work_is_offered_back_after_a_reload(page, sign_in, shop):
     assert page.locator(".react-flow__node").count() == 0
 
 
+def test_a_split_gets_a_port_per_branch(page, sign_in, shop):
+    campaign = campaign_save(Campaign(name="A/B"))
+    sign_in(operator(Role.MARKETER))
+    open_canvas(page, f"/campaigns/{campaign.pk}/")
+    page.locator('.palette-item[data-type="split"]').press("Enter")  # added from the keyboard
+    split = page.locator('.react-flow__node[data-id="split-1"]')
+    split.wait_for()
+    handles = split.locator(".react-flow__handle.source")
+    assert [h.get_attribute("data-handleid") for h in handles.all()] == ["A", "B"]
+    page.locator(".canvas-panel").get_by_role("button", name="Add a branch").click()
+    page.locator('.react-flow__node[data-id="split-1"] [data-handleid="C"]').wait_for()
+    assert handles.count() == 3
+
+
 def test_the_palette_speaks_chinese(page, sign_in, shop):
     from django.utils import translation
 

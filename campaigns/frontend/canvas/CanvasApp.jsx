@@ -260,10 +260,14 @@ function Editor({ props, loaded }) {
     event.preventDefault();
     event.dataTransfer.dropEffect = "move";
   }, []);
+  // Added from the keyboard: near the centre, each a step aside so they do not pile up.
+  const added = useRef(0);
   const addAtCentre = useCallback((kind) => {
     const box = wrapper.current.getBoundingClientRect();
-    addNode(kind, flow.screenToFlowPosition({ x: box.left + box.width / 2 - 110,
-      y: box.top + box.height / 2 - 40 }));
+    const step = (added.current % 6) * 24;
+    added.current += 1;
+    addNode(kind, flow.screenToFlowPosition({ x: box.left + box.width / 2 - 110 + step,
+      y: box.top + box.height / 2 - 40 + step }));
   }, [addNode, flow]);
 
   const copy = useCallback(() => {

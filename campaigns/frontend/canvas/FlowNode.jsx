@@ -1,7 +1,7 @@
 // One node on the canvas. Memoised: React Flow re-renders it only when its own node object
 // changed (moved, selected, edited) or its own overlay changed; nothing here walks the graph.
-import { Handle, Position } from "@xyflow/react";
-import { memo, useContext } from "react";
+import { Handle, Position, useUpdateNodeInternals } from "@xyflow/react";
+import { memo, useContext, useEffect, useRef } from "react";
 
 import { formatNumber, gettext, interpolate, ngettext } from "../../../customers/frontend/lib/i18n.js";
 import { CanvasContext } from "./context.js";
@@ -53,6 +53,16 @@ function FlowNode({ id, data, selected, isConnectable }) {
   const { problems, counts } = useOverlay(overlay, id);
   const type = types[data.kind];
   const ports = portsOf(data.kind, data.config, types);
+  const portKey = ports.join("\u0001");
+  const updateInternals = useUpdateNodeInternals();
+  const measuredPorts = useRef(portKey);
+  // A split's ports follow its branches: React Flow must measure the new handles (it measured
+  // the first ones itself).
+  useEffect(() => {
+    if (measuredPorts.current === portKey) return;
+    measuredPorts.current = portKey;
+    updateInternals(id);
+  }, [id, portKey, updateInternals]);
   const category = type?.category ?? "unknown";
   const classes = ["flow-node", `cat-${category}`, selected ? "selected" : "",
     problems ? "has-problems" : ""].join(" ");

@@ -108,13 +108,19 @@ export function flowToGraph(nodes, edges, viewport = null) {
   return graph;
 }
 
-// A fresh node of a palette type, its config filled with the schema's defaults.
+// A fresh node of a palette type, its config filled with the schema's defaults (a split
+// starts as A/B, 50/50: its ports are its branches).
 export function newNode(nodeType, id, position) {
+  const config = schemaDefaults(nodeType.config_schema);
+  if (nodeType.type === "split" && !config.branches) {
+    config.branches = (nodeType.ports.length ? nodeType.ports : ["A", "B"]).map((port, _i, all) => (
+      { port, percent: Math.round(100 / all.length) }));
+  }
   return {
     id,
     type: FLOW_NODE,
     position: { x: position.x, y: position.y },
-    data: { kind: nodeType.type, config: schemaDefaults(nodeType.config_schema) },
+    data: { kind: nodeType.type, config },
   };
 }
 

@@ -117,6 +117,12 @@ describe("new nodes", () => {
       data: { kind: "wait", config: { days: 0, hours: 0, minutes: 0 } } });
   });
 
+  it("of a split start as A/B, 50/50", () => {
+    const split = PALETTE.find((type) => type.type === "split");
+    expect(newNode(split, "split-1", { x: 0, y: 0 }).data.config).toEqual({
+      branches: [{ port: "A", percent: 50 }, { port: "B", percent: 50 }] });
+  });
+
   it("leave out null defaults (the server reads a missing key as null)", () => {
     const schema = PALETTE.find((type) => type.type === "wait_for_event").config_schema;
     expect(schemaDefaults(schema)).toEqual({ kind: "event" });
