@@ -10,7 +10,7 @@ import {
   applyNodeChanges,
   useReactFlow,
 } from "@xyflow/react";
-import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { api } from "../../../customers/frontend/lib/api.js";
 import { gettext, interpolate } from "../../../customers/frontend/lib/i18n.js";
@@ -19,17 +19,24 @@ import { copySelection, pasteClipboard } from "./clipboard.js";
 import { CanvasContext } from "./context.js";
 import { edgeId, flowToGraph, freshId, graphToFlow, newNode, typesByKey } from "./convert.js";
 import FlowNode from "./FlowNode.jsx";
-import { canRedo, canUndo, historyInit, historyReducer } from "./history.js";
-import { categoryLabel, setServerLabels, statusLabel } from "./labels.js";
+import { canRedo, canUndo } from "./history.js";
+import {
+  LIVE_STATUSES,
+  countsFromSimulation,
+  dropBackup,
+  readBackup,
+  useBackup,
+  useHistory,
+  useLiveCounts,
+} from "./hooks.js";
+import { setServerLabels, statusLabel } from "./labels.js";
 import { autoLayout } from "./layout.js";
 import { createOverlayStore } from "./overlay.js";
 import { locateProblems, problemsByNode } from "./problems.js";
+import { DRAG_MIME, Palette } from "./Palette.jsx";
 import { SidePanel } from "./SidePanel.jsx";
 
 const NODE_TYPES = { flow: FlowNode };
-const DRAG_MIME = "application/x-retentio-node";
-const LIVE_POLL_MS = 5000;
-const LIVE_STATUSES = new Set(["active", "paused"]);
 
 function ariaLabels() {
   return {
@@ -50,129 +57,12 @@ function ariaLabels() {
   };
 }
 
-function Palette({ palette, onAdd }) {
-  const groups = [];
-  for (const type of palette) {
-    const last = groups[groups.length - 1];
-    if (last && last.category === type.category) last.types.push(type);
-    else groups.push({ category: type.category, types: [type] });
-  }
-  return (
-    <aside className="canvas-palette" aria-label={gettext("Node types")}>
-      <p className="help">{gettext("Drag onto the canvas, or press to add.")}</p>
-      {groups.map((group) => (
-        <section key={group.category}>
-          <h2>{categoryLabel(group.category)}</h2>
-          <ul>
-            {group.types.map((type) => (
-              <li key={type.type}>
-                <button type="button" draggable className={`palette-item cat-${type.category}`}
-                        data-type={type.type} title={type.description}
-                        onDragStart={(e) => {
-                          e.dataTransfer.setData(DRAG_MIME, type.type);
-                          e.dataTransfer.effectAllowed = "move";
-                        }}
-                        onClick={() => onAdd(type.type)}>
-                  {type.label}
-                </button>
-              </li>
-            ))}
-          </ul>
-        </section>
-      ))}
-    </aside>
-  );
-}
 
 function isTyping(target) {
   return target instanceof HTMLElement
     && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
 }
 
-function countsFromSimulation(simulation) {
-  return Object.fromEntries(simulation.nodes.map((node) => [node.id, {
-    entered: node.entered, ports: node.ports, coupons: node.coupons,
-    budget: node.discount_budget, messages: node.messages }]));
-}
-
-function countsFromResults(results) {
-  return Object.fromEntries(results.nodes.map((node) => [node.id, {
-    live: true, entered: node.entered, here: node.at_node, ports: node.ports,
-    coupons: node.coupons?.issued, messages: node.messages?.sent }]));
-}
-
-// Undoable edits of the canvas, and the "unsaved" flag they raise.
-function useHistory(initial) {
-  const [history, dispatch] = useReducer(historyReducer, initial, historyInit);
-  const [dirty, setDirty] = useState(false);
-  const commit = useCallback((present) => {
-    dispatch({ type: "commit", present });
-    setDirty(true);
-  }, []);
-  const checkpoint = useCallback(() => {
-    dispatch({ type: "checkpoint" });
-    setDirty(true);
-  }, []);
-  const replace = useCallback((present) => dispatch({ type: "replace", present }), []);
-  const undo = useCallback(() => { dispatch({ type: "undo" }); setDirty(true); }, []);
-  const redo = useCallback(() => { dispatch({ type: "redo" }); setDirty(true); }, []);
-  return { history, commit, checkpoint, replace, undo, redo, dirty, setDirty };
-}
-
-// The server refuses a draft that does not validate, so unfinished work is kept in the
-// browser until it is saved: offered back when the canvas is opened again.
-function backupKey(campaignId) {
-  return `retentio:canvas:${campaignId}`;
-}
-
-function readBackup(campaignId, serverGraph) {
-  try {
-    const backup = JSON.parse(window.localStorage.getItem(backupKey(campaignId)) || "null");
-    const server = JSON.stringify({ nodes: serverGraph?.nodes || [], edges: serverGraph?.edges || [] });
-    return backup && JSON.stringify(backup.graph) !== server ? backup : null;
-  } catch {
-    return null;
-  }
-}
-
-function useBackup(campaignId, nodes, edges, dirty) {
-  useEffect(() => {
-    if (!dirty) return undefined;
-    const timer = setTimeout(() => {
-      try {
-        const graph = flowToGraph(nodes, edges);
-        window.localStorage.setItem(backupKey(campaignId), JSON.stringify({
-          at: new Date().toISOString(), graph: { nodes: graph.nodes, edges: graph.edges } }));
-      } catch {
-        // storage full or disabled: the unsaved warning still stands
-      }
-    }, 800);
-    return () => clearTimeout(timer);
-  }, [campaignId, nodes, edges, dirty]);
-}
-
-function dropBackup(campaignId) {
-  try { window.localStorage.removeItem(backupKey(campaignId)); } catch { /* disabled */ }
-}
-
-function useLiveCounts(campaign, mode, overlay) {
-  useEffect(() => {
-    if (mode !== "live" || !LIVE_STATUSES.has(campaign.status)) return undefined;
-    let stopped = false;
-    const poll = async () => {
-      if (document.visibilityState === "hidden") return;
-      try {
-        const results = await api(`campaigns/${campaign.id}/results/`);
-        if (!stopped) overlay.setLayer("counts", countsFromResults(results));
-      } catch {
-        // the next poll tries again
-      }
-    };
-    poll();
-    const timer = setInterval(poll, LIVE_POLL_MS);
-    return () => { stopped = true; clearInterval(timer); };
-  }, [campaign.id, campaign.status, mode, overlay]);
-}
 
 function Editor({ props, loaded }) {
   const { palette, pickers } = loaded;
@@ -374,7 +264,13 @@ function Editor({ props, loaded }) {
 
   const run = useCallback((action) => async () => {
     setBusy(true);
-    try { await action(); } finally { setBusy(false); }
+    try {
+      await action();
+    } catch (error) {
+      setNotice(error.message || gettext("Something went wrong; try again."));
+    } finally {
+      setBusy(false);
+    }
   }, []);
 
   const check = useCallback(async () => {
