@@ -36,7 +36,13 @@ import { locateProblems, problemsByNode } from "./problems.js";
 import { DRAG_MIME, Palette } from "./Palette.jsx";
 import { SidePanel } from "./SidePanel.jsx";
 
+// Props React Flow compares by identity: made once, or a drag frame would push them into its
+// store again and redraw the minimap and controls with every move.
 const NODE_TYPES = { flow: FlowNode };
+const DELETE_KEYS = ["Backspace", "Delete"];
+const FIT_VIEW_OPTIONS = { maxZoom: 1 };
+const EDGE_OPTIONS = { type: "smoothstep" };
+const PRO_OPTIONS = { hideAttribution: true };
 
 function ariaLabels() {
   return {
@@ -70,6 +76,7 @@ function Editor({ props, loaded }) {
   const flow = useReactFlow();
   const types = useMemo(() => typesByKey(palette), [palette]);
   const overlay = useMemo(() => createOverlayStore(), []);
+  const ariaLabelConfig = useMemo(() => ariaLabels(), []);
   const context = useMemo(() => ({ types, lookups: loaded.lookups, overlay }),
     [types, loaded.lookups, overlay]);
   const initial = useMemo(() => graphToFlow(loaded.campaign.graph, palette), [loaded, palette]);
@@ -383,13 +390,12 @@ function Editor({ props, loaded }) {
               onBeforeDelete={onBeforeDelete} onNodeDragStart={onNodeDragStart}
               onSelectionDragStart={onNodeDragStart} isValidConnection={isValidConnection}
               nodesDraggable={!readOnly} nodesConnectable={!readOnly} edgesReconnectable={false}
-              deleteKeyCode={readOnly ? null : ["Backspace", "Delete"]}
+              deleteKeyCode={readOnly ? null : DELETE_KEYS}
               onlyRenderVisibleElements={nodes.length > 60}
               defaultViewport={initial.viewport || undefined}
-              fitView={fitOnOpen} fitViewOptions={{ maxZoom: 1 }}
-              minZoom={0.1} ariaLabelConfig={ariaLabels()}
-              defaultEdgeOptions={{ type: "smoothstep" }}
-              proOptions={{ hideAttribution: true }}
+              fitView={fitOnOpen} fitViewOptions={FIT_VIEW_OPTIONS}
+              minZoom={0.1} ariaLabelConfig={ariaLabelConfig}
+              defaultEdgeOptions={EDGE_OPTIONS} proOptions={PRO_OPTIONS}
             >
               <Background gap={20} />
               <Controls showInteractive={false} />

@@ -1,11 +1,13 @@
 // The palette: the node types the server serves, grouped by category; drag one onto the canvas
 // or press it to add it.
+import { memo } from "react";
+
 import { gettext } from "../../../customers/frontend/lib/i18n.js";
 import { categoryLabel } from "./labels.js";
 
 export const DRAG_MIME = "application/x-retentio-node";
 
-export function Palette({ palette, onAdd }) {
+function PaletteList({ palette, onAdd }) {
   const groups = [];
   for (const type of palette) {
     const last = groups[groups.length - 1];
@@ -38,3 +40,6 @@ export function Palette({ palette, onAdd }) {
     </aside>
   );
 }
+
+// Memoised: the editor re-renders with every drag frame; the palette never changes.
+export const Palette = memo(PaletteList);
