@@ -144,6 +144,7 @@ def configure(page, shop) -> None:
     field(panel, "Time of day").fill("10:00")
     panel = select_node(page, "issue_coupon-1")
     field(panel, "Coupon definition").select_option(label="Win-back 15%")
+    assert panel.locator('[data-field="definition"] .field-error').count() == 0
     panel = select_node(page, "send_message-1")
     field(panel, "Channel").select_option("email")
     field(panel, "Message template").select_option(label="We miss you")
@@ -319,8 +320,16 @@ def test_undo_redo_copy_paste_and_layout(page, sign_in, shop):
     after = page.locator('.react-flow__node[data-id="none"]').bounding_box()
     assert (before["x"], before["y"]) != (after["x"], after["y"])
 
-    # Keyboard users connect through the side panel: swap the coupon's two exits.
+    # A config problem shows under its field.
     panel = select_node(page, "coupon")
+    field(panel, "Coupon definition").select_option("")
+    page.get_by_role("button", name="Save draft").click()
+    panel.locator('[data-field="definition"] .field-error').wait_for()
+    assert page.locator('.react-flow__node[data-id="coupon"] .flow-node-problems').is_visible()
+    field(panel, "Coupon definition").select_option(label="Win-back 15%")
+    assert panel.locator('[data-field="definition"] .field-error').count() == 0
+
+    # Keyboard users connect through the side panel: swap the coupon's two exits.
     panel.locator("#conn-coupon-issued").select_option(label="Exit (none)")
     panel.locator("#conn-coupon-not_issued").select_option(label="Exit (end)")
     page.get_by_role("button", name="Check").click()

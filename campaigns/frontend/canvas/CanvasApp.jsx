@@ -215,7 +215,10 @@ function Editor({ props, loaded }) {
       nodes: present.nodes.map((n) => (n.id === id ? { ...n, data: { ...n.data, config } } : n)) });
     if (editingField.current === `${id}:${key}`) replace(update);
     else { editingField.current = `${id}:${key}`; commit(update); }
-    setDirty(true);
+    // The server's word on this field is stale once it changed; the next save says again.
+    setProblems((located) => (located.some((p) => p.node === id && p.key === key)
+      ? located.filter((p) => !(p.node === id && p.key === key)) : located));
+    setDirty(true); // also for the keystrokes after a save that join the same step
   }, [commit, replace, setDirty]);
   const setLabel = useCallback((id, label) => {
     const update = (present) => ({ ...present, nodes: present.nodes.map((n) => {
@@ -226,7 +229,8 @@ function Editor({ props, loaded }) {
     }) });
     if (editingField.current === `${id}:label`) replace(update);
     else { editingField.current = `${id}:label`; commit(update); }
-  }, [commit, replace]);
+    setDirty(true);
+  }, [commit, replace, setDirty]);
   const deleteNode = useCallback((id) => {
     commit((present) => ({ nodes: present.nodes.filter((n) => n.id !== id),
       edges: present.edges.filter((e) => e.source !== id && e.target !== id) }));
@@ -254,6 +258,7 @@ function Editor({ props, loaded }) {
       setCampaign(saved);
       setProblems([]);
       setDirty(false);
+      editingField.current = null;
       dropBackup(campaign.id);
       setNotice(gettext("Draft saved."));
       return true;
