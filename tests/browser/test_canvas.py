@@ -250,6 +250,8 @@ def test_marketer_draws_the_win_back_and_a_manager_publishes_it(page, sign_in, s
     page.wait_for_function(
         "() => document.querySelector('.react-flow__node[data-id=\"wait_until-1\"] "
         "[data-counts]')?.textContent.includes('1 here now')", timeout=15_000)
+    page.get_by_role("button", name="Auto-layout").click()
+    page.wait_for_timeout(400)
     screenshot("canvas-live")
 
 
