@@ -17,6 +17,9 @@ const PART_LABELS = {
   hours: () => gettext("Hours"),
   stage: () => gettext("Stage"),
 };
+const OPERATOR_PART_LABELS = {
+  orders_within: { min_count: () => gettext("At least (orders)") },
+};
 
 function parseNumber(text) {
   if (text.trim() === "") return null;
@@ -153,7 +156,7 @@ function SegmentPicker({ value, onChange, label, segments }) {
   );
 }
 
-function ObjectEditor({ schema, value, onChange, context }) {
+function ObjectEditor({ schema, value, onChange, context, operator }) {
   const current = value && typeof value === "object" ? value : {};
   const setPart = (part, partValue) => {
     const next = { ...current };
@@ -166,7 +169,8 @@ function ObjectEditor({ schema, value, onChange, context }) {
   return (
     <span className="value-parts">
       {Object.entries(schema.properties).map(([part, partSchema]) => {
-        const label = (PART_LABELS[part] || (() => partSchema.title || part))();
+        const label = (OPERATOR_PART_LABELS[operator]?.[part] || PART_LABELS[part] ||
+          (() => partSchema.title || part))();
         return (
           <label key={part}>
             {label}
@@ -183,7 +187,7 @@ function ObjectEditor({ schema, value, onChange, context }) {
 }
 
 /** The editor for one value of `schema`. */
-export function ValueInput({ schema, value, onChange, label, fieldData, context }) {
+export function ValueInput({ schema, value, onChange, label, fieldData, context, operator }) {
   const kind = schemaKind(schema);
   const text = (type) => (
     <input type={type} aria-label={label} value={value ?? ""}
@@ -228,7 +232,8 @@ export function ValueInput({ schema, value, onChange, label, fieldData, context 
       return <ListInput value={value} onChange={onChange} label={label}
         parse={schemaKind(schema.items) === "scalar" ? parseScalar : (item) => item} />;
     case "object":
-      return <ObjectEditor schema={schema} value={value} onChange={onChange} context={context} />;
+      return <ObjectEditor schema={schema} value={value} onChange={onChange} context={context}
+        operator={operator} />;
     case "scalar":
       return <ScalarInput value={value} onChange={onChange} label={label} />;
     default:
@@ -279,7 +284,7 @@ export function RuleValueEditor(props) {
           onChange={(event) => context.setAttributeKey(rule.id, event.target.value.trim())} />
       )}
       <ValueInput schema={schema} value={value} onChange={handleOnChange} label={label}
-        fieldData={context.index.fields[field]} context={context} />
+        fieldData={context.index.fields[field]} context={context} operator={operator} />
       {error && <p className="rule-error" role="alert" data-rule-error>{error}</p>}
     </>
   );
