@@ -18,6 +18,7 @@ from customers.models import (
     LifecycleChange,
     MetricsRun,
     MetricsSettings,
+    OperatorPreference,
     Order,
     Storefront,
     StorefrontKey,
@@ -254,3 +255,16 @@ class CustomerPredictionAdmin(ReadOnlyAdmin):
     raw_id_fields = ("customer", "fit")
     search_fields = ("=customer__external_id",)
     show_full_result_count = False
+
+
+# --- Operators ------------------------------------------------------------------------------
+
+
+@admin.register(OperatorPreference)
+class OperatorPreferenceAdmin(admin.ModelAdmin):
+    """Each operator's UI language (set by the language switch; editable here for support)."""
+
+    list_display = ("user", "language", "updated_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username",)
+    raw_id_fields = ("user",)

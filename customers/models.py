@@ -5,6 +5,7 @@ import datetime
 import functools
 import zoneinfo
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -518,3 +519,49 @@ class CustomerPrediction(models.Model):
 
     def __str__(self) -> str:
         return f"prediction of customer {self.customer_id}"
+
+
+# --- Dashboard (customers/services/dashboard.py) -----------------------------------------------
+
+
+class DashboardFigure(models.Model):
+    """One precomputed figure of the operator dashboard, rewritten set-based after the metrics
+    run and the value model scoring, so the page reads a handful of rows and never scans the
+    customers. `value` is the figure's JSON (a number, a list of rows, ...)."""
+
+    key = models.CharField(max_length=64)  # "trend", "rfm_grid", "top_campaigns", ...
+    dimension = models.CharField(max_length=32, blank=True)  # "", "acquisition_channel", ...
+    period = models.CharField(max_length=16, blank=True)  # "", "2026-05", ...
+    value = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("dashboard figure")
+        verbose_name_plural = _("dashboard figures")
+        constraints = [
+            models.UniqueConstraint(fields=["key", "dimension", "period"],
+                                    name="dashboard_figure_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}/{self.dimension or '-'}/{self.period or '-'}"
+
+
+# --- Operators ------------------------------------------------------------------------------
+
+
+class OperatorPreference(models.Model):
+    """An operator's own choices, kept on the server so they follow them to every device.
+    (Customer.language is the customer's; this is the person using the operator UI.)"""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                primary_key=True, related_name="operator_preference")
+    language = models.CharField(_("language"), max_length=16, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("operator preference")
+        verbose_name_plural = _("operator preferences")
+
+    def __str__(self) -> str:
+        return f"preferences of user {self.user_id}"

@@ -19,6 +19,7 @@ from customers.models import (
     LifecycleStage,
     MetricsRun,
     MetricsSettings,
+    OperatorPreference,
     StorefrontKey,
     ValueModelCheck,
     ValueModelFit,
@@ -65,6 +66,8 @@ def populated(storefront):
     ValueModelCheck.objects.create(created_at=timezone.now(), cutoff=timezone.now(),
                                    end=timezone.now())
     CustomerPrediction.objects.create(customer=customer, fit=fit, computed_at=timezone.now())
+    OperatorPreference.objects.create(
+        user=get_user_model().objects.create_user("zh-operator"), language="zh-hans")
     return customer
 
 

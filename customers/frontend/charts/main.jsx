@@ -35,7 +35,16 @@ function draw(element, option) {
   return chart;
 }
 
-for (const element of document.querySelectorAll('[data-island="charts"]')) {
-  const option = JSON.parse(document.getElementById(element.dataset.props).textContent);
-  draw(element, option);
+function drawWithin(root) {
+  const containers = root.matches?.('[data-island="charts"]')
+    ? [root] : root.querySelectorAll('[data-island="charts"]');
+  for (const element of containers) {
+    if (element.dataset.chartReady) continue;
+    const option = JSON.parse(document.getElementById(element.dataset.props).textContent);
+    draw(element, option);
+  }
 }
+
+drawWithin(document);
+// Content htmx swapped in (the dashboard's breakdown switch) brings its own charts.
+document.body.addEventListener("htmx:load", (event) => drawWithin(event.detail.elt));
