@@ -246,3 +246,30 @@ def test_behaviour_conditions_are_edited_part_by_part(page, screenshot, shop, st
     expect(preview_count(page)).to_have_text("0")
     assert_accessible(page)
     screenshot("behaviour")
+
+
+def test_a_condition_on_another_segments_members_is_picked_by_name(page, shop):
+    operator("marketer", Role.MARKETER)
+    big = Segment.objects.create(name="LTV above 2000", rule=condition("ltv", ">", 2000))
+    segment_evaluate(big.pk)  # cat and dan
+    log_in(page, "marketer")
+    page.goto("/segments/new/")
+    page.wait_for_selector("[data-builder-ready]")
+    page.get_by_label("Start from a template").select_option("repeat_buyers")
+    page.get_by_label("Paid orders (all time): value").fill("1")
+    expect(preview_count(page)).to_have_text("4")
+
+    page.get_by_role("button", name="+ Condition").first.click()
+    new_rule = page.locator(".rule").last
+    new_rule.get_by_title("Field").select_option("segment")
+    new_rule.get_by_title("Operator").select_option("not_in_segment")
+    new_rule.get_by_label("Segment: value").select_option(label="LTV above 2000")
+    expect(preview_count(page)).to_have_text("2")  # ann and bob
+
+    page.get_by_label("Name").fill("Repeat buyers, not big")
+    page.get_by_role("button", name="Create segment").click()
+    page.wait_for_url(re.compile(r"/segments/\d+/$"))
+    assert Segment.objects.get(name="Repeat buyers, not big").rule == {"and": [
+        condition("order_count", ">=", 1), condition("segment", "not_in_segment", big.pk)]}
+    expect(page.locator("[data-rule-summary]")).to_contain_text(
+        "Segment is not in segment LTV above 2000")

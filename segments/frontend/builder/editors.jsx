@@ -84,8 +84,8 @@ export function parseScalar(text) {
   return text;
 }
 
-function showScalar(value) {
-  if (typeof value === "string" && String(parseScalar(value)) !== value) return `"${value}"`;
+export function showScalar(value) {
+  if (typeof value === "string" && parseScalar(value) !== value) return `"${value}"`;
   return value === null || value === undefined ? "" : String(value);
 }
 
@@ -93,7 +93,7 @@ function propertiesText(value) {
   return Object.entries(value || {}).map(([k, v]) => `${k}=${showScalar(v)}`).join(", ");
 }
 
-function parseProperties(text) {
+export function parseProperties(text) {
   const parts = text.split(",").map((s) => s.trim()).filter(Boolean);
   return Object.fromEntries(parts.map((part) => {
     const [key, ...rest] = part.split("=");
