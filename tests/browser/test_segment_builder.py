@@ -105,7 +105,7 @@ def test_a_marketer_builds_a_segment_from_a_template_and_saves_it(page, screensh
     page.wait_for_url("**/segments/?q=2000")
 
 
-def test_a_bad_value_is_named_at_its_condition_and_blocks_nothing_else(page, shop):
+def test_a_bad_value_or_a_taken_name_is_named_where_it_is(page, shop):
     operator("marketer", Role.MARKETER)
     log_in(page, "marketer")
     page.goto("/segments/new/")
@@ -122,6 +122,13 @@ def test_a_bad_value_is_named_at_its_condition_and_blocks_nothing_else(page, sho
     page.get_by_label("Historical LTV: value").fill("1000")
     expect(preview_count(page)).to_have_text("3")
     expect(page.locator("[data-rule-error]")).to_have_count(0)
+
+    Segment.objects.create(name="Taken", rule=condition("city", "==", "Shanghai"))
+    page.get_by_label("Name").fill("Taken")
+    page.get_by_role("button", name="Create segment").click()
+    expect(page.locator("#name-error")).to_have_text("a segment with this name already exists")
+    expect(page.get_by_label("Name")).to_have_attribute("aria-invalid", "true")
+    assert page.url.endswith("/segments/new/")
 
 
 def test_a_marketer_edits_a_rule_with_groups_and_negation(page, screenshot, shop):
