@@ -89,6 +89,14 @@ export function showScalar(value) {
   return value === null || value === undefined ? "" : String(value);
 }
 
+/** How one typed item of a list value becomes JSON: days and numbers are numbers. */
+export function listItemParser(schema) {
+  const kind = schemaKind(schema.items);
+  if (kind === "scalar") return parseScalar;
+  if (kind === "integer" || kind === "number") return parseNumber;
+  return (item) => item;
+}
+
 function propertiesText(value) {
   return Object.entries(value || {}).map(([k, v]) => `${k}=${showScalar(v)}`).join(", ");
 }
@@ -230,7 +238,7 @@ export function ValueInput({ schema, value, onChange, label, fieldData, context,
         fieldData={fieldData} />;
     case "list":
       return <ListInput value={value} onChange={onChange} label={label}
-        parse={schemaKind(schema.items) === "scalar" ? parseScalar : (item) => item} />;
+        parse={listItemParser(schema)} />;
     case "object":
       return <ObjectEditor schema={schema} value={value} onChange={onChange} context={context}
         operator={operator} />;
