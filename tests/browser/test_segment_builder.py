@@ -280,3 +280,19 @@ def test_a_condition_on_another_segments_members_is_picked_by_name(page, shop):
         condition("order_count", ">=", 1), condition("segment", "not_in_segment", big.pk)]}
     expect(page.locator("[data-rule-summary]")).to_contain_text(
         "Segment is not in segment LTV above 2000")
+
+
+def test_the_builder_speaks_the_operators_language(page, screenshot, shop):
+    operator("marketer", Role.MARKETER)
+    log_in(page, "marketer")
+    page.get_by_label("Language").select_option("zh-hans")
+    page.wait_for_function("document.documentElement.lang === 'zh-hans'")
+    page.goto("/segments/new/")
+    page.wait_for_selector("[data-builder-ready]")
+
+    page.locator(".template-picker select").select_option("high_ltv")
+    expect(preview_count(page)).to_have_text("3")
+    assert page.locator(".builder-meta input[type=text]").input_value() == "高价值：LTV 高于 X"  # noqa: RUF001 - the Chinese name has a full-width colon
+    field = page.locator(".rule select").first
+    assert field.locator("option:checked").inner_text() == "历史 LTV"
+    screenshot("builder-zh")
