@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
 from campaigns.services.campaigns import campaign_save
+from customers.models import LifecycleStage
 from customers.roles import Role, has_role, role_of, role_required
 
 CAMPAIGNS_PER_PAGE = 25
@@ -23,7 +24,7 @@ class CampaignFilterForm(forms.Form):
 
 
 class CampaignCreateForm(forms.Form):
-    name = forms.CharField(max_length=200, label=_("Name"))
+    name = forms.CharField(max_length=200, label=_("Campaign name"))
     description = forms.CharField(required=False, max_length=2000, label=_("Description"),
                                   widget=forms.Textarea(attrs={"rows": 3}))
 
@@ -77,6 +78,8 @@ def _canvas_props(request, campaign: Campaign) -> dict:
         "role": role.group,
         "canEdit": role >= Role.MARKETER and campaign.status != Campaign.Status.ARCHIVED,
         "canPublish": role >= Role.MANAGER and campaign.status != Campaign.Status.ARCHIVED,
+        "labels": {"statuses": {str(k): str(v) for k, v in Campaign.Status.choices},
+                   "stages": {str(k): str(v) for k, v in LifecycleStage.choices}},
         "urls": {
             "list": reverse("campaign-list"),
             "campaign": reverse("api-campaign", args=[campaign.pk]),

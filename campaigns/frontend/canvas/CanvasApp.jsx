@@ -16,12 +16,11 @@ import { api } from "../../../customers/frontend/lib/api.js";
 import { gettext, interpolate } from "../../../customers/frontend/lib/i18n.js";
 import { loadCanvas } from "./api.js";
 import { copySelection, pasteClipboard } from "./clipboard.js";
-import ConfigPanel from "./ConfigPanel.jsx";
 import { CanvasContext } from "./context.js";
 import { edgeId, flowToGraph, freshId, graphToFlow, newNode, typesByKey } from "./convert.js";
 import FlowNode from "./FlowNode.jsx";
 import { canRedo, canUndo, historyInit, historyReducer } from "./history.js";
-import { categoryLabel } from "./labels.js";
+import { categoryLabel, setServerLabels, statusLabel } from "./labels.js";
 import { autoLayout } from "./layout.js";
 import { createOverlayStore } from "./overlay.js";
 import { locateProblems, problemsByNode } from "./problems.js";
@@ -120,6 +119,42 @@ function useHistory(initial) {
   return { history, commit, checkpoint, replace, undo, redo, dirty, setDirty };
 }
 
+// The server refuses a draft that does not validate, so unfinished work is kept in the
+// browser until it is saved: offered back when the canvas is opened again.
+function backupKey(campaignId) {
+  return `retentio:canvas:${campaignId}`;
+}
+
+function readBackup(campaignId, serverGraph) {
+  try {
+    const backup = JSON.parse(window.localStorage.getItem(backupKey(campaignId)) || "null");
+    const server = JSON.stringify({ nodes: serverGraph?.nodes || [], edges: serverGraph?.edges || [] });
+    return backup && JSON.stringify(backup.graph) !== server ? backup : null;
+  } catch {
+    return null;
+  }
+}
+
+function useBackup(campaignId, nodes, edges, dirty) {
+  useEffect(() => {
+    if (!dirty) return undefined;
+    const timer = setTimeout(() => {
+      try {
+        const graph = flowToGraph(nodes, edges);
+        window.localStorage.setItem(backupKey(campaignId), JSON.stringify({
+          at: new Date().toISOString(), graph: { nodes: graph.nodes, edges: graph.edges } }));
+      } catch {
+        // storage full or disabled: the unsaved warning still stands
+      }
+    }, 800);
+    return () => clearTimeout(timer);
+  }, [campaignId, nodes, edges, dirty]);
+}
+
+function dropBackup(campaignId) {
+  try { window.localStorage.removeItem(backupKey(campaignId)); } catch { /* disabled */ }
+}
+
 function useLiveCounts(campaign, mode, overlay) {
   useEffect(() => {
     if (mode !== "live" || !LIVE_STATUSES.has(campaign.status)) return undefined;
@@ -157,12 +192,27 @@ function Editor({ props, loaded }) {
   const [mode, setMode] = useState("live");
   const [notice, setNotice] = useState("");
   const [busy, setBusy] = useState(false);
+  // Fit the stored graph into view once, on opening; never when the first node is dropped.
+  const [fitOnOpen] = useState(() => !initial.viewport && initial.nodes.length > 0);
   const wrapper = useRef(null);
   const clipboard = useRef(null);
   const pastes = useRef(0);
   const editingField = useRef(null);
 
   useLiveCounts(campaign, mode, overlay);
+  const [backup, setBackup] = useState(() => (readOnly ? null
+    : readBackup(loaded.campaign.id, loaded.campaign.graph)));
+  useBackup(campaign.id, nodes, edges, dirty && !readOnly);
+  const restoreBackup = useCallback(() => {
+    const restored = graphToFlow(backup.graph, palette);
+    commit({ nodes: restored.nodes, edges: restored.edges });
+    setBackup(null);
+    window.requestAnimationFrame(() => flow.fitView({ maxZoom: 1 }));
+  }, [backup, commit, flow, palette]);
+  const discardBackup = useCallback(() => {
+    dropBackup(campaign.id);
+    setBackup(null);
+  }, [campaign.id]);
   useEffect(() => {
     overlay.setLayer("problems", problemsByNode(problems));
   }, [overlay, problems]);
@@ -303,6 +353,7 @@ function Editor({ props, loaded }) {
       setCampaign(saved);
       setProblems([]);
       setDirty(false);
+      dropBackup(campaign.id);
       setNotice(gettext("Draft saved."));
       return true;
     } catch (error) {
@@ -358,10 +409,17 @@ function Editor({ props, loaded }) {
     }
   }, [campaign.id, dirty, graph, save, showProblems]);
 
+  // Edges as React Flow draws them, with a translated name for screen readers (recomputed
+  // when an edge changes, not when a node moves).
+  const shownEdges = useMemo(() => edges.map((edge) => ({ ...edge,
+    ariaLabel: interpolate(gettext("From %(source)s (%(port)s) to %(target)s"),
+      { source: edge.source, port: edge.sourceHandle, target: edge.target }) })), [edges]);
   const selected = useMemo(() => {
     const picked = nodes.filter((n) => n.selected);
     return picked.length === 1 ? picked[0] : null;
   }, [nodes]);
+  const actions = useMemo(() => ({ onConfig: setConfig, onLabel: setLabel, onConnect: connect,
+    onDelete: deleteNode }), [setConfig, setLabel, connect, deleteNode]);
   const onNodeDragStart = useCallback(() => checkpoint(), [checkpoint]);
   const onFieldBlur = useCallback(() => { editingField.current = null; }, []);
 
@@ -371,7 +429,7 @@ function Editor({ props, loaded }) {
       <div className="canvas-app" data-ready="true" data-readonly={readOnly ? "true" : "false"}>
         <div className="canvas-toolbar" role="toolbar" aria-label={gettext("Canvas actions")}>
           <span className={`pill campaign-${campaign.status}`} data-status={campaign.status}>
-            {campaign.status}</span>
+            {statusLabel(campaign.status)}</span>
           <span className="muted" data-version>
             {campaign.current_version ? interpolate(gettext("version %(n)s"), { n: campaign.current_version })
               : gettext("never published")}</span>
@@ -406,11 +464,21 @@ function Editor({ props, loaded }) {
           <span className="canvas-dirty">{dirty && !readOnly ? gettext("Unsaved changes") : ""}</span>
           <span className="canvas-notice" role="status" aria-live="polite">{notice}</span>
         </div>
+        {backup && (
+          <div className="alert canvas-backup" role="alert">
+            {interpolate(gettext("Unsaved work from %(when)s is kept in this browser."),
+              { when: new Date(backup.at).toLocaleString(document.documentElement.lang || undefined) })}
+            {" "}
+            <button type="button" onClick={restoreBackup}>{gettext("Restore it")}</button>
+            {" "}
+            <button type="button" onClick={discardBackup}>{gettext("Discard it")}</button>
+          </div>
+        )}
         <div className="canvas-body">
           {!readOnly && <Palette palette={palette} onAdd={addAtCentre} />}
           <div className="canvas-flow" ref={wrapper} onDrop={onDrop} onDragOver={onDragOver}>
             <ReactFlow
-              nodes={nodes} edges={edges} nodeTypes={NODE_TYPES}
+              nodes={nodes} edges={shownEdges} nodeTypes={NODE_TYPES}
               onNodesChange={onNodesChange} onEdgesChange={onEdgesChange} onConnect={onConnect}
               onBeforeDelete={onBeforeDelete} onNodeDragStart={onNodeDragStart}
               onSelectionDragStart={onNodeDragStart} isValidConnection={isValidConnection}
@@ -418,7 +486,7 @@ function Editor({ props, loaded }) {
               deleteKeyCode={readOnly ? null : ["Backspace", "Delete"]}
               onlyRenderVisibleElements={nodes.length > 60}
               defaultViewport={initial.viewport || undefined}
-              fitView={!initial.viewport && nodes.length > 0}
+              fitView={fitOnOpen} fitViewOptions={{ maxZoom: 1 }}
               minZoom={0.1} ariaLabelConfig={ariaLabels()}
               defaultEdgeOptions={{ type: "smoothstep" }}
               proOptions={{ hideAttribution: true }}
@@ -431,12 +499,7 @@ function Editor({ props, loaded }) {
           <SidePanel
             selected={selected} types={types} pickers={pickers} problems={problems}
             readOnly={readOnly} nodes={nodes} edges={edges} simulation={mode === "dry" ? simulation : null}
-            onFocusNode={focusNode} onBlur={onFieldBlur}
-            renderConfig={(node, nodeProblems, connections, candidates) => (
-              <ConfigPanel node={node} type={types[node.data.kind]} types={types} pickers={pickers}
-                           problems={nodeProblems} readOnly={readOnly} connections={connections}
-                           candidates={candidates} onConfig={setConfig} onLabel={setLabel}
-                           onConnect={connect} onDelete={deleteNode} />)}
+            onFocusNode={focusNode} onBlur={onFieldBlur} actions={actions}
           />
         </div>
       </div>
@@ -445,6 +508,7 @@ function Editor({ props, loaded }) {
 }
 
 export function CanvasApp(props) {
+  setServerLabels(props.labels);
   const [loaded, setLoaded] = useState(null);
   const [error, setError] = useState("");
   useEffect(() => {

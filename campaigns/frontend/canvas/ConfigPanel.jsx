@@ -1,7 +1,7 @@
 // The side panel of the selected node: a form generated from its type's config JSON Schema
 // (pickers for segments, coupon definitions, templates and webhooks), its name on the canvas,
 // and where each of its ports leads (the keyboard's way to connect nodes).
-import { useState } from "react";
+import { memo, useState } from "react";
 
 import { gettext, interpolate } from "../../../customers/frontend/lib/i18n.js";
 import { portsOf } from "./convert.js";
@@ -214,13 +214,14 @@ function SchemaField({ name, property, root, value, onChange, idPrefix, pickers,
   const { base, nullable } = unwrap(property, root);
   const id = `${idPrefix}-${name}`;
   const helpId = base.description ? `${id}-help` : undefined;
-  const grouped = base.type === "object" || base.type === "array";
+  // A group of inputs gets a legend; one input (a JSON object too) a label.
+  const grouped = (base.type === "object" && base.properties) || base.type === "array";
   const Wrapper = grouped ? "fieldset" : "div";
   const label = fieldLabel(name, base);
   return (
     <Wrapper className={`config-field${problems.length ? " invalid" : ""}`} data-field={name}>
-      {grouped ? <legend>{label}{required && " *"}</legend>
-        : <label htmlFor={id}>{label}{required && " *"}</label>}
+      {grouped ? <legend>{label}{required && <span aria-hidden="true" className="required"> *</span>}</legend>
+        : <label htmlFor={id}>{label}{required && <span aria-hidden="true" className="required"> *</span>}</label>}
       <FieldInput name={name} base={base} nullable={nullable} root={root} value={value}
                   onChange={onChange} pickers={pickers} config={config} disabled={disabled}
                   id={id} describedBy={helpId} required={required} />
@@ -241,7 +242,7 @@ function Connections({ node, ports, connections, candidates, onConnect, disabled
           <div className="config-field" key={port}>
             <label htmlFor={id}>{portLabel(port)}</label>
             <select id={id} value={connections[port] ?? ""} disabled={disabled}
-                    onChange={(e) => onConnect(port, e.target.value || null)}>
+                    onChange={(e) => onConnect(node.id, port, e.target.value || null)}>
               <option value="">{gettext("— not connected —")}</option>
               {candidates.filter((c) => c.id !== node.id).map((c) => (
                 <option key={c.id} value={c.id}>{c.name}</option>
@@ -254,12 +255,15 @@ function Connections({ node, ports, connections, candidates, onConnect, disabled
   );
 }
 
-export default function ConfigPanel({ node, type, types, pickers, problems, readOnly,
-  connections, candidates, onConfig, onLabel, onConnect, onDelete }) {
+function ConfigPanel({ nodeId, data, types, pickers, problems, readOnly, connections,
+  candidates, actions }) {
+  const { onConfig, onLabel, onConnect, onDelete } = actions;
+  const node = { id: nodeId, data };
+  const type = types[data.kind];
   const schema = type?.config_schema || { properties: {} };
-  const config = node.data.config || {};
+  const config = data.config || {};
   const required = new Set(schema.required || []);
-  const ports = portsOf(node.data.kind, node.data.config, types);
+  const ports = portsOf(data.kind, data.config, types);
   const setKey = (key) => (value) => {
     const next = { ...config };
     if (value === undefined) delete next[key]; else next[key] = value;
@@ -296,3 +300,5 @@ export default function ConfigPanel({ node, type, types, pickers, problems, read
     </section>
   );
 }
+
+export default memo(ConfigPanel);

@@ -31,7 +31,7 @@ function Counts({ counts }) {
   );
 }
 
-function Ports({ id, ports, counts, connectable }) {
+function Ports({ ports, counts, connectable }) {
   return (
     <div className="flow-node-ports">
       {ports.map((port, index) => (
@@ -41,9 +41,7 @@ function Ports({ id, ports, counts, connectable }) {
             {portLabel(port)}
             {counts?.ports?.[port] !== undefined ? ` · ${formatNumber(counts.ports[port])}` : ""}
           </span>
-          <Handle type="source" position={Position.Bottom} id={port} isConnectable={connectable}
-                  aria-label={interpolate(gettext("Port %(port)s of %(node)s"),
-                    { port: portLabel(port), node: id })} />
+          <Handle type="source" position={Position.Bottom} id={port} isConnectable={connectable} />
         </div>
       ))}
     </div>
@@ -61,8 +59,7 @@ function FlowNode({ id, data, selected, isConnectable }) {
   return (
     <div className={classes} data-node-id={id} data-kind={data.kind}>
       {category !== "trigger" && (
-        <Handle type="target" position={Position.Top} isConnectable={isConnectable}
-                aria-label={interpolate(gettext("Into %(node)s"), { node: id })} />
+        <Handle type="target" position={Position.Top} isConnectable={isConnectable} />
       )}
       <div className="flow-node-title">{data.label || type?.label || data.kind}</div>
       <div className="flow-node-summary">{nodeSummary(data.kind, data.config, lookups)}</div>
@@ -74,7 +71,7 @@ function FlowNode({ id, data, selected, isConnectable }) {
         </div>
       )}
       <Counts counts={counts} />
-      <Ports id={id} ports={ports} counts={counts} connectable={isConnectable} />
+      <Ports ports={ports} counts={counts} connectable={isConnectable} />
     </div>
   );
 }

@@ -1,6 +1,8 @@
 // The right-hand panel: the selected node's form, or the campaign's problems and dry run.
 import { useMemo } from "react";
 
+import ConfigPanel from "./ConfigPanel.jsx";
+
 import { formatNumber, gettext, interpolate } from "../../../customers/frontend/lib/i18n.js";
 
 function ProblemList({ problems, onFocusNode }) {
@@ -56,17 +58,17 @@ function DryRun({ simulation }) {
   );
 }
 
-function useConnections(selected, edges) {
+function useConnections(selectedId, edges) {
   return useMemo(() => {
-    if (!selected) return {};
-    return Object.fromEntries(edges.filter((e) => e.source === selected.id)
+    if (!selectedId) return {};
+    return Object.fromEntries(edges.filter((e) => e.source === selectedId)
       .map((e) => [e.sourceHandle, e.target]));
-  }, [selected, edges]);
+  }, [selectedId, edges]);
 }
 
-function useCandidates(selected, nodes, types) {
+function useCandidates(selectedId, nodes, types) {
   // Recomputed when the list of nodes or their names changed, not when one moved.
-  const key = selected ? nodes.map((n) => `${n.id}\u0001${n.data.label ?? ""}`).join("\u0002") : "";
+  const key = selectedId ? nodes.map((n) => `${n.id}\u0001${n.data.label ?? ""}`).join("\u0002") : "";
   return useMemo(() => (key === "" ? [] : nodes
     .filter((n) => types[n.data.kind]?.category !== "trigger")
     .map((n) => ({ id: n.id,
@@ -74,14 +76,21 @@ function useCandidates(selected, nodes, types) {
   [key, types]); // eslint-disable-line react-hooks/exhaustive-deps
 }
 
-export function SidePanel({ selected, types, problems, nodes, edges, simulation, onFocusNode,
-  onBlur, renderConfig }) {
-  const connections = useConnections(selected, edges);
-  const candidates = useCandidates(selected, nodes, types);
-  const nodeProblems = selected ? problems.filter((p) => p.node === selected.id) : [];
+// The panel re-renders with every frame of a drag; the form only when its own inputs changed.
+export function SidePanel({ selected, types, pickers, problems, readOnly, nodes, edges,
+  simulation, onFocusNode, onBlur, actions }) {
+  const selectedId = selected?.id ?? null;
+  const connections = useConnections(selectedId, edges);
+  const candidates = useCandidates(selectedId, nodes, types);
+  const nodeProblems = useMemo(() => (selectedId ? problems.filter((p) => p.node === selectedId)
+    : []), [problems, selectedId]);
   return (
     <aside className="canvas-panel" aria-label={gettext("Details")} onBlur={onBlur}>
-      {selected ? renderConfig(selected, nodeProblems, connections, candidates) : (
+      {selected ? (
+        <ConfigPanel nodeId={selected.id} data={selected.data} types={types} pickers={pickers}
+                     problems={nodeProblems} readOnly={readOnly} connections={connections}
+                     candidates={candidates} actions={actions} />
+      ) : (
         <>
           <ProblemList problems={problems} onFocusNode={onFocusNode} />
           <DryRun simulation={simulation} />

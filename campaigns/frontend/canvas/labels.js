@@ -36,13 +36,18 @@ export function fieldLabel(key, property) {
   return labels[key] || property?.title || key;
 }
 
+// Lifecycle stages and campaign statuses are labelled as the server's models label them
+// (the page's props), so the canvas says what the other pages say.
+const server = { stages: {}, statuses: {} };
+
+export function setServerLabels(labels) {
+  Object.assign(server.stages, labels?.stages || {});
+  Object.assign(server.statuses, labels?.statuses || {});
+}
+
 export function choiceLabel(value) {
+  if (server.stages[value]) return server.stages[value];
   const labels = {
-    prospect: gettext("Prospect"),
-    new: gettext("New"),
-    active: gettext("Active"),
-    dormant: gettext("Dormant"),
-    churned: gettext("Churned"),
     order: gettext("An order"),
     event: gettext("An event"),
     email: gettext("Email"),
@@ -80,4 +85,8 @@ export function categoryLabel(category) {
     exit: gettext("Exit"),
   };
   return labels[category] || category;
+}
+
+export function statusLabel(status) {
+  return server.statuses[status] || status;
 }
