@@ -236,3 +236,23 @@ def test_top_campaigns_table(viewer, figures):
 def test_dashboard_renders_chinese_headings(viewer, figures):
     response = viewer.get(reverse("dashboard"), headers={"Accept-Language": "zh-hans"})
     assert "仪表盘" in text(response) or "仪表板" in text(response)
+
+
+def test_overall_trend_agrees_with_the_live_selector(figures):
+    from customers import selectors
+    from customers.services.dashboard import _trend_period
+
+    live = selectors.arpu_trend(period=_trend_period(NOW), bucket="month")
+    [series] = figures[("trend", "")]["series"]
+    assert series["arpu"] == [None if row["arpu"] is None else str(row["arpu"]) for row in live]
+    assert series["active"] == [row["active_customers"] for row in live]
+
+
+@pytest.mark.parametrize("dimension", ["acquisition_channel", "city", "age_band"])
+def test_each_breakdown_adds_up_to_all_customers(figures, dimension):
+    [overall] = figures[("trend", "")]["series"]
+    parts = figures[("trend", dimension)]["series"]
+    for month in range(12):
+        assert sum(part["active"][month] for part in parts) == overall["active"][month]
+        assert sum(float(part["revenue"][month]) for part in parts) == float(
+            overall["revenue"][month])
