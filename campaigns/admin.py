@@ -2,11 +2,15 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.channels import CHANNELS
 from campaigns.flows import GraphError
+from campaigns.forms import (
+    CouponDefinitionForm,
+    DeliverySettingsForm,
+    MessageTemplateForm,
+    WebhookEndpointForm,
+)
 from campaigns.models import (
     Campaign,
     CampaignVersion,
@@ -38,11 +42,8 @@ from campaigns.services.coupons import (
     coupon_definition_delete,
     coupon_definition_save,
     coupon_definitions_with_stats,
-    definition_problems,
-    definition_values,
 )
 from campaigns.services.messages import webhook_secret
-from campaigns.services.rendering import template_problems
 from customers.admin import ReadOnlyAdmin
 
 # --- Campaigns, versions, journeys ----------------------------------------------------------
@@ -141,45 +142,12 @@ class JourneyAdmin(ReadOnlyAdmin):
 # --- Messages: templates, webhook endpoints, deliveries, suppressions, delivery settings ---
 
 
-class MessageTemplateForm(forms.ModelForm):
-    class Meta:
-        model = MessageTemplate
-        fields = ["name", "channel", "subject", "body", "translations"]
-
-    def clean(self):
-        data = super().clean()
-        if {"channel", "body"} <= set(data):
-            for field, message in template_problems(
-                    channel=data["channel"], subject=data.get("subject", ""),
-                    body=data["body"], translations=data.get("translations") or {},
-                    now=timezone.now()):
-                name = field if field in self.fields else "translations"
-                self.add_error(name, f"{field}: {message}" if name != field else message)
-        return data
-
-
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(admin.ModelAdmin):
     form = MessageTemplateForm
     list_display = ("name", "channel", "subject", "updated_at")
     list_filter = ("channel",)
     search_fields = ("name", "subject")
-
-
-class WebhookEndpointForm(forms.ModelForm):
-    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
-    secret = forms.CharField(
-        label=_("signing secret"), required=False, min_length=16, max_length=128,
-        widget=forms.PasswordInput(render_value=False),
-        help_text=_("Write-only. Leave empty to keep the current one (a new endpoint gets a "
-                    "random one, shown once after saving)."))
-
-    class Meta:
-        model = WebhookEndpoint
-        fields = ["name", "url", "secret", "is_active"]
-
-    def clean_secret(self):
-        return self.cleaned_data["secret"] or self.instance.secret or ""
 
 
 @admin.register(WebhookEndpoint)
@@ -217,30 +185,6 @@ class SuppressionAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
-class DeliverySettingsForm(forms.ModelForm):
-    class Meta:
-        model = DeliverySettings
-        fields = ["cap_messages", "cap_days", "channel_caps", "quiet_start", "quiet_end",
-                  "quiet_channels"]
-
-    def clean_channel_caps(self):
-        caps = self.cleaned_data["channel_caps"] or {}
-        good = isinstance(caps, dict) and all(
-            channel in CHANNELS and isinstance(cap, list) and len(cap) == 2
-            and all(isinstance(n, int) and n >= 0 for n in cap) for channel, cap in caps.items())
-        if not good:
-            raise forms.ValidationError(_('{"sms": [1, 7]}: per channel, at most N messages '
-                                          "in D days."))
-        return caps
-
-    def clean_quiet_channels(self):
-        channels = self.cleaned_data["quiet_channels"] or []
-        if not isinstance(channels, list) or not set(channels) <= set(CHANNELS):
-            raise forms.ValidationError(_("A list of channels: %(channels)s.")
-                                        % {"channels": ", ".join(CHANNELS)})
-        return channels
-
-
 @admin.register(DeliverySettings)
 class DeliverySettingsAdmin(admin.ModelAdmin):
     """One row (DeliverySettings.load()): it can be added once and never deleted."""
@@ -257,23 +201,6 @@ class DeliverySettingsAdmin(admin.ModelAdmin):
 
 
 # --- Coupons --------------------------------------------------------------------------------
-
-
-class CouponDefinitionForm(forms.ModelForm):
-    """Checked as the API checks a definition (campaigns.services.coupons)."""
-
-    class Meta:
-        model = CouponDefinition
-        fields = DEFINITION_FIELDS
-
-    def clean(self):
-        cleaned = super().clean()
-        instance = self.instance if self.instance.pk else None
-        changes = {name: cleaned[name] for name in DEFINITION_FIELDS if name in cleaned}
-        for field, message in definition_problems(definition_values(instance, changes),
-                                                  instance).items():
-            self.add_error(field if field in self.fields else None, message)
-        return cleaned
 
 
 @admin.register(CouponDefinition)

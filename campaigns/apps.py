@@ -8,12 +8,12 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         from campaigns import (
+            customer_panels,
             flows,  # noqa: F401 - registers the node types
-            pages,
             receivers,
             rules,
         )
 
         receivers.connect()
         rules.register()  # segment rule fields that read campaigns' tables
-        pages.register()  # dashboard figures and customer page sections
+        customer_panels.register()  # dashboard figures and customer page sections

@@ -281,6 +281,8 @@ class Coupon(models.Model):
             # The segment rule "coupon expiring within D days" over all customers.
             models.Index(fields=["expires_at"], condition=models.Q(status="active"),
                          name="coupon_active_expiry"),
+            # A definition's codes, newest first, a page at a time (the coupon page).
+            models.Index(fields=["definition", "-id"], name="coupon_definition_newest"),
         ]
 
     def __str__(self) -> str:

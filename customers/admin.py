@@ -14,10 +14,12 @@ from customers.models import (
     Customer,
     CustomerMetrics,
     CustomerPrediction,
+    DashboardFigure,
     Event,
     LifecycleChange,
     MetricsRun,
     MetricsSettings,
+    OperatorPreference,
     Order,
     Storefront,
     StorefrontKey,
@@ -254,3 +256,25 @@ class CustomerPredictionAdmin(ReadOnlyAdmin):
     raw_id_fields = ("customer", "fit")
     search_fields = ("=customer__external_id",)
     show_full_result_count = False
+
+
+@admin.register(DashboardFigure)
+class DashboardFigureAdmin(ReadOnlyAdmin):
+    """The dashboard's precomputed figures (rewritten by customers.compute_dashboard)."""
+
+    list_display = ("key", "dimension", "period", "computed_at")
+    list_filter = ("key",)
+    search_fields = ("key", "dimension")
+
+
+# --- Operators ------------------------------------------------------------------------------
+
+
+@admin.register(OperatorPreference)
+class OperatorPreferenceAdmin(admin.ModelAdmin):
+    """Each operator's UI language (set by the language switch; editable here for support)."""
+
+    list_display = ("user", "language", "updated_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username",)
+    raw_id_fields = ("user",)

@@ -5,6 +5,7 @@ import datetime
 import functools
 import zoneinfo
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -546,3 +547,23 @@ class DashboardFigure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}/{self.dimension or '-'}/{self.period or '-'}"
+
+
+# --- Operators ------------------------------------------------------------------------------
+
+
+class OperatorPreference(models.Model):
+    """An operator's own choices, kept on the server so they follow them to every device.
+    (Customer.language is the customer's; this is the person using the operator UI.)"""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                primary_key=True, related_name="operator_preference")
+    language = models.CharField(_("language"), max_length=16, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("operator preference")
+        verbose_name_plural = _("operator preferences")
+
+    def __str__(self) -> str:
+        return f"preferences of user {self.user_id}"

@@ -38,6 +38,10 @@ class Role(enum.IntEnum):
         return str(LABELS[self])
 
 
+# Templates compare with it ({% if role >= Role.MANAGER %}); an enum class is callable, and
+# Django would call it (and fail silently) without this.
+Role.do_not_call_in_templates = True
+
 LABELS = {Role.VIEWER: gettext_lazy("Viewer"), Role.MARKETER: gettext_lazy("Marketer"),
           Role.MANAGER: gettext_lazy("Manager"), Role.ADMIN: gettext_lazy("Admin")}
 _BY_GROUP = {role.group: role for role in Role}

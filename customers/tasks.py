@@ -41,6 +41,29 @@ def value_model_fit_task() -> dict:
     return {"fit": fit.pk, "status": fit.status, "scored": fit.scored}
 
 
+@shared_task(name="customers.check_value_model", **_RETRY)
+def value_model_check_task(cutoff: str, end: str) -> int:
+    """A holdout check of the value model (from the model page): fit on the orders before
+    `cutoff`, compare with [cutoff, end). ISO datetimes in; the ValueModelCheck id out."""
+    import datetime
+
+    from django.utils import timezone
+
+    from customers.models import ValueModelCheck
+    from customers.services.prediction import value_model_holdout
+    from customers.services.prediction.models import FitError
+
+    cutoff_at, end_at = (datetime.datetime.fromisoformat(cutoff),
+                         datetime.datetime.fromisoformat(end))
+    try:
+        check = value_model_holdout(cutoff=cutoff_at, end=end_at)
+    except FitError as exc:
+        # Recorded, so the model page says why instead of the check silently never showing.
+        check = ValueModelCheck.objects.create(created_at=timezone.now(), cutoff=cutoff_at,
+                                               end=end_at, report={"error": str(exc)})
+    return check.pk
+
+
 @shared_task(name="customers.compute_dashboard", **_RETRY)
 def dashboard_compute_task() -> int:
     """Precompute every dashboard figure (after the metrics run and the value model scoring);

@@ -226,12 +226,23 @@ def _weighted_sum(weights: np.ndarray, values: np.ndarray) -> float:
 
 # --- the optimiser -----------------------------------------------------------------------------
 
+# The loss is a mean log-likelihood per customer: a slope this small in every log-parameter is
+# an optimum to the precision the data carries.
+STATIONARY_SLOPE = 1e-5
+
+
+def _stationary(result) -> bool:
+    """BFGS that stopped for "precision loss" where the surface is flat (a parameter near its
+    boundary, as when hardly anyone drops out) has still found the optimum."""
+    return bool(np.isfinite(result.fun) and np.all(np.abs(result.jac) < STATIONARY_SLOPE))
+
+
 def _minimise(loss, start: np.ndarray) -> np.ndarray:
     """BFGS on the analytic gradient over the logs of the parameters (so they stay positive);
     where it stalls, Nelder-Mead first and BFGS again from there. FitError unless the
     optimum is finite and stationary."""
     best = optimize.minimize(loss, start, jac=True, method="BFGS", options={"gtol": 1e-8})
-    if not best.success:
+    if not best.success and not _stationary(best):
         rough = optimize.minimize(lambda v: loss(v)[0], start, method="Nelder-Mead",
                                   options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-10})
         again = optimize.minimize(loss, rough.x, jac=True, method="BFGS",

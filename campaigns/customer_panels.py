@@ -1,6 +1,7 @@
 """What campaigns add to the customers app's operator pages (customers/pages.py), registered
 in CampaignsConfig.ready(): the dashboard's top campaigns by attributed revenue, a customer's
-journeys and coupons, and their messages and coupon redemptions on the customer's timeline."""
+journeys and coupons, and their messages and coupon redemptions on the customer's timeline.
+(The campaigns app's own pages are in campaigns/views_campaigns.py.)"""
 
 import datetime as dt
 

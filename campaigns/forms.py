@@ -1,0 +1,157 @@
+"""Forms of the campaigns app's operator pages and of its admin: each runs the same checks as
+the operator API (campaigns.services), so a page, the admin and the API refuse the same input
+with the same message."""
+
+import json
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.channels import CHANNELS
+from campaigns.models import (
+    Channel,
+    CouponDefinition,
+    DeliverySettings,
+    MessageTemplate,
+    WebhookEndpoint,
+)
+from campaigns.services.coupons import DEFINITION_FIELDS, definition_problems, definition_values
+from campaigns.services.rendering import template_problems
+
+
+class MessageTemplateForm(forms.ModelForm):
+    class Meta:
+        model = MessageTemplate
+        fields = ["name", "channel", "subject", "body", "translations"]
+
+    def clean(self):
+        data = super().clean()
+        if {"channel", "body"} <= set(data):
+            for field, message in template_problems(
+                    channel=data["channel"], subject=data.get("subject", ""),
+                    body=data["body"], translations=data.get("translations") or {},
+                    now=timezone.now()):
+                name = field if field in self.fields else "translations"
+                self.add_error(name, f"{field}: {message}" if name != field else message)
+        return data
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
+    secret = forms.CharField(
+        label=_("signing secret"), required=False, min_length=16, max_length=128,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_("Write-only. Leave empty to keep the current one (a new endpoint gets a "
+                    "random one, shown once after saving)."))
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["name", "url", "secret", "is_active"]
+
+    def clean_secret(self):
+        return self.cleaned_data["secret"] or self.instance.secret or ""
+
+
+class DeliverySettingsForm(forms.ModelForm):
+    class Meta:
+        model = DeliverySettings
+        fields = ["cap_messages", "cap_days", "channel_caps", "quiet_start", "quiet_end",
+                  "quiet_channels"]
+
+    def clean_channel_caps(self):
+        caps = self.cleaned_data["channel_caps"] or {}
+        good = isinstance(caps, dict) and all(
+            channel in CHANNELS and isinstance(cap, list) and len(cap) == 2
+            and all(isinstance(n, int) and n >= 0 for n in cap) for channel, cap in caps.items())
+        if not good:
+            raise forms.ValidationError(_('{"sms": [1, 7]}: per channel, at most N messages '
+                                          "in D days."))
+        return caps
+
+    def clean_quiet_channels(self):
+        channels = self.cleaned_data["quiet_channels"] or []
+        if not isinstance(channels, list) or not set(channels) <= set(CHANNELS):
+            raise forms.ValidationError(_("A list of channels: %(channels)s.")
+                                        % {"channels": ", ".join(CHANNELS)})
+        return channels
+
+
+class CouponDefinitionForm(forms.ModelForm):
+    """Checked as the API checks a definition (campaigns.services.coupons)."""
+
+    class Meta:
+        model = CouponDefinition
+        fields = DEFINITION_FIELDS
+
+    def clean(self):
+        cleaned = super().clean()
+        instance = self.instance if self.instance.pk else None
+        changes = {name: cleaned[name] for name in DEFINITION_FIELDS if name in cleaned}
+        for field, message in definition_problems(definition_values(instance, changes),
+                                                  instance).items():
+            self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
+
+
+
+# --- the operator pages' variants -----------------------------------------------------------
+
+def _moment_input() -> forms.DateTimeInput:
+    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class CouponDefinitionPageForm(CouponDefinitionForm):
+    """The coupon page's form: the admin's checks, the browser's date-time pickers."""
+
+    class Meta(CouponDefinitionForm.Meta):
+        widgets = {"valid_from": _moment_input(), "valid_until": _moment_input()}
+
+
+class CouponIssueForm(forms.Form):
+    customer_external_id = forms.CharField(label=_("Customer (external id)"), max_length=128)
+
+
+class DeliverySettingsPageForm(DeliverySettingsForm):
+    quiet_channels = forms.MultipleChoiceField(
+        label=_("Channels with quiet hours"), required=False,
+        choices=[(key, label) for key, label in Channel.choices if key in CHANNELS],
+        widget=forms.CheckboxSelectMultiple)
+
+    class Meta(DeliverySettingsForm.Meta):
+        widgets = {"quiet_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+                   "quiet_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
+
+
+class TemplatePreviewForm(forms.Form):
+    """The editor's fields as the live preview reads them (unsaved)."""
+
+    channel = forms.ChoiceField(choices=Channel.choices)
+    subject = forms.CharField(required=False, max_length=300)
+    body = forms.CharField(required=False)
+    translations = forms.CharField(required=False)
+    customer_external_id = forms.CharField(required=False, max_length=128)
+    language = forms.CharField(required=False, max_length=16)
+
+    def clean_translations(self):
+        raw = self.cleaned_data["translations"].strip()
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise forms.ValidationError(_("Not valid JSON: %(error)s") % {"error": exc}) from exc
+        if not isinstance(value, dict):
+            raise forms.ValidationError(_('An object by language: {"zh-hans": {"subject": '
+                                          '"...", "body": "..."}}'))
+        return value
+
+
+class TestSendForm(forms.Form):
+    address = forms.CharField(label=_("Send to (email address or phone number)"),
+                              required=False, max_length=320)
+    customer_external_id = forms.CharField(label=_("Render for customer (external id)"),
+                                           required=False, max_length=128)
+    webhook = forms.ModelChoiceField(label=_("Webhook endpoint"), required=False,
+                                     queryset=WebhookEndpoint.objects.order_by("name"))
