@@ -256,3 +256,16 @@ def test_each_breakdown_adds_up_to_all_customers(figures, dimension):
         assert sum(part["active"][month] for part in parts) == overall["active"][month]
         assert sum(float(part["revenue"][month]) for part in parts) == float(
             overall["revenue"][month])
+
+
+def test_an_rfm_cell_opens_the_segment_made_from_its_template(viewer, figures):
+    from segments.library import template_rule
+    from segments.models import Segment
+
+    segment = Segment.objects.create(name="Champions", template="rfm_important_value",
+                                     rule=template_rule("rfm_important_value"))
+    page = text(viewer.get(reverse("dashboard")))
+    links = dict(re.findall(r'<a class="rfm-cell" href="([^"]+)" data-rfm-class="(\w+)"', page))
+    by_class = {rfm_class: url for url, rfm_class in links.items()}
+    assert by_class["important_value"] == reverse("segment-detail", args=[segment.pk])
+    assert by_class["general_value"] == f"{reverse('customer-list')}?rfm_class=general_value"

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0009_customer_search_indexes'),
+        ('customers', '0010_operator_preference'),
     ]
 
     operations = [
