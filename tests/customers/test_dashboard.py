@@ -269,3 +269,22 @@ def test_an_rfm_cell_opens_the_segment_made_from_its_template(viewer, figures):
     by_class = {rfm_class: url for url, rfm_class in links.items()}
     assert by_class["important_value"] == reverse("segment-detail", args=[segment.pk])
     assert by_class["general_value"] == f"{reverse('customer-list')}?rfm_class=general_value"
+
+
+@pytest.fixture
+def eager_celery():
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def test_the_nightly_metrics_task_refreshes_the_dashboard(shop, eager_celery):
+    from customers.tasks import metrics_recompute_task
+
+    assert not DashboardFigure.objects.exists()
+    metrics_recompute_task()
+    stages = {row["stage"]: row["count"] for row in
+              DashboardFigure.objects.get(key="lifecycle").value["stages"]}
+    assert sum(stages.values()) == 5  # every customer classified by the recompute just run
