@@ -597,3 +597,10 @@ def test_an_unknown_language_is_not_stored(viewer):
 
     user = get_user_model().objects.get(username="op-VIEWER")
     assert not hasattr(user, "operator_preference") or not user.operator_preference.language
+
+
+def test_only_admins_see_the_settings_link(viewer, admin):
+    settings_link = f'href="{reverse("settings")}"'
+
+    assert settings_link not in viewer.get(reverse("coupon-list")).content.decode()
+    assert settings_link in admin.get(reverse("coupon-list")).content.decode()
