@@ -29,6 +29,9 @@ class Role(enum.IntEnum):
     MANAGER = 3
     ADMIN = 4
 
+    # Templates call callables; without this {{ Role.ADMIN }} would call the class and fail.
+    do_not_call_in_templates = enum.nonmember(True)
+
     @property
     def group(self) -> str:
         return self.name.lower()
