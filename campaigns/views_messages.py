@@ -59,9 +59,10 @@ def _editor(request, template: MessageTemplate | None) -> HttpResponse:
         if saved is not None:
             messages.success(request, _("Template “%(name)s” saved.") % {"name": saved.name})
             return redirect("template-edit", pk=saved.pk)
-    if not can_edit:
-        for field in form.fields.values():
-            field.disabled = True
+    if not can_edit:  # read-only, yet still posted to the live preview (disabled is not)
+        for name, field in form.fields.items():
+            field.widget.attrs.update({"readonly": True} if name != "channel"
+                                      else {"disabled": True})
     return render(request, "campaigns/messages/editor.html", {
         "form": form, "template": template, "can_edit": can_edit,
         "test_form": TestSendForm(),

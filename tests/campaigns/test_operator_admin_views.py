@@ -301,7 +301,8 @@ def test_a_viewer_reads_a_template_but_cannot_change_it(viewer):
                            {**TEMPLATE, "name": "Changed"})
 
     assert page.status_code == 200
-    assert "disabled" in text(page)
+    assert re.search(r'<textarea[^>]*name="body"[^>]*readonly', text(page))
+    assert f'<input type="hidden" name="channel" value="{template.channel}">' in text(page)
     assert response.status_code == 403
     assert MessageTemplate.objects.get(pk=template.pk).name == "Keep"
 
