@@ -8,6 +8,7 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         from campaigns import (
+            customer_panels,
             flows,  # noqa: F401 - registers the node types
             receivers,
             rules,
@@ -15,3 +16,4 @@ class CampaignsConfig(AppConfig):
 
         receivers.connect()
         rules.register()  # segment rule fields that read campaigns' tables
+        customer_panels.register()  # dashboard figures and customer page sections

@@ -2,16 +2,20 @@
 
 from django.urls import path
 
-from campaigns import views
+from campaigns import (
+    views,
+    views_campaigns,
+    views_coupons,
+    views_messages,
+    views_results,
+    views_settings,
+)
 
 urlpatterns = [
     path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
-]
-
-# Operator pages: coupons, message templates, webhook endpoints, settings, campaign results.
-from campaigns import views_coupons, views_messages, views_results, views_settings  # noqa: E402
-
-urlpatterns += [
+    path("campaigns/", views_campaigns.campaign_list, name="campaign-list"),
+    path("campaigns/new/", views_campaigns.campaign_create, name="campaign-create"),
+    path("campaigns/<int:pk>/", views_campaigns.campaign_canvas, name="campaign-canvas"),
     path("coupons/", views_coupons.coupon_list, name="coupon-list"),
     path("coupons/new/", views_coupons.coupon_new, name="coupon-new"),
     path("coupons/<int:pk>/", views_coupons.coupon_detail, name="coupon-detail"),

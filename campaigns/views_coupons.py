@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from campaigns.forms import CouponDefinitionPageForm, CouponIssueForm
 from campaigns.models import Coupon, CouponDefinition, CouponRedemption
-from campaigns.pages import window
+from campaigns.paging import window
 from campaigns.services.coupons import (
     DEFINITION_FIELDS,
     CouponRefused,

@@ -19,4 +19,5 @@ urlpatterns = [
     path("jsi18n/", cache_page(3600)(JavaScriptCatalog.as_view()), name="javascript-catalog"),
     path("", include("campaigns.urls")),
     path("", include("customers.urls")),
+    path("", include("segments.urls")),
 ]

@@ -14,6 +14,7 @@ from customers.models import (
     Customer,
     CustomerMetrics,
     CustomerPrediction,
+    DashboardFigure,
     Event,
     LifecycleChange,
     MetricsRun,
@@ -255,6 +256,15 @@ class CustomerPredictionAdmin(ReadOnlyAdmin):
     raw_id_fields = ("customer", "fit")
     search_fields = ("=customer__external_id",)
     show_full_result_count = False
+
+
+@admin.register(DashboardFigure)
+class DashboardFigureAdmin(ReadOnlyAdmin):
+    """The dashboard's precomputed figures (rewritten by customers.compute_dashboard)."""
+
+    list_display = ("key", "dimension", "period", "computed_at")
+    list_filter = ("key",)
+    search_fields = ("key", "dimension")
 
 
 # --- Operators ------------------------------------------------------------------------------

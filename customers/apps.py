@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class CustomersConfig(AppConfig):
     name = "customers"
     verbose_name = _("Customers")
+
+    def ready(self) -> None:
+        from customers import pages
+
+        pages.register_own()  # orders and events on the customer page's timeline

@@ -521,6 +521,32 @@ class CustomerPrediction(models.Model):
         return f"prediction of customer {self.customer_id}"
 
 
+# --- Dashboard (customers/services/dashboard.py) -----------------------------------------------
+
+
+class DashboardFigure(models.Model):
+    """One precomputed figure of the operator dashboard, rewritten set-based after the metrics
+    run and the value model scoring, so the page reads a handful of rows and never scans the
+    customers. `value` is the figure's JSON (a number, a list of rows, ...)."""
+
+    key = models.CharField(max_length=64)  # "trend", "rfm_grid", "top_campaigns", ...
+    dimension = models.CharField(max_length=32, blank=True)  # "", "acquisition_channel", ...
+    period = models.CharField(max_length=16, blank=True)  # "", "2026-05", ...
+    value = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("dashboard figure")
+        verbose_name_plural = _("dashboard figures")
+        constraints = [
+            models.UniqueConstraint(fields=["key", "dimension", "period"],
+                                    name="dashboard_figure_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}/{self.dimension or '-'}/{self.period or '-'}"
+
+
 # --- Operators ------------------------------------------------------------------------------
 
 

@@ -29,9 +29,6 @@ class Role(enum.IntEnum):
     MANAGER = 3
     ADMIN = 4
 
-    # Templates call callables; without this {{ Role.ADMIN }} would call the class and fail.
-    do_not_call_in_templates = enum.nonmember(True)
-
     @property
     def group(self) -> str:
         return self.name.lower()
@@ -40,6 +37,10 @@ class Role(enum.IntEnum):
     def label(self) -> str:
         return str(LABELS[self])
 
+
+# Templates compare with it ({% if role >= Role.MANAGER %}); an enum class is callable, and
+# Django would call it (and fail silently) without this.
+Role.do_not_call_in_templates = True
 
 LABELS = {Role.VIEWER: gettext_lazy("Viewer"), Role.MARKETER: gettext_lazy("Marketer"),
           Role.MANAGER: gettext_lazy("Manager"), Role.ADMIN: gettext_lazy("Admin")}

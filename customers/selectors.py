@@ -430,17 +430,42 @@ def customer_timeline(*, customer: Customer, limit: int = 100) -> list[dict]:
     return entries[:limit]
 
 
-def customer_search(*, query: str, limit: int | None = 50) -> QuerySet[Customer]:
-    """Customers whose external id starts with `query`, or whose email, name or phone contains
-    it (case-insensitive), newest first, with their metrics. An empty query lists the newest
-    customers; limit=None leaves slicing to the caller (a paginator)."""
-    customers = Customer.objects.select_related("metrics").order_by("-created_at", "-pk")
+def customer_search(*, query: str, limit: int | None = 50, rfm_class: str = "",
+                    stage: str = "") -> QuerySet[Customer]:
+    """Customers whose external id or phone starts with `query`, or whose email or name
+    starts with it ignoring case, newest first (by id), with their metrics; optionally only
+    those of an RFM class or lifecycle stage. Prefixes, not substrings: each condition has
+    its own index (migration 0009), so a search is index scans whatever the table's size.
+    An empty query lists the newest customers; limit=None leaves slicing to the caller."""
+    customers = Customer.objects.select_related("metrics").order_by("-pk")
     query = query.strip()
     if query:
         customers = customers.filter(
             Q(external_id__startswith=query)
-            | Q(email__icontains=query)
-            | Q(name__icontains=query)
-            | Q(phone__icontains=query)
+            | Q(email__istartswith=query)
+            | Q(name__istartswith=query)
+            | Q(phone__startswith=query)
         )
+    if rfm_class:
+        customers = customers.filter(metrics__rfm_class=rfm_class)
+    if stage:
+        customers = customers.filter(metrics__lifecycle_stage=stage)
     return customers[:limit]
+
+
+def count_up_to(rows: QuerySet, cap: int) -> int:
+    """How many rows, counting at most cap + 1 of them: "1,000+" never scans a million."""
+    return rows[: cap + 1].count()
+
+
+def customer_count_estimate() -> int:
+    """The number of customers: PostgreSQL's own estimate (kept by ANALYZE and autovacuum,
+    free to read) instead of a COUNT(*) over every row; an exact count elsewhere."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                           [Customer._meta.db_table])
+            [estimate] = cursor.fetchone()
+        if estimate >= 0:  # -1: never analysed yet
+            return estimate
+    return Customer.objects.count()

@@ -16,6 +16,7 @@ def metrics_recompute_task() -> int:
 
     run_id = metrics_recompute_all().pk
     metrics_recomputed.send(sender=metrics_recompute_task, run_id=run_id)
+    dashboard_compute_task.delay()  # the dashboard shows the stages and classes just written
     return run_id
 
 
@@ -36,4 +37,37 @@ def value_model_fit_task() -> dict:
 
     fit = value_model_fit()
     predictions_scored.send(sender=value_model_fit_task, fit_id=fit.pk)
+    dashboard_compute_task.delay()  # the dashboard shows the predictions just scored
     return {"fit": fit.pk, "status": fit.status, "scored": fit.scored}
+
+
+@shared_task(name="customers.check_value_model", **_RETRY)
+def value_model_check_task(cutoff: str, end: str) -> int:
+    """A holdout check of the value model (from the model page): fit on the orders before
+    `cutoff`, compare with [cutoff, end). ISO datetimes in; the ValueModelCheck id out."""
+    import datetime
+
+    from django.utils import timezone
+
+    from customers.models import ValueModelCheck
+    from customers.services.prediction import value_model_holdout
+    from customers.services.prediction.models import FitError
+
+    cutoff_at, end_at = (datetime.datetime.fromisoformat(cutoff),
+                         datetime.datetime.fromisoformat(end))
+    try:
+        check = value_model_holdout(cutoff=cutoff_at, end=end_at)
+    except FitError as exc:
+        # Recorded, so the model page says why instead of the check silently never showing.
+        check = ValueModelCheck.objects.create(created_at=timezone.now(), cutoff=cutoff_at,
+                                               end=end_at, report={"error": str(exc)})
+    return check.pk
+
+
+@shared_task(name="customers.compute_dashboard", **_RETRY)
+def dashboard_compute_task() -> int:
+    """Precompute every dashboard figure (after the metrics run and the value model scoring);
+    returns the rows written. Replaces the stored set, so running it twice changes nothing."""
+    from customers.services.dashboard import dashboard_figures_compute
+
+    return dashboard_figures_compute()

@@ -1,12 +1,16 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from customers import operators, views
+from customers import operators, value_model_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),  # POST only
+    path("value-model/", value_model_views.value_model, name="value-model"),
+    path("value-model/fit/", value_model_views.value_model_fit_now, name="value-model-fit"),
+    path("value-model/check/", value_model_views.value_model_check_now,
+         name="value-model-check"),
     path("accounts/language/", operators.language_switch, name="language-switch"),
     path("customers/", views.customer_list, name="customer-list"),
     # `path`: a brand's external ids may contain slashes.

@@ -1,114 +1,186 @@
 """Server-rendered operator pages: the dashboard, the customer list and one customer's page.
 
-Every figure comes from customers.selectors; these views only pick the period, shape the
-rows for the templates (bar widths) and paginate.
+The dashboard reads only the precomputed figures (customers/services/dashboard.py): a dozen
+rows whatever the number of customers. The customer list is a limited, index-backed query
+with no full count; a customer's page reads a few rows per section through indexes. What the
+segments and campaigns apps add comes through customers/pages.py.
 """
 
-from django.core.cache import cache
-from django.core.paginator import Paginator
+from django.core.exceptions import ObjectDoesNotExist
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from customers import selectors
-from customers.models import Customer, MetricsRun, Order, OrderStatus
+from customers import charts, pages, selectors
+from customers.models import Customer, LifecycleStage, OrderStatus, RfmClass
 from customers.roles import Role, role_required
+from customers.services.dashboard import dashboard_figures
 
-PERIOD_CHOICES = (7, 30, 90, 365)
-DEFAULT_DAYS = 30
-CUSTOMERS_PER_PAGE = 50
-# A year of daily bars is unreadable; a week of monthly bars is one bar.
-TREND_BUCKET_BY_DAYS = {7: "day", 30: "day", 90: "week", 365: "month"}
-BREAKDOWNS = (
-    ("acquisition_channel", _("Acquisition channel")),
+TREND_CHOICES = (
+    ("", _("All customers")),
+    ("acquisition_channel", _("Channel")),
     ("city", _("City")),
     ("age_band", _("Age band")),
-    ("storefront", _("Storefront")),
 )
+# The eight classes as the DOMAIN table lays them out: M high on the first row, M low on the
+# second; columns R high F high, R high F low, R low F high, R low F low.
+RFM_GRID = (
+    (RfmClass.IMPORTANT_VALUE, RfmClass.IMPORTANT_DEVELOPMENT, RfmClass.IMPORTANT_RETENTION,
+     RfmClass.IMPORTANT_WINBACK),
+    (RfmClass.GENERAL_VALUE, RfmClass.GENERAL_DEVELOPMENT, RfmClass.GENERAL_RETENTION,
+     RfmClass.GENERAL_WINBACK),
+)
+RFM_COLUMNS = (_("R high · F high"), _("R high · F low"), _("R low · F high"),
+               _("R low · F low"))
+CUSTOMERS_PER_PAGE = 50
+MATCHES_SHOWN = 1000  # a search counts its matches up to here, never the whole table
+TIMELINE_PER_PAGE = 25
+
+# --- dashboard -------------------------------------------------------------------------------
 
 
-def _parse_days(raw: str | None) -> int | None:
-    """The period in days, or None when `raw` is not one of the offered periods."""
-    if raw is None or raw == "":
-        return DEFAULT_DAYS
-    try:
-        days = int(raw)
-    except ValueError:
+def _figure(figures: dict, key: str, dimension: str = "") -> dict | None:
+    figure = figures.get((key, dimension, ""))
+    return None if figure is None else figure.value
+
+
+def _trend_context(figures: dict, dimension: str) -> dict:
+    trend = _figure(figures, "trend", dimension)
+    context = {"dimension": dimension, "trend_choices": TREND_CHOICES, "trend": trend}
+    if trend:
+        context["arpu_option"] = charts.trend_option(trend, dimension, "arpu")
+        context["arppu_option"] = charts.trend_option(trend, dimension, "arppu")
+        context["trend_rows"] = [
+            {"label": charts.series_label(row["key"], dimension),
+             "cells": list(zip(trend["months"], row["arpu"], row["arppu"], row["active"],
+                               strict=True))}
+            for row in trend["series"]]
+    return context
+
+
+def _rfm_link(rfm_class: str, urls: dict[str, str]) -> str:
+    if rfm_class in urls:
+        return urls[rfm_class]
+    return f"{reverse('customer-list')}?{urlencode({'rfm_class': rfm_class})}"
+
+
+def _rfm_grid(rfm: dict) -> list[dict]:
+    by_class = {row["rfm_class"]: row for row in rfm["classes"]}
+    urls = pages.links("rfm_class", by_class)
+    return [{"cells": [{**by_class[rfm_class.value], "label": rfm_class.label,
+                        "url": _rfm_link(rfm_class.value, urls),
+                        "revenue_pct": by_class[rfm_class.value]["revenue_share"] * 100}
+                       for rfm_class in row]}
+            for row in RFM_GRID]
+
+
+def _lifecycle_rows(lifecycle: dict) -> list[dict]:
+    return [{**row, "label": LifecycleStage(row["stage"]).label, "share_pct": row["share"] * 100}
+            for row in lifecycle["stages"]]
+
+
+def _top_campaigns(figures: dict) -> list[dict] | None:
+    value = _figure(figures, "top_campaigns")
+    if value is None:
         return None
-    return days if days in PERIOD_CHOICES else None
+    return [{**row, "url": _campaign_url(row["id"])} for row in value["campaigns"]]
 
 
-# The period figures scan every order and event of the period (seconds on millions of rows,
-# see bench notes); operators reload the dashboard far more often than the figures move.
-FIGURES_CACHE_SECONDS = 300
+def _campaign_url(pk: int) -> str | None:
+    from django.urls import NoReverseMatch
+
+    for name in ("campaign-results", "campaign-detail"):
+        try:
+            return reverse(name, args=[pk])
+        except NoReverseMatch:
+            continue
+    return None
 
 
-def _period_figures(days: int) -> dict:
-    period = selectors.period_last_days(days)
+def _dashboard_context(figures: dict, dimension: str) -> dict:
+    lifecycle, rfm, clv = (_figure(figures, key) for key in ("lifecycle", "rfm", "clv"))
     return {
-        "period": period,
-        "summary": selectors.value_summary(period=period),
-        "breakdowns": {dim: selectors.arpu_by(period=period, dimension=dim)
-                       for dim, _label in BREAKDOWNS},
-        "trend": selectors.arpu_trend(period=period, bucket=TREND_BUCKET_BY_DAYS[days]),
+        **_trend_context(figures, dimension),
+        "computed_at": min(figure.computed_at for figure in figures.values()),
+        "kpis": _figure(figures, "kpis"),
+        "lifecycle": lifecycle and _lifecycle_rows(lifecycle),
+        "funnel_option": lifecycle and charts.funnel_option(lifecycle),
+        "rfm_columns": RFM_COLUMNS,
+        "rfm": rfm,
+        "rfm_grid": rfm and _rfm_grid(rfm),
+        "clv": clv,
+        "clv_option": clv and clv["bins"] and charts.clv_option(clv),
+        "predicted_option": lifecycle and rfm and charts.predicted_option(lifecycle, rfm),
+        "rfm_rows": rfm and [{**row, "label": RfmClass(row["rfm_class"]).label}
+                             for row in rfm["classes"]],
+        "top_campaigns": _top_campaigns(figures),
     }
-
-
-def _cached_period_figures(days: int) -> dict:
-    return cache.get_or_set(f"dashboard:figures:{days}", lambda: _period_figures(days),
-                            FIGURES_CACHE_SECONDS)
-
-
-def _with_bar_widths(rows: list[dict], key: str) -> list[dict]:
-    """Add `bar` (0..100, % of the largest value) so templates can draw honest CSS bars."""
-    top = max((row[key] or 0 for row in rows), default=0)
-    return [{**row, "bar": float(row[key] or 0) * 100 / float(top) if top else 0} for row in rows]
-
-
-def _with_share_bars(rows: list[dict]) -> list[dict]:
-    return [{**row, "bar": float(row["share"] or 0) * 100} for row in rows]
 
 
 @role_required(Role.VIEWER)
 def dashboard(request):
-    days = _parse_days(request.GET.get("days"))
-    if days is None:
-        context = {
-            "period_choices": PERIOD_CHOICES,
-            "days": None,
-            "bad_days": request.GET.get("days"),
-        }
+    dimension = request.GET.get("dimension", "")
+    if dimension not in dict(TREND_CHOICES):
+        context = {"bad_dimension": dimension, "trend_choices": TREND_CHOICES}
         return render(request, "customers/dashboard.html", context, status=400)
-    figures = _cached_period_figures(days)
-    summary = figures["summary"]
-    rate = summary.get("repurchase_rate")
-    context = {
-        "period_choices": PERIOD_CHOICES,
-        "days": days,
-        "period": figures["period"],
-        "summary": summary,
-        "repurchase_pct": None if rate is None else float(rate) * 100,
-        "has_orders": Order.objects.exists(),
-        "breakdowns": [
-            {"dimension": dim, "label": label,
-             "rows": _with_bar_widths(figures["breakdowns"][dim], "arpu")}
-            for dim, label in BREAKDOWNS
-        ],
-        "trend": _with_bar_widths(figures["trend"], "arpu"),
-        "trend_bucket": TREND_BUCKET_BY_DAYS[days],
-        "lifecycle": _with_share_bars(selectors.lifecycle_distribution()),
-        "rfm": _with_share_bars(selectors.rfm_distribution()),
-        "last_run": MetricsRun.objects.order_by("-cutoff").first(),
-    }
+    figures = dashboard_figures()
+    if request.htmx and figures:
+        return render(request, "customers/_trend.html", _trend_context(figures, dimension))
+    context = _dashboard_context(figures, dimension) if figures else {"empty": True}
     return render(request, "customers/dashboard.html", context)
+
+
+# --- customer list ---------------------------------------------------------------------------
+
+LIST_FILTERS = {"rfm_class": RfmClass, "stage": LifecycleStage}
+
+
+def _list_filters(request) -> dict[str, str] | None:
+    """The list's filters from the query string; None when one names no class or stage."""
+    chosen = {}
+    for name, choices in LIST_FILTERS.items():
+        value = request.GET.get(name, "")
+        if value and value not in choices.values:
+            return None
+        if value:
+            chosen[name] = value
+    return chosen
+
+
+def _page_number(raw: str | None) -> int | None:
+    if raw in (None, ""):
+        return 1
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= 10_000 else None
 
 
 @role_required(Role.VIEWER)
 def customer_list(request):
-    query = request.GET.get("q", "").strip()
-    # No limit: the paginator slices; an empty query lists the newest customers.
-    customers = selectors.customer_search(query=query, limit=None)
-    page = Paginator(customers, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "customers/customer_list.html", {"query": query, "page": page})
+    query = request.GET.get("q", "").strip()[:200]
+    filters, number = _list_filters(request), _page_number(request.GET.get("page"))
+    if filters is None or number is None:
+        return render(request, "customers/customer_list.html",
+                      {"query": query, "bad_request": True}, status=400)
+    customers = selectors.customer_search(query=query, limit=None, **filters)
+    start = (number - 1) * CUSTOMERS_PER_PAGE
+    rows = list(customers[start:start + CUSTOMERS_PER_PAGE + 1])
+    narrowed = bool(query or filters)
+    context = {
+        "query": query, "filters": filters, "number": number,
+        "customers": rows[:CUSTOMERS_PER_PAGE],
+        "has_next": len(rows) > CUSTOMERS_PER_PAGE,
+        "previous_query": urlencode({**filters, "q": query, "page": number - 1}),
+        "next_query": urlencode({**filters, "q": query, "page": number + 1}),
+        "filter_labels": [LIST_FILTERS[name](value).label for name, value in filters.items()],
+        "matches": selectors.count_up_to(customers, MATCHES_SHOWN) if narrowed else None,
+        "matches_cap": MATCHES_SHOWN,
+        "estimate": None if narrowed else selectors.customer_count_estimate(),
+    }
+    return render(request, "customers/customer_list.html", context)
+
+
+# --- one customer ----------------------------------------------------------------------------
 
 
 def _status_label(status: str | None) -> str:
@@ -117,17 +189,47 @@ def _status_label(status: str | None) -> str:
     return status or ""
 
 
+def _prediction(customer: Customer):
+    try:
+        return customer.prediction
+    except ObjectDoesNotExist:
+        return None
+
+
+def _timeline(customer: Customer, raw_cursor: str | None) -> dict | None:
+    """The timeline page after the cursor in the query string; None for a bad cursor."""
+    try:
+        after = pages.Cursor.decode(raw_cursor) if raw_cursor else None
+    except ValueError:
+        return None
+    entries, cursor = pages.timeline_page(customer=customer, limit=TIMELINE_PER_PAGE,
+                                          after=after)
+    return {"timeline": [{"status_label": _status_label(entry["status"]), **entry}
+                         for entry in entries],
+            "older": cursor and urlencode({"before": cursor.encode()}),
+            "paged": after is not None}
+
+
+def _sections(request, customer: Customer) -> list[dict]:
+    return [{"key": section.key, "title": section.title,
+             "html": render_to_string(section.template, section.context(customer), request)}
+            for section in pages.sections()]
+
+
 @role_required(Role.VIEWER)
 def customer_detail(request, external_id: str):
-    customers = Customer.objects.select_related("metrics")
+    customers = Customer.objects.select_related("metrics", "prediction")
     customer = get_object_or_404(customers, external_id=external_id)
+    timeline = _timeline(customer, request.GET.get("before"))
+    if timeline is None:
+        return render(request, "customers/customer_detail.html",
+                      {"customer": customer, "bad_cursor": True}, status=400)
     context = {
         "customer": customer,
         "metrics": getattr(customer, "metrics", None),
-        "lifecycle_changes": customer.lifecycle_changes.order_by("-changed_at")[:50],
-        "timeline": [
-            {**item, "status_label": _status_label(item["status"])}
-            for item in selectors.customer_timeline(customer=customer, limit=100)
-        ],
+        "prediction": _prediction(customer),
+        "lifecycle_changes": customer.lifecycle_changes.order_by("-changed_at")[:20],
+        "sections": _sections(request, customer),
+        **timeline,
     }
     return render(request, "customers/customer_detail.html", context)

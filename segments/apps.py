@@ -7,8 +7,9 @@ class SegmentsConfig(AppConfig):
     verbose_name = _("Segments")
 
     def ready(self) -> None:
-        from segments import receivers
+        from segments import pages, receivers
         from segments.api import customer_profile
 
         receivers.connect()
         customer_profile.register()
+        pages.register()  # customer page section, RFM cell links

@@ -5,7 +5,8 @@ import datetime
 import time
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from customers.models import Customer
 from segments.models import Segment, SegmentChange, SegmentEvaluation, SegmentMembership
@@ -71,3 +72,16 @@ def segment_history(segment: Segment, *, points: int = HISTORY_POINTS
     latest = SegmentEvaluation.objects.filter(segment=segment).order_by("-evaluated_at", "-id")
     return list(reversed(latest[:points]))
 
+
+
+def segment_size_histories(segment_ids: list[int], *, points: int) -> dict[int, list[int]]:
+    """The sizes of each segment's last `points` evaluations, oldest first, in one query
+    (the (segment, evaluated_at) index serves each segment's newest rows)."""
+    ranked = SegmentEvaluation.objects.filter(segment_id__in=segment_ids).annotate(
+        recent=Window(RowNumber(), partition_by=[F("segment_id")],
+                      order_by=[F("evaluated_at").desc(), F("id").desc()]))
+    rows = ranked.filter(recent__lte=points).order_by("segment_id", "evaluated_at", "id")
+    sizes: dict[int, list[int]] = {pk: [] for pk in segment_ids}
+    for segment_id, size in rows.values_list("segment_id", "size"):
+        sizes[segment_id].append(size)
+    return sizes

@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('campaigns', '0001_initial'),
-        ('customers', '0008_operator_preference'),
+        ('customers', '0010_operator_preference'),
     ]
 
     operations = [

@@ -7,7 +7,6 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('campaigns', '0002_coupon_definition_newest'),
-        ('customers', '0008_operator_preference'),
     ]
 
     operations = [

@@ -145,6 +145,13 @@ def campaign_results(campaign: Campaign, *, version: int | None = None,
         return _results(scope)
 
 
+def campaign_attribution(campaign: Campaign, *, now: datetime.datetime) -> Attribution:
+    """Only the campaign-wide attribution of campaign_results (the same statement): for the
+    dashboard's ranking of campaigns by attributed revenue."""
+    with rule_queries():
+        return _attribution(Scope(campaign, None, now), {})
+
+
 def _results(scope: Scope) -> Results:
     campaign = scope.campaign
     nodes, cyclic = _nodes(scope)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from customers.models import (
     CustomerMetrics,
     CustomerPrediction,
+    DashboardFigure,
     LifecycleChange,
     LifecycleStage,
     MetricsRun,
@@ -66,6 +67,7 @@ def populated(storefront):
     ValueModelCheck.objects.create(created_at=timezone.now(), cutoff=timezone.now(),
                                    end=timezone.now())
     CustomerPrediction.objects.create(customer=customer, fit=fit, computed_at=timezone.now())
+    DashboardFigure.objects.create(key="kpis", value={"customers": 1}, computed_at=timezone.now())
     OperatorPreference.objects.create(
         user=get_user_model().objects.create_user("zh-operator"), language="zh-hans")
     return customer

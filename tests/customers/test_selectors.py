@@ -41,6 +41,7 @@ from customers.selectors import (
     Period,
     arpu_by,
     arpu_trend,
+    count_up_to,
     customer_search,
     customer_timeline,
     lifecycle_distribution,
@@ -406,13 +407,28 @@ def searchable(db):
     return jane
 
 
-@pytest.mark.parametrize("query", ["VIP-0", "SHOP.TEST", "doe", "151 12", "  jane  "])
-def test_search_finds_by_id_prefix_email_name_or_phone(searchable, query):
+@pytest.mark.parametrize("query", ["VIP-0", "JANE@SHOP", "jane d", "+49 151", "  jane  "])
+def test_search_finds_by_id_email_name_or_phone_prefix(searchable, query):
     assert list(customer_search(query=query)) == [searchable]
 
 
-def test_search_matches_external_id_only_as_a_prefix(searchable):
-    assert list(customer_search(query="-001")) == []
+@pytest.mark.parametrize("query", ["-001", "shop.test", "doe", "151 12"])
+def test_search_matches_only_prefixes_which_its_indexes_serve(searchable, query):
+    assert list(customer_search(query=query)) == []
+
+
+def test_search_filters_by_rfm_class_and_stage(searchable):
+    CustomerMetrics.objects.create(customer=searchable, lifecycle_stage="active",
+                                   rfm_class="important_value", computed_at=at(3, 1))
+    assert list(customer_search(query="", rfm_class="important_value")) == [searchable]
+    assert list(customer_search(query="", stage="active")) == [searchable]
+    assert list(customer_search(query="", stage="dormant")) == []
+
+
+def test_count_up_to_stops_at_the_cap(searchable):
+    CustomerFactory.create_batch(3)
+    assert count_up_to(Customer.objects.all(), 2) == 3  # "more than 2"
+    assert count_up_to(Customer.objects.all(), 10) == 5
 
 
 def test_empty_search_lists_newest_customers_up_to_the_limit(searchable):

@@ -35,14 +35,16 @@ function draw(element, option) {
   return chart;
 }
 
-// Charts on the page, and those htmx swaps in later (a page whose figures load after it).
-function drawAll(root) {
-  for (const element of root.querySelectorAll('[data-island="charts"]')) {
+function drawWithin(root) {
+  const containers = root.matches?.('[data-island="charts"]')
+    ? [root] : root.querySelectorAll('[data-island="charts"]');
+  for (const element of containers) {
     if (element.dataset.chartReady) continue;
     const option = JSON.parse(document.getElementById(element.dataset.props).textContent);
     draw(element, option);
   }
 }
 
-drawAll(document);
-document.body.addEventListener("htmx:afterSettle", (event) => drawAll(event.target));
+drawWithin(document);
+// Content htmx swapped in (the dashboard's breakdown switch) brings its own charts.
+document.body.addEventListener("htmx:load", (event) => drawWithin(event.detail.elt));

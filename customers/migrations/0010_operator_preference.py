@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('customers', '0007_value_predictions'),
+        ('customers', '0009_customer_search_indexes'),
     ]
 
     operations = [

@@ -1,4 +1,4 @@
-"""Small helpers shared by the campaigns app's operator pages."""
+"""Paging without a count, for the campaigns app's operator pages over big tables."""
 
 import dataclasses
 from typing import Any

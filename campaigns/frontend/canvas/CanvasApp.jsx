@@ -1,0 +1,460 @@
+// The campaign canvas: palette, React Flow editor, side panel, toolbar (save, check, dry run,
+// publish, pause). Everything goes through the operator API, which checks roles again.
+import {
+  Background,
+  Controls,
+  MiniMap,
+  ReactFlow,
+  ReactFlowProvider,
+  applyEdgeChanges,
+  applyNodeChanges,
+  useReactFlow,
+} from "@xyflow/react";
+import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
+
+import { api } from "../../../customers/frontend/lib/api.js";
+import { gettext, interpolate } from "../../../customers/frontend/lib/i18n.js";
+import { loadCanvas } from "./api.js";
+import { copySelection, pasteClipboard } from "./clipboard.js";
+import ConfigPanel from "./ConfigPanel.jsx";
+import { CanvasContext } from "./context.js";
+import { edgeId, flowToGraph, freshId, graphToFlow, newNode, typesByKey } from "./convert.js";
+import FlowNode from "./FlowNode.jsx";
+import { canRedo, canUndo, historyInit, historyReducer } from "./history.js";
+import { categoryLabel } from "./labels.js";
+import { autoLayout } from "./layout.js";
+import { createOverlayStore } from "./overlay.js";
+import { locateProblems, problemsByNode } from "./problems.js";
+import { SidePanel } from "./SidePanel.jsx";
+
+const NODE_TYPES = { flow: FlowNode };
+const DRAG_MIME = "application/x-retentio-node";
+const LIVE_POLL_MS = 5000;
+const LIVE_STATUSES = new Set(["active", "paused"]);
+
+function ariaLabels() {
+  return {
+    "controls.ariaLabel": gettext("Zoom controls"),
+    "controls.zoomIn.ariaLabel": gettext("Zoom in"),
+    "controls.zoomOut.ariaLabel": gettext("Zoom out"),
+    "controls.fitView.ariaLabel": gettext("Fit the campaign in view"),
+    "controls.interactive.ariaLabel": gettext("Lock or unlock the canvas"),
+    "minimap.ariaLabel": gettext("Mini map"),
+    "handle.ariaLabel": gettext("Port"),
+    "node.a11yDescription.default": gettext(
+      "Press enter or space to select a node. Press delete to remove it and escape to cancel."),
+    "node.a11yDescription.keyboardDisabled": gettext(
+      "Press enter or space to select a node. You can then use the arrow keys to move it. "
+      + "Press delete to remove it and escape to cancel."),
+    "edge.a11yDescription.default": gettext(
+      "Press enter or space to select a connection, then delete to remove it."),
+  };
+}
+
+function Palette({ palette, onAdd }) {
+  const groups = [];
+  for (const type of palette) {
+    const last = groups[groups.length - 1];
+    if (last && last.category === type.category) last.types.push(type);
+    else groups.push({ category: type.category, types: [type] });
+  }
+  return (
+    <aside className="canvas-palette" aria-label={gettext("Node types")}>
+      <p className="help">{gettext("Drag onto the canvas, or press to add.")}</p>
+      {groups.map((group) => (
+        <section key={group.category}>
+          <h2>{categoryLabel(group.category)}</h2>
+          <ul>
+            {group.types.map((type) => (
+              <li key={type.type}>
+                <button type="button" draggable className={`palette-item cat-${type.category}`}
+                        data-type={type.type} title={type.description}
+                        onDragStart={(e) => {
+                          e.dataTransfer.setData(DRAG_MIME, type.type);
+                          e.dataTransfer.effectAllowed = "move";
+                        }}
+                        onClick={() => onAdd(type.type)}>
+                  {type.label}
+                </button>
+              </li>
+            ))}
+          </ul>
+        </section>
+      ))}
+    </aside>
+  );
+}
+
+function isTyping(target) {
+  return target instanceof HTMLElement
+    && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+}
+
+function countsFromSimulation(simulation) {
+  return Object.fromEntries(simulation.nodes.map((node) => [node.id, {
+    entered: node.entered, ports: node.ports, coupons: node.coupons,
+    budget: node.discount_budget, messages: node.messages }]));
+}
+
+function countsFromResults(results) {
+  return Object.fromEntries(results.nodes.map((node) => [node.id, {
+    live: true, entered: node.entered, here: node.at_node, ports: node.ports,
+    coupons: node.coupons?.issued, messages: node.messages?.sent }]));
+}
+
+// Undoable edits of the canvas, and the "unsaved" flag they raise.
+function useHistory(initial) {
+  const [history, dispatch] = useReducer(historyReducer, initial, historyInit);
+  const [dirty, setDirty] = useState(false);
+  const commit = useCallback((present) => {
+    dispatch({ type: "commit", present });
+    setDirty(true);
+  }, []);
+  const checkpoint = useCallback(() => {
+    dispatch({ type: "checkpoint" });
+    setDirty(true);
+  }, []);
+  const replace = useCallback((present) => dispatch({ type: "replace", present }), []);
+  const undo = useCallback(() => { dispatch({ type: "undo" }); setDirty(true); }, []);
+  const redo = useCallback(() => { dispatch({ type: "redo" }); setDirty(true); }, []);
+  return { history, commit, checkpoint, replace, undo, redo, dirty, setDirty };
+}
+
+function useLiveCounts(campaign, mode, overlay) {
+  useEffect(() => {
+    if (mode !== "live" || !LIVE_STATUSES.has(campaign.status)) return undefined;
+    let stopped = false;
+    const poll = async () => {
+      if (document.visibilityState === "hidden") return;
+      try {
+        const results = await api(`campaigns/${campaign.id}/results/`);
+        if (!stopped) overlay.setLayer("counts", countsFromResults(results));
+      } catch {
+        // the next poll tries again
+      }
+    };
+    poll();
+    const timer = setInterval(poll, LIVE_POLL_MS);
+    return () => { stopped = true; clearInterval(timer); };
+  }, [campaign.id, campaign.status, mode, overlay]);
+}
+
+function Editor({ props, loaded }) {
+  const { palette, pickers } = loaded;
+  const readOnly = !props.canEdit;
+  const flow = useReactFlow();
+  const types = useMemo(() => typesByKey(palette), [palette]);
+  const overlay = useMemo(() => createOverlayStore(), []);
+  const context = useMemo(() => ({ types, lookups: loaded.lookups, overlay }),
+    [types, loaded.lookups, overlay]);
+  const initial = useMemo(() => graphToFlow(loaded.campaign.graph, palette), [loaded, palette]);
+  const { history, commit, checkpoint, replace, undo, redo, dirty, setDirty } = useHistory(
+    { nodes: initial.nodes, edges: initial.edges });
+  const { nodes, edges } = history.present;
+  const [campaign, setCampaign] = useState(loaded.campaign);
+  const [problems, setProblems] = useState([]);
+  const [simulation, setSimulation] = useState(null);
+  const [mode, setMode] = useState("live");
+  const [notice, setNotice] = useState("");
+  const [busy, setBusy] = useState(false);
+  const wrapper = useRef(null);
+  const clipboard = useRef(null);
+  const pastes = useRef(0);
+  const editingField = useRef(null);
+
+  useLiveCounts(campaign, mode, overlay);
+  useEffect(() => {
+    overlay.setLayer("problems", problemsByNode(problems));
+  }, [overlay, problems]);
+  useEffect(() => {
+    const warn = (event) => { if (dirty && !readOnly) event.preventDefault(); };
+    window.addEventListener("beforeunload", warn);
+    return () => window.removeEventListener("beforeunload", warn);
+  }, [dirty, readOnly]);
+
+  const onNodesChange = useCallback((changes) => {
+    replace((present) => ({ ...present, nodes: applyNodeChanges(changes, present.nodes) }));
+  }, [replace]);
+  const onEdgesChange = useCallback((changes) => {
+    replace((present) => ({ ...present, edges: applyEdgeChanges(changes, present.edges) }));
+  }, [replace]);
+  const onBeforeDelete = useCallback(async () => { checkpoint(); return true; }, [checkpoint]);
+
+  const connect = useCallback((source, port, target) => {
+    commit((present) => {
+      const others = present.edges.filter((e) => !(e.source === source && e.sourceHandle === port));
+      if (!target) return { ...present, edges: others };
+      const edge = { id: edgeId(source, port, target), source, target, sourceHandle: port, data: {} };
+      return { ...present, edges: [...others, edge] };
+    });
+  }, [commit]);
+  const onConnect = useCallback((c) => connect(c.source, c.sourceHandle, c.target), [connect]);
+  const isValidConnection = useCallback((c) => c.source !== c.target, []);
+
+  const addNode = useCallback((kind, position) => {
+    commit((present) => {
+      const id = freshId(kind, new Set(present.nodes.map((n) => n.id)));
+      const node = { ...newNode(types[kind], id, position), selected: true };
+      return { nodes: [...present.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node],
+        edges: present.edges.map((e) => (e.selected ? { ...e, selected: false } : e)) };
+    });
+  }, [commit, types]);
+
+  const onDrop = useCallback((event) => {
+    event.preventDefault();
+    const kind = event.dataTransfer.getData(DRAG_MIME);
+    if (!kind || !types[kind] || readOnly) return;
+    addNode(kind, flow.screenToFlowPosition({ x: event.clientX, y: event.clientY }));
+  }, [addNode, flow, types, readOnly]);
+  const onDragOver = useCallback((event) => {
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "move";
+  }, []);
+  const addAtCentre = useCallback((kind) => {
+    const box = wrapper.current.getBoundingClientRect();
+    addNode(kind, flow.screenToFlowPosition({ x: box.left + box.width / 2 - 110,
+      y: box.top + box.height / 2 - 40 }));
+  }, [addNode, flow]);
+
+  const copy = useCallback(() => {
+    clipboard.current = copySelection(nodes, edges);
+    pastes.current = 0;
+    if (clipboard.current.nodes.length) {
+      setNotice(interpolate(gettext("Copied %(n)s nodes."), { n: clipboard.current.nodes.length }));
+    }
+  }, [nodes, edges]);
+  const paste = useCallback(() => {
+    if (!clipboard.current?.nodes.length) return;
+    pastes.current += 1;
+    commit((present) => {
+      const pasted = pasteClipboard(clipboard.current, new Set(present.nodes.map((n) => n.id)),
+        pastes.current);
+      return {
+        nodes: [...present.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), ...pasted.nodes],
+        edges: [...present.edges.map((e) => (e.selected ? { ...e, selected: false } : e)), ...pasted.edges],
+      };
+    });
+  }, [commit]);
+
+  const layout = useCallback(() => {
+    commit((present) => ({ ...present, nodes: autoLayout(present.nodes, present.edges) }));
+    window.requestAnimationFrame(() => flow.fitView({ duration: 200 }));
+  }, [commit, flow]);
+
+  useEffect(() => {
+    const onKey = (event) => {
+      if (isTyping(event.target) || !(event.ctrlKey || event.metaKey)) return;
+      const key = event.key.toLowerCase();
+      if (key === "c") { copy(); return; }
+      if (readOnly) return;
+      if (key === "z" && event.shiftKey) redo();
+      else if (key === "z") undo();
+      else if (key === "y") redo();
+      else if (key === "v") paste();
+      else return;
+      event.preventDefault();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [copy, paste, undo, redo, readOnly]);
+
+  // Config edits: the first change to a field is an undo step, the next keystrokes join it.
+  const setConfig = useCallback((id, config, key) => {
+    const update = (present) => ({ ...present,
+      nodes: present.nodes.map((n) => (n.id === id ? { ...n, data: { ...n.data, config } } : n)) });
+    if (editingField.current === `${id}:${key}`) replace(update);
+    else { editingField.current = `${id}:${key}`; commit(update); }
+    setDirty(true);
+  }, [commit, replace, setDirty]);
+  const setLabel = useCallback((id, label) => {
+    const update = (present) => ({ ...present, nodes: present.nodes.map((n) => {
+      if (n.id !== id) return n;
+      const data = { ...n.data, label };
+      if (label === undefined) delete data.label;
+      return { ...n, data };
+    }) });
+    if (editingField.current === `${id}:label`) replace(update);
+    else { editingField.current = `${id}:label`; commit(update); }
+  }, [commit, replace]);
+  const deleteNode = useCallback((id) => {
+    commit((present) => ({ nodes: present.nodes.filter((n) => n.id !== id),
+      edges: present.edges.filter((e) => e.source !== id && e.target !== id) }));
+  }, [commit]);
+  const focusNode = useCallback((id) => {
+    replace((present) => ({ ...present,
+      nodes: present.nodes.map((n) => ((n.id === id) === Boolean(n.selected) ? n
+        : { ...n, selected: n.id === id })) }));
+    const node = flow.getNode(id);
+    if (node) flow.setCenter(node.position.x + 110, node.position.y + 40, { zoom: 1, duration: 200 });
+  }, [flow, replace]);
+
+  const graph = useCallback(() => flowToGraph(nodes, edges, flow.getViewport()), [nodes, edges, flow]);
+
+  const showProblems = useCallback((errors, sent) => {
+    const located = locateProblems(errors, sent);
+    setProblems(located);
+    return located;
+  }, []);
+
+  const save = useCallback(async () => {
+    const sent = graph();
+    try {
+      const saved = await api(`campaigns/${campaign.id}/`, { method: "PATCH", body: { graph: sent } });
+      setCampaign(saved);
+      setProblems([]);
+      setDirty(false);
+      setNotice(gettext("Draft saved."));
+      return true;
+    } catch (error) {
+      if (error.status === 400) {
+        const located = showProblems(error.body.errors || [], sent);
+        setNotice(interpolate(gettext("Not saved: %(n)s problems to fix (listed on the right)."),
+          { n: located.length }));
+      } else {
+        setNotice(error.message);
+      }
+      return false;
+    }
+  }, [campaign.id, graph, setDirty, showProblems]);
+
+  const run = useCallback((action) => async () => {
+    setBusy(true);
+    try { await action(); } finally { setBusy(false); }
+  }, []);
+
+  const check = useCallback(async () => {
+    const sent = graph();
+    const result = await api("flow-graphs/check/", { method: "POST", body: { graph: sent } });
+    const located = showProblems(result.problems, sent);
+    setNotice(result.valid ? gettext("No problems found.")
+      : interpolate(gettext("%(n)s problems to fix."), { n: located.length }));
+  }, [graph, showProblems]);
+
+  const dryRun = useCallback(async () => {
+    if (dirty && !(await save())) return;
+    try {
+      const result = await api(`campaigns/${campaign.id}/simulate/`, { method: "POST" });
+      setSimulation(result);
+      setMode("dry");
+      overlay.setLayer("counts", countsFromSimulation(result));
+      setNotice(interpolate(gettext("Dry run: %(n)s customers would enter."), { n: result.entering }));
+    } catch (error) {
+      if (error.status === 400) showProblems(error.body.errors || [], graph());
+      setNotice(error.message);
+    }
+  }, [campaign.id, dirty, graph, overlay, save, showProblems]);
+
+  const stateChange = useCallback((operation, done) => async () => {
+    if (operation === "publish" && dirty && !(await save())) return;
+    try {
+      await api(`campaigns/${campaign.id}/${operation}/`, { method: "POST" });
+      const fresh = await api(`campaigns/${campaign.id}/`);
+      setCampaign(fresh);
+      setMode("live");
+      setNotice(done);
+    } catch (error) {
+      if (error.status === 400) showProblems(error.body.errors || [], graph());
+      setNotice(error.message);
+    }
+  }, [campaign.id, dirty, graph, save, showProblems]);
+
+  const selected = useMemo(() => {
+    const picked = nodes.filter((n) => n.selected);
+    return picked.length === 1 ? picked[0] : null;
+  }, [nodes]);
+  const onNodeDragStart = useCallback(() => checkpoint(), [checkpoint]);
+  const onFieldBlur = useCallback(() => { editingField.current = null; }, []);
+
+  const canPublish = props.canPublish && campaign.status !== "archived";
+  return (
+    <CanvasContext.Provider value={context}>
+      <div className="canvas-app" data-ready="true" data-readonly={readOnly ? "true" : "false"}>
+        <div className="canvas-toolbar" role="toolbar" aria-label={gettext("Canvas actions")}>
+          <span className={`pill campaign-${campaign.status}`} data-status={campaign.status}>
+            {campaign.status}</span>
+          <span className="muted" data-version>
+            {campaign.current_version ? interpolate(gettext("version %(n)s"), { n: campaign.current_version })
+              : gettext("never published")}</span>
+          {!readOnly && (
+            <>
+              <button type="button" onClick={undo} disabled={!canUndo(history)}
+                      aria-keyshortcuts="Control+Z">{gettext("Undo")}</button>
+              <button type="button" onClick={redo} disabled={!canRedo(history)}
+                      aria-keyshortcuts="Control+Shift+Z">{gettext("Redo")}</button>
+              <button type="button" onClick={layout} disabled={!nodes.length}>{gettext("Auto-layout")}</button>
+              <button type="button" onClick={run(check)} disabled={busy || !nodes.length}>{gettext("Check")}</button>
+              <button type="button" className="primary" onClick={run(save)} disabled={busy}>
+                {gettext("Save draft")}</button>
+              <button type="button" onClick={run(dryRun)} disabled={busy || !nodes.length}>{gettext("Dry run")}</button>
+            </>
+          )}
+          {canPublish && (
+            <>
+              <button type="button" className="publish" disabled={busy || !nodes.length}
+                      onClick={run(stateChange("publish", gettext("Published: new entries take this version.")))}>
+                {gettext("Publish")}</button>
+              {campaign.status === "active" && (
+                <button type="button" disabled={busy}
+                        onClick={run(stateChange("pause", gettext("Paused.")))}>{gettext("Pause")}</button>)}
+              {campaign.status === "paused" && (
+                <button type="button" disabled={busy}
+                        onClick={run(stateChange("resume", gettext("Resumed.")))}>{gettext("Resume")}</button>)}
+            </>
+          )}
+          {mode === "dry" && LIVE_STATUSES.has(campaign.status) && (
+            <button type="button" onClick={() => setMode("live")}>{gettext("Show live counts")}</button>)}
+          <span className="canvas-dirty">{dirty && !readOnly ? gettext("Unsaved changes") : ""}</span>
+          <span className="canvas-notice" role="status" aria-live="polite">{notice}</span>
+        </div>
+        <div className="canvas-body">
+          {!readOnly && <Palette palette={palette} onAdd={addAtCentre} />}
+          <div className="canvas-flow" ref={wrapper} onDrop={onDrop} onDragOver={onDragOver}>
+            <ReactFlow
+              nodes={nodes} edges={edges} nodeTypes={NODE_TYPES}
+              onNodesChange={onNodesChange} onEdgesChange={onEdgesChange} onConnect={onConnect}
+              onBeforeDelete={onBeforeDelete} onNodeDragStart={onNodeDragStart}
+              onSelectionDragStart={onNodeDragStart} isValidConnection={isValidConnection}
+              nodesDraggable={!readOnly} nodesConnectable={!readOnly} edgesReconnectable={false}
+              deleteKeyCode={readOnly ? null : ["Backspace", "Delete"]}
+              onlyRenderVisibleElements={nodes.length > 60}
+              defaultViewport={initial.viewport || undefined}
+              fitView={!initial.viewport && nodes.length > 0}
+              minZoom={0.1} ariaLabelConfig={ariaLabels()}
+              defaultEdgeOptions={{ type: "smoothstep" }}
+              proOptions={{ hideAttribution: true }}
+            >
+              <Background gap={20} />
+              <Controls showInteractive={false} />
+              <MiniMap pannable zoomable ariaLabel={gettext("Mini map")} />
+            </ReactFlow>
+          </div>
+          <SidePanel
+            selected={selected} types={types} pickers={pickers} problems={problems}
+            readOnly={readOnly} nodes={nodes} edges={edges} simulation={mode === "dry" ? simulation : null}
+            onFocusNode={focusNode} onBlur={onFieldBlur}
+            renderConfig={(node, nodeProblems, connections, candidates) => (
+              <ConfigPanel node={node} type={types[node.data.kind]} types={types} pickers={pickers}
+                           problems={nodeProblems} readOnly={readOnly} connections={connections}
+                           candidates={candidates} onConfig={setConfig} onLabel={setLabel}
+                           onConnect={connect} onDelete={deleteNode} />)}
+          />
+        </div>
+      </div>
+    </CanvasContext.Provider>
+  );
+}
+
+export function CanvasApp(props) {
+  const [loaded, setLoaded] = useState(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    loadCanvas(props.campaignId).then(setLoaded, (e) => setError(e.message));
+  }, [props.campaignId]);
+  if (error) return <div className="alert error" role="alert">{error}</div>;
+  if (!loaded) return <p className="muted">{gettext("Loading the canvas…")}</p>;
+  return (
+    <ReactFlowProvider>
+      <Editor props={props} loaded={loaded} />
+    </ReactFlowProvider>
+  );
+}

@@ -1,0 +1,298 @@
+// The side panel of the selected node: a form generated from its type's config JSON Schema
+// (pickers for segments, coupon definitions, templates and webhooks), its name on the canvas,
+// and where each of its ports leads (the keyboard's way to connect nodes).
+import { useState } from "react";
+
+import { gettext, interpolate } from "../../../customers/frontend/lib/i18n.js";
+import { portsOf } from "./convert.js";
+import { choiceLabel, fieldLabel, portLabel, weekdayNames } from "./labels.js";
+
+const PICKERS = { segment: "segments", definition: "definitions", template: "templates",
+  webhook: "webhooks" };
+
+function resolve(property, root) {
+  const ref = property?.$ref;
+  if (!ref) return property || {};
+  const name = ref.split("/").pop();
+  return { ...root?.$defs?.[name], ...property, $ref: undefined };
+}
+
+// A property's own shape: {base, nullable} where an anyOf of one type and null is unwrapped.
+function unwrap(property, root) {
+  const resolved = resolve(property, root);
+  const options = resolved.anyOf;
+  if (!options) return { base: resolved, nullable: false };
+  const others = options.filter((option) => option.type !== "null");
+  const nullable = others.length < options.length;
+  if (others.length === 1) {
+    return { base: { ...resolve(others[0], root), title: resolved.title,
+      description: resolved.description }, nullable };
+  }
+  return { base: { ...resolved, mixed: true }, nullable };
+}
+
+function parseLoose(text) {
+  try {
+    const value = JSON.parse(text);
+    if (value === null || ["number", "boolean", "string"].includes(typeof value)) return value;
+  } catch {
+    // not JSON: the text itself
+  }
+  return text;
+}
+
+function PickerInput({ id, name, value, rows, onChange, disabled, describedBy, required }) {
+  return (
+    <select id={id} value={value ?? ""} disabled={disabled} aria-describedby={describedBy}
+            aria-required={required || undefined}
+            onChange={(e) => onChange(e.target.value === "" ? undefined : Number(e.target.value))}>
+      <option value="">{gettext("— choose —")}</option>
+      {rows.map((row) => <option key={row.id} value={row.id}>{row.name}</option>)}
+      {value !== undefined && value !== null && !rows.some((row) => row.id === value) && (
+        <option value={value}>{interpolate(gettext("#%(id)s (not available)"), { id: value })}</option>
+      )}
+    </select>
+  );
+}
+
+function WeekdaysInput({ id, value, onChange, disabled }) {
+  const chosen = new Set(value || []);
+  const names = weekdayNames();
+  const toggle = (day) => {
+    const next = new Set(chosen);
+    if (next.has(day)) next.delete(day); else next.add(day);
+    onChange(next.size ? [...next].sort() : undefined);
+  };
+  return (
+    <div className="weekdays" id={id}>
+      {names.map((label, day) => (
+        <label key={label} className="check">
+          <input type="checkbox" checked={chosen.has(day)} disabled={disabled}
+                 onChange={() => toggle(day)} />
+          {label}
+        </label>
+      ))}
+    </div>
+  );
+}
+
+function JsonInput({ id, value, onChange, disabled, describedBy }) {
+  const [text, setText] = useState(() => (value === undefined ? "" : JSON.stringify(value, null, 2)));
+  const [error, setError] = useState("");
+  const commit = (next) => {
+    setText(next);
+    if (!next.trim()) { setError(""); onChange(undefined); return; }
+    try {
+      const parsed = JSON.parse(next);
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error();
+      setError("");
+      onChange(parsed);
+    } catch {
+      setError(gettext("Not a JSON object yet."));
+    }
+  };
+  return (
+    <>
+      <textarea id={id} rows={4} value={text} disabled={disabled} aria-describedby={describedBy}
+                aria-invalid={error ? true : undefined} onChange={(e) => commit(e.target.value)} />
+      {error && <p className="field-error">{error}</p>}
+    </>
+  );
+}
+
+function BranchesInput({ id, value, onChange, disabled }) {
+  const branches = value || [];
+  const set = (index, key, raw) => {
+    const next = branches.map((branch, i) => (i === index
+      ? { ...branch, [key]: key === "percent" ? (raw === "" ? "" : Number(raw)) : raw } : branch));
+    onChange(next);
+  };
+  const letter = String.fromCharCode(65 + branches.length);
+  return (
+    <div className="branches" id={id}>
+      {branches.map((branch, index) => (
+        <div className="branch" key={index}>
+          <label>{gettext("Port")}
+            <input type="text" value={branch.port ?? ""} disabled={disabled}
+                   onChange={(e) => set(index, "port", e.target.value)} /></label>
+          <label>{gettext("Percent")}
+            <input type="number" min="0" max="100" value={branch.percent ?? ""} disabled={disabled}
+                   onChange={(e) => set(index, "percent", e.target.value)} /></label>
+          <button type="button" disabled={disabled || branches.length <= 2}
+                  onClick={() => onChange(branches.filter((_b, i) => i !== index))}>
+            {gettext("Remove")}</button>
+        </div>
+      ))}
+      <button type="button" disabled={disabled || branches.length >= 10}
+              onClick={() => onChange([...branches, { port: letter, percent: 0 }])}>
+        {gettext("Add a branch")}</button>
+    </div>
+  );
+}
+
+function numberOrNothing(raw) {
+  return raw === "" ? undefined : Number(raw);
+}
+
+function ScalarInput({ id, name, base, nullable, value, onChange, disabled, describedBy, required }) {
+  const common = { id, disabled, "aria-describedby": describedBy,
+    "aria-required": required || undefined };
+  if (base.enum) {
+    return (
+      <select {...common} value={value ?? ""}
+              onChange={(e) => onChange(e.target.value === "" ? (nullable ? null : undefined)
+                : e.target.value)}>
+        <option value="">{nullable ? gettext("— any —") : gettext("— choose —")}</option>
+        {base.enum.map((choice) => <option key={choice} value={choice}>{choiceLabel(choice)}</option>)}
+      </select>
+    );
+  }
+  if (base.type === "boolean") {
+    return <input {...common} type="checkbox" checked={Boolean(value)}
+                  onChange={(e) => onChange(e.target.checked)} />;
+  }
+  if (base.type === "integer" || base.type === "number") {
+    return <input {...common} type="number" value={value ?? ""}
+                  min={base.minimum ?? undefined} max={base.maximum ?? undefined}
+                  step={base.type === "integer" ? 1 : "any"}
+                  onChange={(e) => onChange(numberOrNothing(e.target.value))} />;
+  }
+  if (base.format === "date-time") {
+    return <input {...common} type="datetime-local" value={(value || "").slice(0, 16)}
+                  onChange={(e) => onChange(e.target.value || (nullable ? null : undefined))} />;
+  }
+  if (name === "time") {
+    return <input {...common} type="time" value={value ?? ""}
+                  onChange={(e) => onChange(e.target.value || (nullable ? null : undefined))} />;
+  }
+  if (base.mixed) {
+    return <input {...common} type="text" value={value === undefined || value === null ? ""
+      : typeof value === "string" ? value : JSON.stringify(value)}
+                  onChange={(e) => onChange(e.target.value === "" ? (nullable ? null : undefined)
+                    : parseLoose(e.target.value))} />;
+  }
+  return <input {...common} type="text" value={value ?? ""}
+                placeholder={base.examples?.[0] ?? undefined}
+                onChange={(e) => onChange(e.target.value === "" ? (nullable ? null : undefined)
+                  : e.target.value)} />;
+}
+
+function FieldInput(props) {
+  const { name, base, root, value, onChange, pickers, config, disabled, id } = props;
+  if (PICKERS[name] && (base.type === "integer")) {
+    let rows = pickers[PICKERS[name]] || [];
+    if (name === "template" && config.channel) rows = rows.filter((r) => r.channel === config.channel);
+    if (name === "definition") rows = rows.filter((r) => !r.shared_code);
+    return <PickerInput {...props} rows={rows} />;
+  }
+  if (base.type === "array" && base.items?.$ref) {
+    return <BranchesInput id={id} value={value} onChange={onChange} disabled={disabled} />;
+  }
+  if (base.type === "array") return <WeekdaysInput id={id} value={value} onChange={onChange} disabled={disabled} />;
+  if (base.type === "object" && base.properties) {
+    return (
+      <div className="nested" id={id}>
+        {Object.entries(base.properties).map(([key, property]) => (
+          <SchemaField key={key} name={key} property={property} root={root}
+                       value={value?.[key]} idPrefix={id} pickers={pickers} config={config}
+                       disabled={disabled} required={false} problems={[]}
+                       onChange={(next) => {
+                         const merged = { ...(value || {}) };
+                         if (next === undefined) delete merged[key]; else merged[key] = next;
+                         onChange(merged);
+                       }} />
+        ))}
+      </div>
+    );
+  }
+  if (base.type === "object") return <JsonInput id={id} value={value} onChange={onChange} disabled={disabled} describedBy={props.describedBy} />;
+  return <ScalarInput {...props} />;
+}
+
+function SchemaField({ name, property, root, value, onChange, idPrefix, pickers, config,
+  disabled, required, problems }) {
+  const { base, nullable } = unwrap(property, root);
+  const id = `${idPrefix}-${name}`;
+  const helpId = base.description ? `${id}-help` : undefined;
+  const grouped = base.type === "object" || base.type === "array";
+  const Wrapper = grouped ? "fieldset" : "div";
+  const label = fieldLabel(name, base);
+  return (
+    <Wrapper className={`config-field${problems.length ? " invalid" : ""}`} data-field={name}>
+      {grouped ? <legend>{label}{required && " *"}</legend>
+        : <label htmlFor={id}>{label}{required && " *"}</label>}
+      <FieldInput name={name} base={base} nullable={nullable} root={root} value={value}
+                  onChange={onChange} pickers={pickers} config={config} disabled={disabled}
+                  id={id} describedBy={helpId} required={required} />
+      {base.description && <p className="help" id={helpId}>{base.description}</p>}
+      {problems.map((p) => <p className="field-error" key={p.field + p.message}>{p.message}</p>)}
+    </Wrapper>
+  );
+}
+
+function Connections({ node, ports, connections, candidates, onConnect, disabled }) {
+  if (!ports.length) return null;
+  return (
+    <fieldset className="connections">
+      <legend>{gettext("Where each port leads")}</legend>
+      {ports.map((port) => {
+        const id = `conn-${node.id}-${port}`;
+        return (
+          <div className="config-field" key={port}>
+            <label htmlFor={id}>{portLabel(port)}</label>
+            <select id={id} value={connections[port] ?? ""} disabled={disabled}
+                    onChange={(e) => onConnect(port, e.target.value || null)}>
+              <option value="">{gettext("— not connected —")}</option>
+              {candidates.filter((c) => c.id !== node.id).map((c) => (
+                <option key={c.id} value={c.id}>{c.name}</option>
+              ))}
+            </select>
+          </div>
+        );
+      })}
+    </fieldset>
+  );
+}
+
+export default function ConfigPanel({ node, type, types, pickers, problems, readOnly,
+  connections, candidates, onConfig, onLabel, onConnect, onDelete }) {
+  const schema = type?.config_schema || { properties: {} };
+  const config = node.data.config || {};
+  const required = new Set(schema.required || []);
+  const ports = portsOf(node.data.kind, node.data.config, types);
+  const setKey = (key) => (value) => {
+    const next = { ...config };
+    if (value === undefined) delete next[key]; else next[key] = value;
+    onConfig(node.id, next, key);
+  };
+  const general = problems.filter((p) => !p.key);
+  return (
+    <section className="config-panel" aria-labelledby="config-title">
+      <h2 id="config-title">{type?.label || node.data.kind}</h2>
+      <p className="help">{type?.description}</p>
+      {general.length > 0 && (
+        <ul className="node-problems">
+          {general.map((p) => <li key={p.field + p.message}>{p.message}</li>)}
+        </ul>
+      )}
+      <div className="config-field">
+        <label htmlFor={`label-${node.id}`}>{gettext("Name on the canvas")}</label>
+        <input id={`label-${node.id}`} type="text" value={node.data.label ?? ""} disabled={readOnly}
+               maxLength={80} placeholder={type?.label}
+               onChange={(e) => onLabel(node.id, e.target.value || undefined)} />
+      </div>
+      {Object.entries(schema.properties || {}).map(([key, property]) => (
+        <SchemaField key={`${node.id}-${key}`} name={key} property={property} root={schema}
+                     value={config[key]} onChange={setKey(key)} idPrefix={`cfg-${node.id}`}
+                     pickers={pickers} config={config} disabled={readOnly}
+                     required={required.has(key)} problems={problems.filter((p) => p.key === key)} />
+      ))}
+      <Connections node={node} ports={ports} connections={connections} candidates={candidates}
+                   onConnect={onConnect} disabled={readOnly} />
+      {!readOnly && (
+        <button type="button" className="danger" onClick={() => onDelete(node.id)}>
+          {gettext("Delete this node")}</button>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,55 @@
+"""What segments add to the customers app's operator pages (customers/pages.py), registered
+in SegmentsConfig.ready(): the segments a customer is in, and where a dashboard RFM cell
+leads (the segment made from that class's template, else the segment list)."""
+
+from collections.abc import Iterable
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+
+from customers import pages
+from customers.models import Customer
+from segments.models import Segment, SegmentMembership
+
+SECTION_ROWS = 50
+
+
+def _reverse(name: str, *args) -> str | None:
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:  # the page is not there (yet)
+        return None
+
+
+def _segments(customer: Customer) -> dict:
+    memberships = (SegmentMembership.objects.filter(customer=customer, segment__is_active=True)
+                   .select_related("segment").order_by("segment__name")[:SECTION_ROWS])
+    return {"memberships": [{"membership": m, "url": _reverse("segment-detail", m.segment_id)}
+                            for m in memberships]}
+
+
+def rfm_class_links(values: Iterable[str]) -> dict[str, str]:
+    """For each RFM class: its segment's page (the oldest active segment copied from the
+    class's template), or the segment list filtered by that template."""
+    templates = {f"rfm_{value}": value for value in values}
+    found = {}
+    for segment in (Segment.objects.filter(template__in=templates, is_active=True)
+                    .order_by("-pk").only("pk", "template")):
+        found[segment.template] = segment.pk  # oldest wins: later rows overwrite
+    links = {}
+    for template, value in templates.items():
+        url = _reverse("segment-detail", found[template]) if template in found else None
+        listing = _reverse("segment-list")
+        if url is None and listing is not None:
+            url = f"{listing}?{urlencode({'template': template})}"
+        if url is not None:
+            links[value] = url
+    return links
+
+
+def register() -> None:
+    pages.register_section(pages.CustomerSection(
+        "segments", title=_("Segments"), template="segments/customer/_segments.html",
+        context=_segments, order=30))
+    pages.register_link("rfm_class", rfm_class_links)

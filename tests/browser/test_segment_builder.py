@@ -1,0 +1,191 @@
+"""Segments in real Chromium: a marketer builds one from a template and sees the live count
+follow the rule, a bad value is named at its condition, the saved segment is evaluated by a
+real worker and listed; the explanation says why a customer is (not) in it; a viewer gets
+no edit controls and the API refuses their writes."""
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from customers.models import CustomerMetrics, LifecycleStage
+from customers.roles import Role, role_group
+from segments.models import Segment, SegmentEvaluation
+from segments.rules import condition
+from segments.services.evaluation import segment_evaluate
+from tests.browser.conftest import accessibility_violations
+from tests.conftest import wait_for
+from tests.customers.factories import CustomerFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "browser-test-pass"  # a throwaway user in the test database
+# Historical LTV by customer: above 1,000 (the template's default) are bob, cat and dan;
+# above 2,000 only cat and dan.
+LTV = {"ann": 500, "bob": 1500, "cat": 2500, "dan": 3000}
+
+
+def operator(username: str, role: Role):
+    user = get_user_model().objects.create_user(username, password=PASSWORD)
+    user.groups.add(role_group(role))
+    return user
+
+
+@pytest.fixture
+def shop():
+    for external_id, ltv in LTV.items():
+        customer = CustomerFactory(external_id=external_id, name=external_id.title())
+        CustomerMetrics.objects.create(customer=customer, ltv=Decimal(ltv), order_count=1,
+                                       lifecycle_stage=LifecycleStage.ACTIVE,
+                                       computed_at=timezone.now())
+
+
+def log_in(page, username: str) -> None:
+    page.goto("/segments/")
+    assert "/accounts/login/" in page.url
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/segments/")
+
+
+def preview_count(page):
+    return page.locator("[data-preview-count]")
+
+
+def assert_accessible(page) -> None:
+    assert accessibility_violations(page) == []
+
+
+def test_a_marketer_builds_a_segment_from_a_template_and_saves_it(page, screenshot, shop,
+                                                                  worker):
+    operator("marketer", Role.MARKETER)
+    shanghai = Segment.objects.create(name="Shanghai", rule=condition("city", "==", "Shanghai"))
+    for size in [3, 5, 4, 6]:
+        SegmentEvaluation.objects.create(segment=shanghai, evaluated_at=timezone.now(),
+                                         size=size, entered=1, exited=0, duration_ms=3)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    log_in(page, "marketer")
+    page.get_by_role("link", name="New segment").click()
+    page.wait_for_selector("[data-builder-ready]")
+
+    page.get_by_label("Start from a template").select_option("high_ltv")
+    expect(preview_count(page)).to_have_text("3")
+    expect(page.locator("[data-preview-sample] li")).to_have_count(3)
+    assert page.get_by_label("Name").input_value() == "High value: LTV above X"
+
+    page.get_by_label("Historical LTV: value").fill("2000")
+    expect(preview_count(page)).to_have_text("2")
+    page.get_by_label("Name").fill("LTV above 2000")
+    expect(page.locator("[data-general-errors]")).to_have_count(0)
+    assert_accessible(page)
+    screenshot("builder")
+
+    page.get_by_role("button", name="Create segment").click()
+    page.wait_for_url(re.compile(r"/segments/\d+/$"))
+    segment = Segment.objects.get(name="LTV above 2000")
+    assert segment.rule == {">": [{"var": "ltv"}, 2000]}
+    wait_for(lambda: Segment.objects.get(pk=segment.pk).last_evaluated_at is not None)
+
+    page.goto("/segments/")
+    row = page.locator(f'tr[data-segment="{segment.pk}"]')
+    expect(row.get_by_role("link", name="LTV above 2000")).to_be_visible()
+    expect(row.locator("[data-size]")).to_have_text("2")
+    expect(page.locator(f'tr[data-segment="{shanghai.pk}"] svg.spark')).to_be_visible()
+    assert_accessible(page)
+    screenshot("list")
+
+    page.get_by_label("Search segments").fill("2000")  # htmx swaps the rows as one types
+    expect(page.locator("tr[data-segment]")).to_have_count(1)
+    page.wait_for_url("**/segments/?q=2000")
+
+
+def test_a_bad_value_is_named_at_its_condition_and_blocks_nothing_else(page, shop):
+    operator("marketer", Role.MARKETER)
+    log_in(page, "marketer")
+    page.goto("/segments/new/")
+    page.wait_for_selector("[data-builder-ready]")
+    page.get_by_label("Start from a template").select_option("high_ltv")
+    expect(preview_count(page)).to_have_text("3")
+
+    page.get_by_label("Historical LTV: value").fill("")
+
+    error = page.locator(".rule.rule-invalid [data-rule-error]")
+    expect(error).to_have_text('operator ">" needs a value')
+    expect(page.locator("[data-preview-state]")).to_have_attribute("data-preview-state",
+                                                                   "invalid")
+    page.get_by_label("Historical LTV: value").fill("1000")
+    expect(preview_count(page)).to_have_text("3")
+    expect(page.locator("[data-rule-error]")).to_have_count(0)
+
+
+def test_a_marketer_edits_a_rule_with_groups_and_negation(page, screenshot, shop):
+    operator("marketer", Role.MARKETER)
+    segment = Segment.objects.create(name="Big but not huge", rule={"and": [
+        condition("ltv", ">", 1000), {"!": condition("ltv", ">=", 3000)}]})
+    log_in(page, "marketer")
+    page.goto(f"/segments/{segment.pk}/edit/")
+    page.wait_for_selector("[data-builder-ready]")
+    expect(preview_count(page)).to_have_text("2")  # bob and cat
+
+    page.get_by_label("Historical LTV: value").first.fill("2000")
+    expect(preview_count(page)).to_have_text("1")  # cat
+    assert_accessible(page)
+    screenshot("edit")
+    page.get_by_role("button", name="Save changes").click()
+    page.wait_for_url(f"**/segments/{segment.pk}/")
+
+    segment.refresh_from_db()
+    assert segment.rule == {"and": [condition("ltv", ">", 2000),
+                                    {"!": condition("ltv", ">=", 3000)}]}
+
+
+def test_the_explanation_says_why_a_customer_is_or_is_not_in_it(page, screenshot, shop):
+    operator("viewer", Role.VIEWER)
+    segment = Segment.objects.create(name="LTV above 2000", rule=condition("ltv", ">", 2000))
+    segment_evaluate(segment.pk)
+    log_in(page, "viewer")
+    page.goto(f"/segments/{segment.pk}/")
+
+    page.get_by_label("Customer external id").fill("cat")
+    page.get_by_role("button", name="Explain").click()
+    expect(page.locator("[data-verdict]")).to_have_text(
+        "Cat is in “LTV above 2000”: the rule matches now.")
+
+    page.get_by_label("Customer external id").fill("ann")
+    page.get_by_role("button", name="Explain").click()
+    expect(page.locator("[data-verdict]")).to_have_text(
+        "Ann is not in “LTV above 2000”: the rule does not match now.")
+    condition_row = page.locator('[data-condition=">"]')
+    expect(condition_row).to_have_attribute("data-matches", "false")
+    expect(condition_row).to_contain_text("Customer: 500")
+    screenshot("explanation")
+
+    page.get_by_label("Customer external id").fill("nobody")
+    page.get_by_role("button", name="Explain").click()
+    expect(page.get_by_role("alert")).to_contain_text("No customer with external id 'nobody'")
+    assert_accessible(page)
+    screenshot("detail")
+
+
+def test_a_viewer_sees_no_edit_controls_and_the_api_refuses_writes(page, shop):
+    operator("viewer", Role.VIEWER)
+    segment = Segment.objects.create(name="LTV above 2000", rule=condition("ltv", ">", 2000))
+    log_in(page, "viewer")
+
+    expect(page.get_by_role("link", name="New segment")).to_have_count(0)
+    page.goto(f"/segments/{segment.pk}/")
+    expect(page.get_by_role("link", name="Edit rule")).to_have_count(0)
+    expect(page.get_by_role("button", name="Delete")).to_have_count(0)
+    assert page.goto(f"/segments/{segment.pk}/edit/").status == 403
+
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    response = page.request.put(f"/api/v1/segments/{segment.pk}/", headers={
+        "X-CSRFToken": csrf, "Content-Type": "application/json"},
+        data={"name": "Mine now", "rule": condition("ltv", ">", 0)})
+    assert response.status == 403
+    assert "needs the Marketer role" in response.json()["message"]
+    assert Segment.objects.get(pk=segment.pk).name == "LTV above 2000"
