@@ -109,6 +109,8 @@ def pages(ids: dict) -> list[tuple[str, list[tuple[str, tuple]], dict]]:
                              ("campaign-detail", (ids["campaign"],))], {}),
         ("campaign results", [("campaign-results", (ids["campaign"],))], {}),
         ("coupon list", [("coupon-list", ())], {}),
+        ("coupon detail", [("coupon-detail", (ids["coupon"],))], {}),
+        ("webhook endpoints", [("webhook-list", ())], {}),
         ("template list", [("template-list", ())], {}),
         ("template editor", [("template-editor", (ids["template"],)),
                              ("template-edit", (ids["template"],)),
