@@ -283,6 +283,10 @@ class Coupon(models.Model):
                          name="coupon_active_expiry"),
             # A definition's codes, newest first, a page at a time (the coupon page).
             models.Index(fields=["definition", "-id"], name="coupon_definition_newest"),
+            # Uses per definition (the coupon list's stats) without reading every code; only
+            # used codes are in it, so issuing codes does not write to it.
+            models.Index(fields=["definition", "id", "redemptions"],
+                         condition=models.Q(redemptions__gt=0), name="coupon_definition_used"),
         ]
 
     def __str__(self) -> str:

@@ -8,33 +8,31 @@ from django.db.models import QuerySet
 
 @dataclasses.dataclass(frozen=True)
 class Window:
-    """One page of a list paged without counting it (a count of a million codes would cost
-    more than the page): the rows, and whether there are pages before and after."""
+    """One page of a list paged by id instead of by offset and without counting it (a count,
+    or a deep OFFSET, of a million codes would cost more than the page): its rows, newest
+    first, and the ids the older and newer pages start after (None: no such page)."""
 
     rows: list[Any]
-    number: int
-    has_previous: bool
-    has_next: bool
-
-    @property
-    def previous_page_number(self) -> int:
-        return self.number - 1
-
-    @property
-    def next_page_number(self) -> int:
-        return self.number + 1
+    older: int | None
+    newer: int | None
 
 
-def page_number(raw: str | None) -> int:
-    try:
-        return max(int(raw or 1), 1)
-    except ValueError:
-        return 1
+def _id(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() else None
 
 
-def window(queryset: QuerySet, raw_page: str | None, per_page: int) -> Window:
-    """Rows of page `raw_page` (1 for anything unreadable), read with one LIMIT query."""
-    number = page_number(raw_page)
-    start = (number - 1) * per_page
-    rows = list(queryset[start:start + per_page + 1])
-    return Window(rows[:per_page], number, number > 1, len(rows) > per_page)
+def window(queryset: QuerySet, *, before: str | None, after: str | None,
+           per_page: int) -> Window:
+    """The `per_page` rows (highest id first) below id `before`, or just above id `after`,
+    or the newest; one LIMIT query on an index that leads with the filter and the id."""
+    before_id, after_id = _id(before), _id(after)
+    if after_id is not None:
+        rows = list(queryset.filter(pk__gt=after_id).order_by("pk")[:per_page + 1])
+        newer = rows[per_page - 1].pk if len(rows) > per_page else None
+        rows = rows[:per_page][::-1]
+        return Window(rows, rows[-1].pk if rows else None, newer)
+    if before_id is not None:
+        queryset = queryset.filter(pk__lt=before_id)
+    rows = list(queryset.order_by("-pk")[:per_page + 1])
+    older = rows[per_page - 1].pk if len(rows) > per_page else None
+    return Window(rows[:per_page], older, rows[0].pk if rows and before_id else None)

@@ -29,7 +29,6 @@ from campaigns.services.messages import (
 )
 from customers.models import Customer
 from customers.roles import Role, has_role, role_required
-from customers.selectors import customer_search
 
 TEMPLATES_PER_PAGE = 25
 ENDPOINTS_PER_PAGE = 25
@@ -60,9 +59,10 @@ def _editor(request, template: MessageTemplate | None) -> HttpResponse:
         if saved is not None:
             messages.success(request, _("Template “%(name)s” saved.") % {"name": saved.name})
             return redirect("template-edit", pk=saved.pk)
-    if not can_edit:
-        for field in form.fields.values():
-            field.disabled = True
+    if not can_edit:  # read-only, yet still posted to the live preview (disabled is not)
+        for name, field in form.fields.items():
+            field.widget.attrs.update({"readonly": True} if name != "channel"
+                                      else {"disabled": True})
     return render(request, "campaigns/messages/editor.html", {
         "form": form, "template": template, "can_edit": can_edit,
         "test_form": TestSendForm(),
@@ -139,9 +139,14 @@ def template_preview_fragment(request):
 @require_GET
 def customer_options(request):
     """<option>s for the preview's customer picker: external ids starting with what was
-    typed (the indexed prefix search), at most ten."""
+    typed, at most ten."""
     query = request.GET.get("customer_external_id", "").strip()
-    customers = customer_search(query=query, limit=CUSTOMER_CHOICES) if query else []
+    # A range on the unique index (LIKE 'x%' alone scans it from the start unless the column
+    # has the C collation); startswith keeps the answer exact under any collation.
+    customers = Customer.objects.filter(
+        external_id__gte=query, external_id__lt=query + "\U0010ffff",
+        external_id__startswith=query).order_by("external_id")[:CUSTOMER_CHOICES] \
+        if query else []
     return render(request, "campaigns/messages/_customer_options.html",
                   {"customers": customers})
 

@@ -276,8 +276,10 @@ class CustomerMetrics(models.Model):
         verbose_name = _("customer metrics")
         verbose_name_plural = _("customer metrics")
         indexes = [
-            models.Index(fields=["lifecycle_stage"]),
-            models.Index(fields=["rfm_class"]),
+            # With the customer: "newest customers of a stage / class" (the operator list, a
+            # dashboard cell's fallback) reads 50 index entries instead of joining every row.
+            models.Index(fields=["lifecycle_stage", "customer"], name="metrics_stage_customer"),
+            models.Index(fields=["rfm_class", "customer"], name="metrics_rfm_customer"),
         ]
 
     def __str__(self) -> str:

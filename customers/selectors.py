@@ -430,8 +430,8 @@ def customer_timeline(*, customer: Customer, limit: int = 100) -> list[dict]:
     return entries[:limit]
 
 
-def customer_search(*, query: str, limit: int | None = 50, rfm_class: str = "",
-                    stage: str = "") -> QuerySet[Customer]:
+def customer_search(*, query: str, limit: int | None = 50, offset: int = 0,
+                    rfm_class: str = "", stage: str = "") -> QuerySet[Customer]:
     """Customers whose external id or phone starts with `query`, or whose email or name
     starts with it ignoring case, newest first (by id), with their metrics; optionally only
     those of an RFM class or lifecycle stage. Prefixes, not substrings: each condition has
@@ -439,6 +439,12 @@ def customer_search(*, query: str, limit: int | None = 50, rfm_class: str = "",
     An empty query lists the newest customers; limit=None leaves slicing to the caller."""
     customers = Customer.objects.select_related("metrics").order_by("-pk")
     query = query.strip()
+    if not query and (rfm_class or stage) and limit is not None:
+        # The page's ids straight from the (class or stage, customer) index: joined with the
+        # customers instead, the planner walks both tables backwards past every prospect.
+        ids = _metrics_of(rfm_class, stage).order_by("-customer_id") \
+            .values_list("customer_id", flat=True)
+        return customers.filter(pk__in=list(ids[offset:offset + limit]))
     if query:
         customers = customers.filter(
             Q(external_id__startswith=query)
@@ -446,11 +452,18 @@ def customer_search(*, query: str, limit: int | None = 50, rfm_class: str = "",
             | Q(name__istartswith=query)
             | Q(phone__startswith=query)
         )
+    if rfm_class or stage:
+        customers = customers.filter(pk__in=_metrics_of(rfm_class, stage).values("customer_id"))
+    return customers[offset:None if limit is None else offset + limit]
+
+
+def _metrics_of(rfm_class: str, stage: str) -> QuerySet[CustomerMetrics]:
+    metrics = CustomerMetrics.objects.all()
     if rfm_class:
-        customers = customers.filter(metrics__rfm_class=rfm_class)
+        metrics = metrics.filter(rfm_class=rfm_class)
     if stage:
-        customers = customers.filter(metrics__lifecycle_stage=stage)
-    return customers[:limit]
+        metrics = metrics.filter(lifecycle_stage=stage)
+    return metrics
 
 
 def count_up_to(rows: QuerySet, cap: int) -> int:

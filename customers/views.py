@@ -162,9 +162,9 @@ def customer_list(request):
     if filters is None or number is None:
         return render(request, "customers/customer_list.html",
                       {"query": query, "bad_request": True}, status=400)
-    customers = selectors.customer_search(query=query, limit=None, **filters)
-    start = (number - 1) * CUSTOMERS_PER_PAGE
-    rows = list(customers[start:start + CUSTOMERS_PER_PAGE + 1])
+    rows = list(selectors.customer_search(
+        query=query, limit=CUSTOMERS_PER_PAGE + 1, offset=(number - 1) * CUSTOMERS_PER_PAGE,
+        **filters))
     narrowed = bool(query or filters)
     context = {
         "query": query, "filters": filters, "number": number,
@@ -173,7 +173,9 @@ def customer_list(request):
         "previous_query": urlencode({**filters, "q": query, "page": number - 1}),
         "next_query": urlencode({**filters, "q": query, "page": number + 1}),
         "filter_labels": [LIST_FILTERS[name](value).label for name, value in filters.items()],
-        "matches": selectors.count_up_to(customers, MATCHES_SHOWN) if narrowed else None,
+        "matches": selectors.count_up_to(
+            selectors.customer_search(query=query, limit=None, **filters).order_by(),
+            MATCHES_SHOWN) if narrowed else None,
         "matches_cap": MATCHES_SHOWN,
         "estimate": None if narrowed else selectors.customer_count_estimate(),
     }

@@ -1,11 +1,10 @@
 """What segments add to the customers app's operator pages (customers/pages.py), registered
 in SegmentsConfig.ready(): the segments a customer is in, and where a dashboard RFM cell
-leads (the segment made from that class's template, else the segment list)."""
+leads (the segment made from that class's template)."""
 
 from collections.abc import Iterable
 
 from django.urls import NoReverseMatch, reverse
-from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from customers import pages
@@ -30,21 +29,19 @@ def _segments(customer: Customer) -> dict:
 
 
 def rfm_class_links(values: Iterable[str]) -> dict[str, str]:
-    """For each RFM class: its segment's page (the oldest active segment copied from the
-    class's template), or the segment list filtered by that template."""
+    """For each RFM class that has one: the page of its segment (the oldest active segment
+    copied from the class's template). Classes without one are left to the caller, which
+    lists the customers of that class."""
     templates = {f"rfm_{value}": value for value in values}
     found = {}
     for segment in (Segment.objects.filter(template__in=templates, is_active=True)
                     .order_by("-pk").only("pk", "template")):
         found[segment.template] = segment.pk  # oldest wins: later rows overwrite
     links = {}
-    for template, value in templates.items():
-        url = _reverse("segment-detail", found[template]) if template in found else None
-        listing = _reverse("segment-list")
-        if url is None and listing is not None:
-            url = f"{listing}?{urlencode({'template': template})}"
+    for template, pk in found.items():
+        url = _reverse("segment-detail", pk)
         if url is not None:
-            links[value] = url
+            links[templates[template]] = url
     return links
 
 

@@ -90,9 +90,11 @@ def segment_list(request):
     page = Paginator(segments, SEGMENTS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"query": query, "page": page, "rows": _list_rows(list(page.object_list)),
                "can_edit": has_role(request.user, Role.MARKETER)}
-    # htmx search swaps only the results; a plain request (or a bookmark) gets the page.
-    template = "segments/_segment_results.html" if request.headers.get("HX-Request") \
-        else "segments/segment_list.html"
+    # htmx search swaps only the results; a plain request, a bookmark or htmx restoring
+    # history it has no copy of gets the whole page.
+    partial = request.headers.get("HX-Request") and \
+        not request.headers.get("HX-History-Restore-Request")
+    template = "segments/_segment_results.html" if partial else "segments/segment_list.html"
     return render(request, template, context)
 
 

@@ -86,37 +86,61 @@ def _trend_period(now: dt.datetime) -> selectors.Period:
     return selectors.Period(start=start, end=now)
 
 
-def _revenue_by_month(period: selectors.Period, dimension: str) -> dict:
-    key = selectors._dimension_key(dimension, period, "customer__")
+def _keys(period: selectors.Period, prefix: str = "") -> dict:
+    return {f"k{index}": selectors._dimension_key(dimension, period, prefix)
+            for index, dimension in enumerate(TREND_DIMENSIONS)}
+
+
+def _revenue_cells(period: selectors.Period) -> dict:
+    """(month, channel, city, age band) -> (revenue, paying customers): one statement."""
+    keys = _keys(period, "customer__")
     rows = (selectors._paid_orders(period)
-            .annotate(bucket=TruncMonth("placed_at"), key=key)
-            .values("bucket", "key")
+            .annotate(bucket=TruncMonth("placed_at"), **keys)
+            .values("bucket", *keys)
             .annotate(revenue=Sum(selectors.NET_AMOUNT, output_field=selectors.MONEY),
                       paying=Count("customer_id", distinct=True))
             .order_by())
-    return {(selectors._as_date(row["bucket"]), row["key"] or ""):
+    return {(selectors._as_date(row["bucket"]), *(row[key] or "" for key in keys)):
             (selectors._money(row["revenue"]), row["paying"]) for row in rows}
 
 
-def _active_by_month(period: selectors.Period, dimension: str) -> dict:
-    """Distinct (month, customer) pairs over paid orders UNION activity events, joined with
-    each customer's dimension value and counted: one statement."""
+def _active_cells(period: selectors.Period) -> dict:
+    """(month, channel, city, age band) -> active customers: distinct (month, customer)
+    pairs over paid orders UNION activity events, joined with each customer's values and
+    counted, in one statement."""
     pairs = (
         selectors._paid_orders(period).annotate(bucket=TruncMonth("placed_at"))
         .values_list("bucket", "customer_id")
         .union(selectors._activity_events(period).annotate(bucket=TruncMonth("occurred_at"))
                .values_list("bucket", "customer_id"))
     )
-    keys = Customer.objects.annotate(key=selectors._dimension_key(dimension, period)) \
-        .values_list("pk", "key").order_by()
+    keys = Customer.objects.annotate(**_keys(period)).values_list("pk", "k0", "k1", "k2") \
+        .order_by()
     pairs_sql, pairs_params = pairs.query.sql_with_params()
     keys_sql, keys_params = keys.query.sql_with_params()
-    sql = (f"SELECT p.bucket, k.key, COUNT(*) FROM ({pairs_sql}) p "
-           f"JOIN ({keys_sql}) k (id, key) ON k.id = p.customer_id GROUP BY p.bucket, k.key")
+    sql = (f"SELECT p.bucket, k.k0, k.k1, k.k2, COUNT(*) FROM ({pairs_sql}) p "
+           f"JOIN ({keys_sql}) k (id, k0, k1, k2) ON k.id = p.customer_id "
+           f"GROUP BY p.bucket, k.k0, k.k1, k.k2")
     with connection.cursor() as cursor:
         cursor.execute(sql, (*pairs_params, *keys_params))
-        return {(selectors._as_date(bucket), key or ""): count
-                for bucket, key, count in cursor.fetchall()}
+        return {(selectors._as_date(bucket), k0 or "", k1 or "", k2 or ""): count
+                for bucket, k0, k1, k2, count in cursor.fetchall()}
+
+
+def _rollup(revenue_cells: dict, active_cells: dict, index: int | None
+            ) -> tuple[dict, dict]:
+    """The cells summed to (month, value of dimension `index`), or to (month, "") for all
+    customers. Counts add up: a customer has one value of each dimension."""
+    revenue: dict = {}
+    for (month, *values), (rev, paying) in revenue_cells.items():
+        key = (month, "" if index is None else values[index])
+        old_rev, old_paying = revenue.get(key, (selectors.ZERO, 0))
+        revenue[key] = (old_rev + rev, old_paying + paying)
+    active: dict = {}
+    for (month, *values), count in active_cells.items():
+        key = (month, "" if index is None else values[index])
+        active[key] = active.get(key, 0) + count
+    return revenue, active
 
 
 def _series(key: str, months: list[dt.date], revenue: dict, active: dict) -> dict:
@@ -148,36 +172,30 @@ def _other_series(rest: list[str], months: list[dt.date], revenue: dict, active:
     return _series_of(OTHER, cells)
 
 
-def _dimension_trend(period: selectors.Period, months: list[dt.date], dimension: str) -> dict:
-    revenue = _revenue_by_month(period, dimension)
-    active = _active_by_month(period, dimension)
+def _dimension_trend(months: list[dt.date], revenue: dict, active: dict) -> dict:
     totals: dict[str, Decimal] = {}
     for (_month, key), (rev, _paying) in revenue.items():
         totals[key] = totals.get(key, selectors.ZERO) + rev
     for _month, key in active:
         totals.setdefault(key, selectors.ZERO)
-    ranked = sorted(totals, key=lambda key: (-totals[key], key))
+    ranked = sorted(totals, key=lambda key: (-totals[key], key)) or [""]
     series = [_series(key, months, revenue, active) for key in ranked[:TOP_VALUES]]
     if ranked[TOP_VALUES:]:
         series.append(_other_series(ranked[TOP_VALUES:], months, revenue, active))
     return {"months": [month.strftime("%Y-%m") for month in months], "series": series}
 
 
-def _overall_trend(period: selectors.Period, months: list[dt.date]) -> dict:
-    rows = {row["bucket_start"]: row for row in selectors.arpu_trend(period=period,
-                                                                       bucket="month")}
-    cells = [(rows[m]["revenue"], rows[m]["active_customers"], rows[m]["paying_customers"])
-             if m in rows else (selectors.ZERO, 0, 0) for m in months]
-    return {"months": [month.strftime("%Y-%m") for month in months],
-            "series": [_series_of("", cells)]}
-
-
 def _trend(now: dt.datetime) -> list[pages.FigureRow]:
+    """Every breakdown from the same two grouped statements (by month and all three
+    dimensions at once), summed up in Python: a few thousand cells, not millions of rows."""
     period = _trend_period(now)
     months = selectors._buckets(period, "month")
-    rows = [pages.FigureRow("trend", _overall_trend(period, months))]
-    rows += [pages.FigureRow("trend", _dimension_trend(period, months, dimension), dimension)
-             for dimension in TREND_DIMENSIONS]
+    revenue_cells, active_cells = _revenue_cells(period), _active_cells(period)
+    rows = [pages.FigureRow("trend", _dimension_trend(
+        months, *_rollup(revenue_cells, active_cells, None)))]
+    rows += [pages.FigureRow("trend", _dimension_trend(
+        months, *_rollup(revenue_cells, active_cells, index)), dimension)
+        for index, dimension in enumerate(TREND_DIMENSIONS)]
     return rows
 
 

@@ -136,3 +136,15 @@ def test_the_pages_pass_an_accessibility_check(page, sign_in, screenshot):
             page.wait_for_selector("#preview .preview-frame")
         screenshot(name)
         assert accessibility_violations(page) == [], path
+
+
+def test_a_viewer_reads_a_template_with_its_preview_but_cannot_save(page, sign_in):
+    sign_in(operator(Role.VIEWER))
+    template = MessageTemplateFactory(name="Nudge", channel="sms", subject="",
+                                      body="Hi {{ customer.name }}")
+    page.goto(f"/messages/{template.pk}/")
+
+    page.wait_for_selector("#preview-body")
+    assert page.locator("#preview-body").inner_text().startswith("Hi Alex Sample")
+    assert page.get_by_label("Body").get_attribute("readonly") is not None
+    assert page.get_by_role("button", name="Save").count() == 0

@@ -15,11 +15,13 @@ from django.urls import reverse
 from campaigns.models import (
     Coupon,
     CouponDefinition,
+    CouponRedemption,
     Delivery,
     DeliverySettings,
     MessageTemplate,
     WebhookEndpoint,
 )
+from campaigns.services.coupons import coupon_definition_save
 from customers.models import MetricsSettings, StorefrontKey, ValueModelSettings
 from customers.roles import Role, role_group
 from customers.services.storefronts import hash_key
@@ -180,6 +182,28 @@ def test_the_list_shows_each_definition_s_stats(viewer):
     assert "0% of the discount budget spent" in row
 
 
+def test_stats_leave_out_the_shared_code_and_sum_its_discounts(viewer):
+    shared = coupon_definition_save(name="Summer", kind="fixed", value=Decimal("5"),
+                                    shared_code="SUMMER20")
+    budgeted = CouponDefinitionFactory(name="Budgeted", max_discount_total=Decimal("50"))
+    buyer = CustomerFactory()
+    code = Coupon.objects.get(definition=shared)
+    for number, (coupon, discount) in enumerate([(code, "5.00"), (code, "5.00")]):
+        CouponRedemption.objects.create(coupon=coupon, customer=buyer, order_amount=100,
+                                        order_external_id=f"o{number}", discount=discount,
+                                        redeemed_at="2026-01-01T00:00Z")
+    Coupon.objects.filter(pk=code.pk).update(redemptions=2)
+    CouponDefinition.objects.filter(pk=budgeted.pk).update(discount_total=Decimal("12.50"))
+
+    page = text(viewer.get(reverse("coupon-list")))
+
+    summer = re.search(r"Summer</a>.*?</tr>", page).group(0)
+    assert re.findall(r'class="num">([^<]*)<', summer)[:3] == ["0", "2", "$10.00"]
+    kept = re.search(r"Budgeted</a>.*?</tr>", page).group(0)  # the redeem service's total
+    assert re.findall(r'class="num">([^<]*)<', kept)[:3] == ["0", "0", "$12.50"]
+    assert "25% of the discount budget spent" in kept
+
+
 def test_a_manager_issues_a_code_by_hand(manager):
     definition = CouponDefinitionFactory(code_prefix="CS")
     CustomerFactory(external_id="c42")
@@ -225,20 +249,25 @@ def test_a_viewer_cannot_issue(viewer):
     assert not Coupon.objects.exists()
 
 
-def test_a_definition_s_codes_are_paged(viewer):
+def test_a_definition_s_codes_are_paged_by_id_newest_first(viewer):
     definition = CouponDefinitionFactory()
     Coupon.objects.bulk_create(Coupon(definition=definition, code=f"CODE{n:03}",
                                       issued_at="2026-01-01T00:00Z") for n in range(55))
     url = reverse("coupon-detail", args=[definition.pk])
 
-    first, second = text(viewer.get(url)), text(viewer.get(url + "?page=2"))
+    first = viewer.get(url).content.decode()
+    older = re.search(r'href="\?before=(\d+)" rel="next"', first).group(1)
+    second = viewer.get(url, {"before": older}).content.decode()
+    newer = re.search(r'href="\?after=(\d+)" rel="prev"', second).group(1)
+    back = viewer.get(url, {"after": newer}).content.decode()
 
     assert first.count("<code>CODE") == 50
-    assert 'rel="next"' in first
-    assert second.count("<code>CODE") == 5
-    assert 'rel="next"' not in second
     assert "CODE0-54" in first  # shown grouped, newest first
+    assert 'rel="prev"' not in first
+    assert second.count("<code>CODE") == 5
     assert "CODE0-00" in second
+    assert 'rel="next"' not in second
+    assert re.findall(r"<code>(CODE[^<]+)<", back) == re.findall(r"<code>(CODE[^<]+)<", first)
 
 
 # --- message templates ------------------------------------------------------------------------
@@ -272,7 +301,8 @@ def test_a_viewer_reads_a_template_but_cannot_change_it(viewer):
                            {**TEMPLATE, "name": "Changed"})
 
     assert page.status_code == 200
-    assert "disabled" in text(page)
+    assert re.search(r'<textarea[^>]*name="body"[^>]*readonly', text(page))
+    assert f'<input type="hidden" name="channel" value="{template.channel}">' in text(page)
     assert response.status_code == 403
     assert MessageTemplate.objects.get(pk=template.pk).name == "Keep"
 
@@ -568,3 +598,10 @@ def test_an_unknown_language_is_not_stored(viewer):
 
     user = get_user_model().objects.get(username="op-VIEWER")
     assert not hasattr(user, "operator_preference") or not user.operator_preference.language
+
+
+def test_only_admins_see_the_settings_link(viewer, admin):
+    settings_link = f'href="{reverse("settings")}"'
+
+    assert settings_link not in viewer.get(reverse("coupon-list")).content.decode()
+    assert settings_link in admin.get(reverse("coupon-list")).content.decode()

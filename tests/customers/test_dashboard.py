@@ -236,3 +236,55 @@ def test_top_campaigns_table(viewer, figures):
 def test_dashboard_renders_chinese_headings(viewer, figures):
     response = viewer.get(reverse("dashboard"), headers={"Accept-Language": "zh-hans"})
     assert "仪表盘" in text(response) or "仪表板" in text(response)
+
+
+def test_overall_trend_agrees_with_the_live_selector(figures):
+    from customers import selectors
+    from customers.services.dashboard import _trend_period
+
+    live = selectors.arpu_trend(period=_trend_period(NOW), bucket="month")
+    [series] = figures[("trend", "")]["series"]
+    assert series["arpu"] == [None if row["arpu"] is None else str(row["arpu"]) for row in live]
+    assert series["active"] == [row["active_customers"] for row in live]
+
+
+@pytest.mark.parametrize("dimension", ["acquisition_channel", "city", "age_band"])
+def test_each_breakdown_adds_up_to_all_customers(figures, dimension):
+    [overall] = figures[("trend", "")]["series"]
+    parts = figures[("trend", dimension)]["series"]
+    for month in range(12):
+        assert sum(part["active"][month] for part in parts) == overall["active"][month]
+        assert sum(float(part["revenue"][month]) for part in parts) == float(
+            overall["revenue"][month])
+
+
+def test_an_rfm_cell_opens_the_segment_made_from_its_template(viewer, figures):
+    from segments.library import template_rule
+    from segments.models import Segment
+
+    segment = Segment.objects.create(name="Champions", template="rfm_important_value",
+                                     rule=template_rule("rfm_important_value"))
+    page = text(viewer.get(reverse("dashboard")))
+    links = dict(re.findall(r'<a class="rfm-cell" href="([^"]+)" data-rfm-class="(\w+)"', page))
+    by_class = {rfm_class: url for url, rfm_class in links.items()}
+    assert by_class["important_value"] == reverse("segment-detail", args=[segment.pk])
+    assert by_class["general_value"] == f"{reverse('customer-list')}?rfm_class=general_value"
+
+
+@pytest.fixture
+def eager_celery():
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def test_the_nightly_metrics_task_refreshes_the_dashboard(shop, eager_celery):
+    from customers.tasks import metrics_recompute_task
+
+    assert not DashboardFigure.objects.exists()
+    metrics_recompute_task()
+    stages = {row["stage"]: row["count"] for row in
+              DashboardFigure.objects.get(key="lifecycle").value["stages"]}
+    assert sum(stages.values()) == 5  # every customer classified by the recompute just run

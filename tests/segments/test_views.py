@@ -286,3 +286,9 @@ def test_the_page_shows_a_members_sample_and_the_stored_size(viewer):
     assert reverse("customer-detail", args=["ann"]) in body
     assert reverse("customer-detail", args=["bob"]) in body
     assert 'data-island="explain"' in body
+
+
+def test_htmx_restoring_history_gets_the_whole_page(viewer):
+    response = viewer.get(reverse("segment-list"), HTTP_HX_REQUEST="true",
+                          HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    assert "<html" in text(response)

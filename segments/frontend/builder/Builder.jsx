@@ -28,8 +28,10 @@ const GROUP_LABELS = {
   membership: () => gettext("Membership"),
 };
 
-function translations() {
-  return {
+function builderLabels() {
+  const combinatorOptions = [{ name: "and", label: gettext("all of (and)") },
+    { name: "or", label: gettext("any of (or)") }];
+  return { combinatorOptions, translations: {
     addRule: { label: gettext("+ Condition"), title: gettext("Add a condition") },
     addGroup: { label: gettext("+ Group"), title: gettext("Add a group of conditions") },
     removeRule: { label: "×", title: gettext("Remove this condition") },
@@ -38,7 +40,7 @@ function translations() {
     fields: { title: gettext("Field") },
     operators: { title: gettext("Operator") },
     combinators: { title: gettext("Match") },
-  };
+  } };
 }
 
 function fieldOptions(registry) {
@@ -96,7 +98,8 @@ function splitErrors(error, paths) {
 
 function usePreview(registry, logic, paths) {
   const [preview, setPreview] = useState({ state: "idle" });
-  const key = JSON.stringify(logic);
+  // The paths too: the same rule rebuilt (a template picked again) has new node ids.
+  const key = JSON.stringify([logic, paths]);
   useEffect(() => {
     if (!registry) return undefined;
     const controller = new AbortController();
@@ -120,7 +123,7 @@ function usePreview(registry, logic, paths) {
       clearTimeout(timer);
       controller.abort();
     };
-  }, [registry, key]); // `logic` and `paths` change exactly when `key` does
+  }, [registry, key]);
   return preview;
 }
 
@@ -147,6 +150,13 @@ export default function Builder({ segment, detailUrl, listUrl }) {
   }, []);
 
   const index = useMemo(() => registry && registryIndex(registry), [registry]);
+  const fields = useMemo(() => registry && fieldOptions(registry), [registry]);
+  const labels = useMemo(builderLabels, []);
+  const getOperators = useCallback((field) => (index.fields[field]?.operators || []).map(
+    (op) => ({ name: op.name, value: op.name, label: index.operators[op.name]?.label || op.name })),
+  [index]);
+  const getDefaultValue = useCallback(
+    (rule) => defaultValue(valueSchema(index, rule.field, rule.operator)), [index]);
   const { logic, paths } = useMemo(() => toJsonLogicWithPaths(query), [query]);
   const preview = usePreview(registry, logic, paths);
   const errors = saveErrors || preview.errors || NO_ERRORS;
@@ -233,20 +243,17 @@ export default function Builder({ segment, detailUrl, listUrl }) {
         )}
         <section className="card" aria-label={gettext("Rule")}>
           <QueryBuilder
-            fields={fieldOptions(registry)}
+            fields={fields}
             query={query}
             onQueryChange={onQueryChange}
-            combinators={[{ name: "and", label: gettext("all of (and)") },
-              { name: "or", label: gettext("any of (or)") }]}
-            getOperators={(field) => (index.fields[field]?.operators || []).map((op) => ({
-              name: op.name, value: op.name, label: index.operators[op.name]?.label || op.name,
-            }))}
-            getDefaultValue={(rule) => defaultValue(valueSchema(index, rule.field, rule.operator))}
+            combinators={labels.combinatorOptions}
+            getOperators={getOperators}
+            getDefaultValue={getDefaultValue}
             controlElements={{ valueEditor: RuleValueEditor }}
             context={{ index, segments, errors: errors.atNodes, setAttributeKey }}
             getRuleClassname={(rule) => (errors.atNodes[rule.id] ? "rule-invalid" : "")}
             getRuleGroupClassname={(group) => (errors.atNodes[group.id] ? "rule-invalid" : "")}
-            translations={translations()}
+            translations={labels.translations}
             showNotToggle
             resetOnFieldChange
             resetOnOperatorChange

@@ -17,6 +17,9 @@ const PART_LABELS = {
   hours: () => gettext("Hours"),
   stage: () => gettext("Stage"),
 };
+const OPERATOR_PART_LABELS = {
+  orders_within: { min_count: () => gettext("At least (orders)") },
+};
 
 function parseNumber(text) {
   if (text.trim() === "") return null;
@@ -81,16 +84,24 @@ export function parseScalar(text) {
   return text;
 }
 
-function showScalar(value) {
-  if (typeof value === "string" && String(parseScalar(value)) !== value) return `"${value}"`;
+export function showScalar(value) {
+  if (typeof value === "string" && parseScalar(value) !== value) return `"${value}"`;
   return value === null || value === undefined ? "" : String(value);
+}
+
+/** How one typed item of a list value becomes JSON: days and numbers are numbers. */
+export function listItemParser(schema) {
+  const kind = schemaKind(schema.items);
+  if (kind === "scalar") return parseScalar;
+  if (kind === "integer" || kind === "number") return parseNumber;
+  return (item) => item;
 }
 
 function propertiesText(value) {
   return Object.entries(value || {}).map(([k, v]) => `${k}=${showScalar(v)}`).join(", ");
 }
 
-function parseProperties(text) {
+export function parseProperties(text) {
   const parts = text.split(",").map((s) => s.trim()).filter(Boolean);
   return Object.fromEntries(parts.map((part) => {
     const [key, ...rest] = part.split("=");
@@ -153,7 +164,7 @@ function SegmentPicker({ value, onChange, label, segments }) {
   );
 }
 
-function ObjectEditor({ schema, value, onChange, context }) {
+function ObjectEditor({ schema, value, onChange, context, operator }) {
   const current = value && typeof value === "object" ? value : {};
   const setPart = (part, partValue) => {
     const next = { ...current };
@@ -166,7 +177,8 @@ function ObjectEditor({ schema, value, onChange, context }) {
   return (
     <span className="value-parts">
       {Object.entries(schema.properties).map(([part, partSchema]) => {
-        const label = (PART_LABELS[part] || (() => partSchema.title || part))();
+        const label = (OPERATOR_PART_LABELS[operator]?.[part] || PART_LABELS[part] ||
+          (() => partSchema.title || part))();
         return (
           <label key={part}>
             {label}
@@ -183,7 +195,7 @@ function ObjectEditor({ schema, value, onChange, context }) {
 }
 
 /** The editor for one value of `schema`. */
-export function ValueInput({ schema, value, onChange, label, fieldData, context }) {
+export function ValueInput({ schema, value, onChange, label, fieldData, context, operator }) {
   const kind = schemaKind(schema);
   const text = (type) => (
     <input type={type} aria-label={label} value={value ?? ""}
@@ -226,9 +238,10 @@ export function ValueInput({ schema, value, onChange, label, fieldData, context 
         fieldData={fieldData} />;
     case "list":
       return <ListInput value={value} onChange={onChange} label={label}
-        parse={schemaKind(schema.items) === "scalar" ? parseScalar : (item) => item} />;
+        parse={listItemParser(schema)} />;
     case "object":
-      return <ObjectEditor schema={schema} value={value} onChange={onChange} context={context} />;
+      return <ObjectEditor schema={schema} value={value} onChange={onChange} context={context}
+        operator={operator} />;
     case "scalar":
       return <ScalarInput value={value} onChange={onChange} label={label} />;
     default:
@@ -279,7 +292,7 @@ export function RuleValueEditor(props) {
           onChange={(event) => context.setAttributeKey(rule.id, event.target.value.trim())} />
       )}
       <ValueInput schema={schema} value={value} onChange={handleOnChange} label={label}
-        fieldData={context.index.fields[field]} context={context} />
+        fieldData={context.index.fields[field]} context={context} operator={operator} />
       {error && <p className="rule-error" role="alert" data-rule-error>{error}</p>}
     </>
   );

@@ -48,7 +48,10 @@ def _typed_example(schema: dict[str, Any]) -> Any:
         return [low, "2001-02-03" if isinstance(low, str) else low + 10]
     if kind == "array":
         item = schema["items"]
-        return item["enum"][:2] if "enum" in item else [example(item), "Beijing"]
+        if "enum" in item:
+            return item["enum"][:2]
+        first = example(item)
+        return [first, "Beijing" if isinstance(first, str) else first + 1]
     return {part: example(sub, part) for part, sub in schema["properties"].items()}
 
 
