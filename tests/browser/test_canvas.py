@@ -375,7 +375,7 @@ def test_a_split_gets_a_port_per_branch(page, sign_in, shop):
     assert handles.count() == 3
 
 
-def test_the_palette_speaks_chinese(page, sign_in, shop):
+def test_the_canvas_speaks_chinese(page, sign_in, shop):
     from django.utils import translation
 
     from campaigns.flows import NODE_TYPES
@@ -390,6 +390,7 @@ def test_the_palette_speaks_chinese(page, sign_in, shop):
     page.wait_for_function("document.documentElement.lang === 'zh-hans'")
     page.locator('.canvas-app[data-ready="true"]').wait_for()
     assert page.locator('.palette-item[data-type="wait"]').inner_text() == wait_label
+    assert page.get_by_role("button", name="保存草稿").count() == 1  # the island's own strings
 
 
 def test_the_campaign_pages_pass_an_accessibility_check(page, sign_in, shop, screenshot):
