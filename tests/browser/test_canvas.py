@@ -207,6 +207,7 @@ def test_marketer_draws_the_win_back_and_a_manager_publishes_it(page, sign_in, s
     assert "send_message-2" in problems.inner_text()
     assert Campaign.objects.get(pk=campaign.pk).draft_graph == {}
     screenshot("canvas-problem")
+    assert accessibility_violations(page) == []
 
     connect(page, "send_message-2", "next", "exit-3")
     page.get_by_role("button", name="Save draft").click()
@@ -222,6 +223,7 @@ def test_marketer_draws_the_win_back_and_a_manager_publishes_it(page, sign_in, s
     assert "Would enter" in page.locator("[data-dry-run]").inner_text()
     assert page.get_by_role("button", name="Publish").count() == 0  # marketers do not publish
     screenshot("canvas-dry-run")
+    assert accessibility_violations(page) == []
 
     sign_in(operator(Role.MANAGER))
     open_canvas(page, f"/campaigns/{campaign.pk}/")
