@@ -377,6 +377,23 @@ def test_a_split_gets_a_port_per_branch(page, sign_in, shop):
     assert handles.count() == 3
 
 
+def test_a_condition_on_a_segment_needs_no_json(page, sign_in, shop):
+    campaign = campaign_save(Campaign(name="Condition"))
+    sign_in(operator(Role.MARKETER))
+    open_canvas(page, f"/campaigns/{campaign.pk}/")
+    page.locator('.palette-item[data-type="condition"]').press("Enter")
+    panel = select_node(page, "condition-1")
+    panel.get_by_label("Customer is in segment").select_option(label="Dormant customers")
+    node = page.locator('.react-flow__node[data-id="condition-1"]')
+    assert "in Dormant customers" in node.inner_text()
+    rule = json.loads(panel.get_by_label("Or any segment rule, as JsonLogic").input_value())
+    assert rule == {"in_segment": [{"var": "segment"}, shop["segment"].pk]}
+    panel.get_by_label("Or any segment rule, as JsonLogic").fill(
+        '{"==": [{"var": "city"}, "Paris"]}')
+    assert "a segment rule" in node.inner_text()
+    assert panel.get_by_label("Customer is in segment").input_value() == ""
+
+
 def test_the_canvas_speaks_chinese(page, sign_in, shop):
     from django.utils import translation
 

@@ -100,6 +100,37 @@ function JsonInput({ id, value, onChange, disabled, describedBy }) {
   );
 }
 
+// The commonest condition, "is the customer in this segment?", picked without JSON; any other
+// JsonLogic rule is typed below it.
+export function segmentOfRule(rule) {
+  const args = rule?.in_segment;
+  return Array.isArray(args) && args[0]?.var === "segment" && Object.keys(rule).length === 1
+    ? args[1] : undefined;
+}
+
+function RuleInput({ id, value, onChange, disabled, describedBy, pickers }) {
+  const [version, setVersion] = useState(0);
+  const segment = segmentOfRule(value);
+  const pick = (raw) => {
+    onChange(raw === "" ? undefined : { in_segment: [{ var: "segment" }, Number(raw)] });
+    setVersion((n) => n + 1);
+  };
+  return (
+    <>
+      <label htmlFor={`${id}-segment`} className="sub">{gettext("Customer is in segment")}</label>
+      <select id={`${id}-segment`} value={segment ?? ""} disabled={disabled}
+              onChange={(e) => pick(e.target.value)}>
+        <option value="">{value && segment === undefined ? gettext("— another rule (below) —")
+          : gettext("— choose —")}</option>
+        {(pickers.segments || []).map((row) => <option key={row.id} value={row.id}>{row.name}</option>)}
+      </select>
+      <label htmlFor={id} className="sub">{gettext("Or any segment rule, as JsonLogic")}</label>
+      <JsonInput key={version} id={id} value={value} onChange={onChange} disabled={disabled}
+                 describedBy={describedBy} />
+    </>
+  );
+}
+
 function BranchesInput({ id, value, onChange, disabled }) {
   const branches = value || [];
   const set = (index, key, raw) => {
@@ -205,6 +236,10 @@ function FieldInput(props) {
       </div>
     );
   }
+  if (name === "rule") {
+    return <RuleInput id={id} value={value} onChange={onChange} disabled={disabled}
+                      describedBy={props.describedBy} pickers={pickers} />;
+  }
   if (base.type === "object") return <JsonInput id={id} value={value} onChange={onChange} disabled={disabled} describedBy={props.describedBy} />;
   return <ScalarInput {...props} />;
 }
@@ -215,7 +250,8 @@ function SchemaField({ name, property, root, value, onChange, idPrefix, pickers,
   const id = `${idPrefix}-${name}`;
   const helpId = base.description ? `${id}-help` : undefined;
   // A group of inputs gets a legend; one input (a JSON object too) a label.
-  const grouped = (base.type === "object" && base.properties) || base.type === "array";
+  const grouped = (base.type === "object" && base.properties) || base.type === "array"
+    || name === "rule";
   const Wrapper = grouped ? "fieldset" : "div";
   const label = fieldLabel(name, base);
   return (

@@ -15,7 +15,16 @@ function named(rows, id) {
   return rows?.[id]?.name ?? `#${id}`;
 }
 
+function ruleSummary(rule, lookups) {
+  const args = rule?.in_segment;
+  if (Array.isArray(args) && args[0]?.var === "segment") {
+    return interpolate(gettext("in %(segment)s"), { segment: named(lookups.segments, args[1]) });
+  }
+  return rule ? gettext("a segment rule") : gettext("not chosen");
+}
+
 const SUMMARIES = {
+  condition: (c, l) => ruleSummary(c.rule, l),
   segment_entered: (c, l) => named(l.segments, c.segment),
   segment_exited: (c, l) => named(l.segments, c.segment),
   scheduled: (c, l) => named(l.segments, c.segment),
