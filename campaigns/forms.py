@@ -103,10 +103,34 @@ def _moment_input() -> forms.DateTimeInput:
 
 
 class CouponDefinitionPageForm(CouponDefinitionForm):
-    """The coupon page's form: the admin's checks, the browser's date-time pickers."""
+    """The coupon page's form: the admin's checks, the browser's date-time pickers, the
+    fields in the admin's groups."""
+
+    SECTIONS = (
+        (_("Discount"), ("name", "kind", "value", "currency", "min_order_amount",
+                         "max_discount", "stackable", "is_active")),
+        (_("Validity"), ("valid_from", "valid_until", "valid_days")),
+        (_("Codes"), ("code_prefix", "per_customer_limit", "shared_code", "shared_limit")),
+        (_("Budget"), ("max_codes", "max_discount_total")),
+    )
 
     class Meta(CouponDefinitionForm.Meta):
         widgets = {"valid_from": _moment_input(), "valid_until": _moment_input()}
+        help_texts = {
+            "currency": _("ISO 4217, e.g. CNY; empty: any. Orders in another currency are "
+                          "refused."),
+            "max_discount": _("Percentage coupons only: the most one order may take off."),
+            "valid_days": _("A personal code is valid this many days from its issue."),
+            "shared_code": _("One code for everyone (e.g. SUMMER20), instead of personal "
+                             "codes."),
+            "shared_limit": _("Uses of the shared code in all; empty: no limit."),
+            "max_codes": _("Personal codes issued at most; empty: no limit."),
+            "max_discount_total": _("Total discount granted at most, across all codes."),
+            "code_prefix": _("Up to 8 letters and digits before generated codes."),
+        }
+
+    def sections(self):
+        return [(title, [self[name] for name in names]) for title, names in self.SECTIONS]
 
 
 class CouponIssueForm(forms.Form):

@@ -101,3 +101,11 @@ def sweep_task() -> dict:
     if deliveries_due():
         _kick(dispatch_task)
     return {"started": started, "reclaimed": reclaimed}
+
+
+@shared_task(name="campaigns.refresh_results", **_RETRY)
+def results_refresh_task() -> int:
+    """Keep every running campaign's results warm in the cache for its results page."""
+    from campaigns.services.results import campaign_results_refresh
+
+    return campaign_results_refresh()

@@ -1,12 +1,12 @@
 """A campaign's results page: the figures of the results API (campaigns/api/results.py,
 docs/results.md) as tiles, tables and charts (the charts island draws the ECharts options
 written here). The figures take seconds on a million journeys, so the page answers at once
-and htmx loads them (cached a few minutes) into it."""
+and htmx loads them into it from the cache a beat task keeps warm
+(campaign_results_cached)."""
 
 import json
 from decimal import Decimal
 
-from django.core.cache import cache
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils.dateparse import parse_datetime
@@ -14,12 +14,9 @@ from django.utils.translation import gettext as _
 
 from campaigns.api.results import ResultsOutputSerializer
 from campaigns.models import Campaign
-from campaigns.services.results import VersionNotFound, campaign_results
+from campaigns.services.results import VersionNotFound, campaign_results_cached
 from customers.roles import Role, role_required
 
-# Results are read, not acted upon within seconds; five minutes spares the database the
-# aggregates on every reload (bench/simulate.py: 7-15 s for a million journeys).
-RESULTS_CACHE_SECONDS = 300
 ACCENT, MUTED, BAR = "#2563c9", "#667085", "#5b8def"
 
 
@@ -37,13 +34,8 @@ def campaign_results_page(request, pk: int):
 
 
 def _figures(campaign: Campaign, version: int | None) -> dict:
-    key = f"campaign-results:{campaign.pk}:{version or 'all'}"
-
-    def compute() -> dict:
-        results = campaign_results(campaign, version=version)
-        return json.loads(json.dumps(ResultsOutputSerializer(results).data))
-
-    return cache.get_or_set(key, compute, RESULTS_CACHE_SECONDS)
+    results = campaign_results_cached(campaign, version=version)
+    return json.loads(json.dumps(ResultsOutputSerializer(results).data))
 
 
 @role_required(Role.VIEWER)

@@ -41,4 +41,10 @@ app.conf.beat_schedule = {
         "task": "campaigns.sweep",
         "schedule": 60.0,
     },
+    # A results page must open at once; aggregating a million journeys takes seconds, so the
+    # figures of every running campaign are recomputed into the cache in the background.
+    "campaigns.refresh-results": {
+        "task": "campaigns.refresh_results",
+        "schedule": crontab(minute="*/5"),
+    },
 }

@@ -12,6 +12,7 @@ import dataclasses
 import datetime
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from campaigns.models import (
@@ -143,6 +144,38 @@ def campaign_results(campaign: Campaign, *, version: int | None = None,
     scope = Scope(campaign, _version(campaign, version), now or timezone.now())
     with rule_queries():  # PostgreSQL: memory for the big aggregates, no JIT
         return _results(scope)
+
+
+# Results are read, not acted upon within seconds, and a million journeys take 7-15 s to
+# aggregate (bench/simulate.py): pages read them from the cache, which the
+# campaigns.refresh_results beat task keeps warm for every running campaign.
+RESULTS_CACHE_SECONDS = 600
+
+
+def _results_key(campaign_id: int, version: int | None) -> str:
+    return f"campaign-results:{campaign_id}:{version or 'all'}"
+
+
+def campaign_results_cached(campaign: Campaign, *, version: int | None = None) -> Results:
+    """campaign_results as of the last refresh (at most RESULTS_CACHE_SECONDS old); computed
+    now on a miss, e.g. for one version's journeys or a campaign just published."""
+    key = _results_key(campaign.pk, version)
+    results = cache.get(key)
+    if results is None:
+        results = campaign_results(campaign, version=version)
+        cache.set(key, results, RESULTS_CACHE_SECONDS)
+    return results
+
+
+def campaign_results_refresh() -> int:
+    """Recompute and cache the results of every active or paused campaign (all versions
+    together, as the results page opens); returns how many."""
+    campaigns = Campaign.objects.filter(status__in=[Campaign.Status.ACTIVE,
+                                                    Campaign.Status.PAUSED])
+    for campaign in campaigns:
+        cache.set(_results_key(campaign.pk, None), campaign_results(campaign),
+                  RESULTS_CACHE_SECONDS)
+    return len(campaigns)
 
 
 def campaign_attribution(campaign: Campaign, *, now: datetime.datetime) -> Attribution:

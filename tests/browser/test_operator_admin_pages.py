@@ -148,3 +148,13 @@ def test_a_viewer_reads_a_template_with_its_preview_but_cannot_save(page, sign_i
     assert page.locator("#preview-body").inner_text().startswith("Hi Alex Sample")
     assert page.get_by_label("Body").get_attribute("readonly") is not None
     assert page.get_by_role("button", name="Save").count() == 0
+
+
+def test_results_of_a_version_the_campaign_lacks_say_so(page, sign_in):
+    sign_in(operator(Role.VIEWER))
+    campaign = results_campaign()
+
+    page.goto(f"/campaigns/{campaign.pk}/results/?version=9")
+
+    page.wait_for_function("document.querySelector('#results-figures [role=status]')"
+                           ".textContent.includes('could not be computed')")

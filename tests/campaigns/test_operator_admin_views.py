@@ -557,6 +557,20 @@ def test_results_show_reach_revenue_uplift_and_branches(viewer):
     assert 'data-island="charts"' in page
 
 
+def test_running_campaigns_figures_are_kept_warm_so_the_page_only_reads_them(
+        viewer, django_assert_max_num_queries):
+    from campaigns.tasks import results_refresh_task
+
+    campaign = results_campaign()  # published: active
+    CampaignFactory(name="Still a draft")
+
+    assert results_refresh_task() == 1
+
+    with django_assert_max_num_queries(6):  # session, user, role, campaign: no aggregate
+        figures = viewer.get(reverse("campaign-results-figures", args=[campaign.pk]))
+    assert re.search(r'data-kpi="reach"><dt>Reach</dt><dd>6<', text(figures))
+
+
 def test_an_unknown_version_is_not_found(viewer):
     campaign = results_campaign()
 
