@@ -75,8 +75,9 @@ export function dropBackup(campaignId) {
   try { window.localStorage.removeItem(backupKey(campaignId)); } catch { /* disabled */ }
 }
 
-// One request at a time, the next one LIVE_POLL_MS later, or four times as long as the last
-// took: a campaign with many journeys costs the database more to count.
+// One request at a time, the next one LIVE_POLL_MS later, or ten times as long as the last
+// took: the results of a million journeys take 7-15 s to aggregate (bench/simulate.py), and an
+// open canvas should not keep a database core busy for more than a tenth of the time.
 export function useLiveCounts(campaign, mode, overlay) {
   useEffect(() => {
     if (mode !== "live" || !LIVE_STATUSES.has(campaign.status)) return undefined;
@@ -93,7 +94,7 @@ export function useLiveCounts(campaign, mode, overlay) {
         }
       }
       if (!stopped) {
-        timer = setTimeout(poll, Math.max(LIVE_POLL_MS, 4 * (performance.now() - started)));
+        timer = setTimeout(poll, Math.max(LIVE_POLL_MS, 10 * (performance.now() - started)));
       }
     };
     poll();
