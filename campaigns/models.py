@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customers.models import Customer
 
@@ -18,7 +19,8 @@ from customers.models import Customer
 class Campaign(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
-        ACTIVE = "active", _("Active")
+        # "Active" is also a lifecycle stage, translated differently (成熟期).
+        ACTIVE = "active", pgettext_lazy("campaign status", "Active")
         PAUSED = "paused", _("Paused")
         ARCHIVED = "archived", _("Archived")
 
@@ -245,7 +247,7 @@ class Coupon(models.Model):
     """One code: a customer's own (issued by a journey or by hand) or a shared one."""
 
     class Status(models.TextChoices):
-        ACTIVE = "active", _("Active")
+        ACTIVE = "active", pgettext_lazy("coupon status", "Active")
         REDEEMED = "redeemed", _("Used up")
         VOID = "void", _("Void")
 
