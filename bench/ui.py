@@ -56,7 +56,8 @@ def prepare() -> None:
     timed("metrics recompute", lambda: metrics_recompute_all(cutoff=now))
     fit = timed("value model fit + scoring", lambda: value_model_fit(now=now))
     say(f"    fit {fit.status}, {fit.scored:,} customers scored")
-    rows = timed("dashboard precompute", lambda: dashboard_figures_compute(now=now))
+    rows = timed("dashboard precompute", lambda: dashboard_figures_compute(
+        now=now, on_step=lambda line: say(f"    {line}")))
     say(f"    {rows} dashboard figures stored")
 
 
