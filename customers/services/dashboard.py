@@ -288,6 +288,20 @@ def _clv(now: dt.datetime) -> list[pages.FigureRow]:
 OWN_FIGURES = (_kpis, _trend, _lifecycle, _rfm, _clv)
 
 
+# The trend's grouped statements hash millions of (month, customer) pairs: with the default
+# 4MB of work_mem they spill to disk; JIT compiling them costs more than it saves; parallel
+# workers each redo the whole union (bench/ui.py: 3x the work on 2 cores).
+PG_SETTINGS = ["SET LOCAL work_mem = '256MB'", "SET LOCAL jit = off",
+               "SET LOCAL max_parallel_workers_per_gather = 0"]
+
+
+def _session() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for statement in PG_SETTINGS:
+                cursor.execute(statement)
+
+
 def _own_key_only(source: pages.FigureSource) -> Callable[[dt.datetime], list]:
     """A contributor writes rows under its own key only, never over another figure."""
     return lambda now: [row for row in source.compute(now) if row.key == source.key]
@@ -311,8 +325,9 @@ def dashboard_figures_compute(*, now: dt.datetime | None = None,
     transaction (readers see the old set or the new, never half). Returns the rows written.
     Running it twice at the same `now` writes the same rows."""
     now = now or timezone.now()
-    rows = _all_rows(now, on_step)
     with transaction.atomic():
+        _session()
+        rows = _all_rows(now, on_step)
         DashboardFigure.objects.all().delete()  # a few dozen rows
         DashboardFigure.objects.bulk_create(
             DashboardFigure(key=row.key, dimension=row.dimension, period=row.period,
