@@ -18,6 +18,8 @@ Figures (key / dimension):
 """
 
 import datetime as dt
+import time
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -286,20 +288,46 @@ def _clv(now: dt.datetime) -> list[pages.FigureRow]:
 OWN_FIGURES = (_kpis, _trend, _lifecycle, _rfm, _clv)
 
 
-def _all_rows(now: dt.datetime) -> list[pages.FigureRow]:
-    rows = [row for compute in OWN_FIGURES for row in compute(now)]
-    for source in pages.FIGURES.values():
-        rows += [row for row in source.compute(now) if row.key == source.key]
+# The trend's grouped statements hash millions of (month, customer) pairs: with the default
+# 4MB of work_mem they spill to disk; JIT compiling them costs more than it saves; parallel
+# workers each redo the whole union (bench/ui.py: 3x the work on 2 cores).
+PG_SETTINGS = ["SET LOCAL work_mem = '256MB'", "SET LOCAL jit = off",
+               "SET LOCAL max_parallel_workers_per_gather = 0"]
+
+
+def _session() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for statement in PG_SETTINGS:
+                cursor.execute(statement)
+
+
+def _own_key_only(source: pages.FigureSource) -> Callable[[dt.datetime], list]:
+    """A contributor writes rows under its own key only, never over another figure."""
+    return lambda now: [row for row in source.compute(now) if row.key == source.key]
+
+
+def _all_rows(now: dt.datetime, on_step: Callable[[str], None] | None) -> list[pages.FigureRow]:
+    computes = [(compute.__name__.strip("_"), compute) for compute in OWN_FIGURES]
+    computes += [(source.key, _own_key_only(source)) for source in pages.FIGURES.values()]
+    rows = []
+    for name, compute in computes:
+        started = time.monotonic()
+        rows += compute(now)
+        if on_step:
+            on_step(f"{name}: {time.monotonic() - started:.2f} s")
     return rows
 
 
-def dashboard_figures_compute(*, now: dt.datetime | None = None) -> int:
+def dashboard_figures_compute(*, now: dt.datetime | None = None,
+                              on_step: Callable[[str], None] | None = None) -> int:
     """Compute every dashboard figure as of `now` and replace the stored ones in one
     transaction (readers see the old set or the new, never half). Returns the rows written.
     Running it twice at the same `now` writes the same rows."""
     now = now or timezone.now()
-    rows = _all_rows(now)
     with transaction.atomic():
+        _session()
+        rows = _all_rows(now, on_step)
         DashboardFigure.objects.all().delete()  # a few dozen rows
         DashboardFigure.objects.bulk_create(
             DashboardFigure(key=row.key, dimension=row.dimension, period=row.period,

@@ -14,6 +14,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         started = time.monotonic()
-        written = dashboard_figures_compute()
+        written = dashboard_figures_compute(on_step=lambda line: self.stdout.write(f"  {line}"))
         self.stdout.write(self.style.SUCCESS(
             f"Done in {time.monotonic() - started:.2f} s: {written} dashboard figures stored."))
