@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, DecimalField, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, DecimalField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -425,15 +425,25 @@ def coupon_definition_delete(definition: CouponDefinition) -> None:
         definition.delete()
 
 
+def _per_definition(codes, value) -> Subquery:
+    """`value` aggregated over these codes of the outer definition: a scalar subquery on
+    the (definition, ...) indexes, so a page of definitions never joins their million codes
+    into one GROUP BY."""
+    return Subquery(codes.filter(definition=OuterRef("pk")).order_by().values("definition")
+                    .annotate(value=value).values("value"))
+
+
 def coupon_definitions_with_stats(queryset=None):
     """Definitions annotated with `issued` (personal codes), `redeemed` (uses of all its
     codes) and `discount_spent` (summed from the redemptions: the stored running total is
     kept only while a discount budget is set)."""
     queryset = CouponDefinition.objects.all() if queryset is None else queryset
     spent = CouponRedemption.objects.filter(coupon__definition=OuterRef("pk")) \
-        .values("coupon__definition").annotate(total=Sum("discount")).values("total")
+        .order_by().values("coupon__definition").annotate(total=Sum("discount")).values("total")
+    personal = Coupon.objects.filter(customer__isnull=False)
+    used = Coupon.objects.filter(redemptions__gt=0)
     return queryset.annotate(
-        issued=Count("coupons", filter=Q(coupons__customer__isnull=False)),
-        redeemed=Coalesce(Sum("coupons__redemptions"), 0),
+        issued=Coalesce(_per_definition(personal, Count("pk")), 0),
+        redeemed=Coalesce(_per_definition(used, Sum("redemptions")), 0),
         discount_spent=Coalesce(Subquery(spent), Decimal(0), output_field=DecimalField()),
     )
