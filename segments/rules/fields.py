@@ -1,6 +1,7 @@
 """Every rule field, registered once. Operators per field type are listed here, not guessed."""
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customers.models import Gender, LifecycleStage, RfmClass
 from segments.rules.registry import ATTRIBUTE_PREFIX, Field, FieldType, Group, register_field
@@ -33,7 +34,7 @@ def _metric(name, label, kind=FieldType.NUMBER, ranked=True):
 _text("external_id", _("External id"))
 _text("email", _("Email"))
 _text("phone", _("Phone"))
-_text("name", _("Name"))
+_text("name", pgettext_lazy("customer", "Name"))
 _text("city", _("City"))
 _text("acquisition_channel", _("Acquisition channel"))
 _text("time_zone", _("Time zone"))
