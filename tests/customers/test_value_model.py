@@ -13,6 +13,7 @@ from scipy import optimize
 from customers.models import CustomerPrediction, ValueModelFit, ValueModelSettings
 from customers.services.prediction import models as m
 from customers.services.prediction import value_model_fit, value_model_holdout
+from customers.services.prediction.scoring import percentiles
 from tests.customers import cdnow
 from tests.customers.factories import CustomerFactory, EventFactory, OrderFactory
 
@@ -223,3 +224,18 @@ def test_the_storefront_reads_a_customers_prediction(api, storefront):
     assert prediction["predicted_clv"] == str(stored.predicted_clv)
     assert prediction["churn_probability"] == pytest.approx(stored.churn_probability)
     assert 0 <= prediction["value_coefficient"] <= 100
+
+
+@given(st.lists(st.tuples(st.sampled_from([0.0, 0.5, 1.0, 2.5, 7.0]),
+                          st.integers(min_value=1, max_value=4)), min_size=1, max_size=30))
+def test_percentiles_on_distinct_histories_are_each_customers_cume_dist(rows):
+    """The percentile of a history's value, weighted by its customers, equals CUME_DIST over
+    the customers themselves: the share of customers at or below (ties rank alike)."""
+    values = np.array([value for value, _n in rows])
+    weights = np.array([float(n) for _value, n in rows])
+    customers = [value for value, n in rows for _ in range(n)]
+
+    expected = [100.0 * sum(other <= value for other in customers) / len(customers)
+                for value in values]
+
+    assert percentiles(values, weights) == pytest.approx(expected)

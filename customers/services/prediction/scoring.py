@@ -36,11 +36,37 @@ def discounted_purchases(model: m.BgNbd, horizon: int, annual_rate: float, x, t_
     return total
 
 
-def triple_predictions(model: m.BgNbd, settings: ValueModelSettings) -> list[tuple]:
-    """(x, t_x, t, expected purchases, discounted purchases, P(alive)) per distinct history.
-    ValueError when the model gives a figure that is not a finite non-negative number."""
+def percentiles(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each value's percentile among customers, `weights` customers having each: the share
+    at or below it (equal values rank alike), as CUME_DIST() over the customers would give,
+    computed on the distinct histories instead of sorting a million rows."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    covered = np.cumsum(weights[order])
+    starts = np.r_[True, ordered[1:] != ordered[:-1]]
+    ends = np.r_[ordered[1:] != ordered[:-1], True]
+    run = np.cumsum(starts) - 1
+    result = np.empty(len(values))
+    result[order] = 100.0 * covered[ends][run] / covered[-1] if len(values) else 0
+    return result
+
+
+def repurchase_rates(x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Purchases a year beyond the first, over at least 30 days of age."""
+    return x * 365.0 / np.maximum(t, 30)
+
+
+def triple_predictions(model: m.BgNbd | None, settings: ValueModelSettings) -> list[tuple]:
+    """(x, t_x, t, repurchase percentile, expected purchases, discounted purchases, P(alive),
+    expected-purchases percentile, churn percentile) per distinct history; the model's
+    figures None without a model. ValueError when the model gives a figure that is not a
+    finite non-negative number."""
     rows = histories()
-    x, t_x, t = rows["x"], rows["t_x"], rows["t"]
+    x, t_x, t, weight = rows["x"], rows["t_x"], rows["t"], rows["weight"]
+    columns = [x.astype(int).tolist(), t_x.astype(int).tolist(), t.astype(int).tolist(),
+               percentiles(repurchase_rates(x, t), weight).tolist()]
+    if model is None:
+        return [(*row, None, None, None, None, None) for row in zip(*columns, strict=True)]
     expected = m.expected_purchases(model, settings.horizon_days, x, t_x, t)
     discounted = discounted_purchases(model, settings.horizon_days,
                                       float(settings.annual_discount_rate), x, t_x, t)
@@ -48,8 +74,9 @@ def triple_predictions(model: m.BgNbd, settings: ValueModelSettings) -> list[tup
     for values in (expected, discounted, alive):
         if not np.all(np.isfinite(values)) or np.any(values < 0):
             raise ValueError("the model predicts figures that are not finite and positive")
-    return list(zip(x.astype(int).tolist(), t_x.astype(int).tolist(), t.astype(int).tolist(),
-                    expected.tolist(), discounted.tolist(), alive.tolist(), strict=True))
+    columns += [expected.tolist(), discounted.tolist(), alive.tolist(),
+                percentiles(expected, weight).tolist(), percentiles(1 - alive, weight).tolist()]
+    return list(zip(*columns, strict=True))
 
 
 def spend_predictions(model: m.GammaGamma) -> list[tuple]:
@@ -86,10 +113,12 @@ def predictions_write(*, fit_id: int | None, bgnbd: m.BgNbd | None,
                       now: datetime.datetime) -> int:
     """Write every customer's prediction row (the history table must be built). Without a
     model the model figures are NULL; the value coefficient is always written."""
-    triples = triple_predictions(bgnbd, settings) if bgnbd else []
+    triples = triple_predictions(bgnbd, settings)
     spends = spend_predictions(gamma_gamma) if gamma_gamma and bgnbd else []
-    _temp_table(TRIPLES, "x integer, t_x integer, t integer, expected double precision, "
-                         "discounted double precision, alive double precision", triples)
+    _temp_table(TRIPLES, "x integer, t_x integer, t integer, repurchase_rank double precision, "
+                         "expected double precision, discounted double precision, "
+                         "alive double precision, expected_rank double precision, "
+                         "churn_rank double precision", triples)
     _temp_table(SPENDS, "x integer, m_x numeric, spend double precision", spends)
     statement, params = _statement(fit_id, settings, now)
     with connection.cursor() as cursor:
@@ -109,16 +138,24 @@ def _unit_rank(value: str) -> str:
     return f"COALESCE({_rank(value)} / 100.0, 0)"
 
 
+def _unit(rank: str) -> str:
+    """A percentile computed beforehand, in 0-1, 0 for rows without it."""
+    return f"COALESCE({rank} / 100.0, 0)"
+
+
 def _statement(fit_id: int | None, settings: ValueModelSettings, now: datetime.datetime
                ) -> tuple[str, dict]:
     weights = {"clv": settings.weight_clv, "repurchase": settings.weight_repurchase,
                "engagement": settings.weight_engagement, "referrals": settings.weight_referrals}
     total = sum(weights.values()) or 1
-    coefficient = " + ".join(f"{weight} * {_unit_rank(part)}"
-                             for part, weight in [("predicted_clv", weights["clv"]),
-                                                  ("repurchase", weights["repurchase"]),
-                                                  ("engagement", weights["engagement"]),
-                                                  ("referrals", weights["referrals"])])
+    coefficient = " + ".join(f"{weight} * {part}"
+                             for part, weight in [(_unit("clv_rank"), weights["clv"]),
+                                                  (_unit("repurchase_rank"),
+                                                   weights["repurchase"]),
+                                                  (_unit_rank("engagement"),
+                                                   weights["engagement"]),
+                                                  (_unit_rank("referrals"),
+                                                   weights["referrals"])])
     referrer = ("c2.attributes ->> %(referral)s" if connection.vendor == "postgresql"
                 else "json_extract(c2.attributes, '$.' || %(referral)s)")
     sql = f"""
@@ -131,11 +168,9 @@ def _statement(fit_id: int | None, settings: ValueModelSettings, now: datetime.d
             SELECT {referrer} AS referrer, COUNT(*) AS referrals FROM {CUSTOMERS} c2
             WHERE {referrer} IS NOT NULL GROUP BY {referrer}),
         base AS (
-            SELECT c.id AS customer_id, tr.expected, tr.alive,
+            SELECT c.id AS customer_id, tr.expected, tr.alive, tr.expected_rank,
+                   tr.churn_rank, tr.repurchase_rank,
                    ROUND(CAST(tr.discounted * sp.spend AS numeric), 2) AS predicted_clv,
-                   CASE WHEN h.x IS NULL THEN NULL
-                        ELSE h.x * 365.0 / (CASE WHEN h.t < 30 THEN 30 ELSE h.t END)
-                   END AS repurchase,
                    e.engagement, r.referrals
             FROM {CUSTOMERS} c
             LEFT JOIN {HISTORY} h ON h.customer_id = c.id
@@ -143,13 +178,13 @@ def _statement(fit_id: int | None, settings: ValueModelSettings, now: datetime.d
             LEFT JOIN {SPENDS} sp ON sp.x = h.x AND sp.m_x = COALESCE(h.m_x, 0)
             LEFT JOIN engaged e ON e.customer_id = c.id
             LEFT JOIN referred r ON r.referrer = c.external_id),
+        clv_ranked AS (
+            SELECT base.*, {_rank('predicted_clv')} AS clv_rank FROM base),
         ranked AS (
-            SELECT base.*,
-                   {_rank('expected')} AS expected_rank,
-                   {_rank('1 - alive')} AS churn_rank,
-                   {_rank('predicted_clv')} AS clv_rank,
-                   ROUND(CAST(100.0 * ({coefficient}) / {total} AS numeric), 2) AS coefficient
-            FROM base)
+            SELECT clv_ranked.*,
+                   ROUND(CAST(100.0 * ({coefficient}) / {total} AS numeric), 2)
+                       AS coefficient
+            FROM clv_ranked)
         INSERT INTO {PREDICTIONS} (customer_id, fit_id, expected_purchases, p_alive,
             churn_probability, predicted_clv, value_coefficient, expected_purchases_percentile,
             churn_probability_percentile, predicted_clv_percentile,
