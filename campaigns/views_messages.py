@@ -3,6 +3,8 @@ for a chosen customer and a test send) and webhook endpoints (admins). The previ
 test send call the services behind the API's preview and test-send (campaigns.services.
 messages), so what the page shows is what a customer would get."""
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -46,6 +48,7 @@ def template_list(request):
     page = Paginator(templates, TEMPLATES_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "campaigns/messages/list.html", {
         "page": page, "channel": channel, "channels": Channel.choices,
+        "channel_query": urlencode({"channel": channel}) if channel else "",
         "can_edit": has_role(request.user, Role.MARKETER)})
 
 

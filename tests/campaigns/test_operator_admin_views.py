@@ -619,3 +619,31 @@ def test_only_admins_see_the_settings_link(viewer, admin):
 
     assert settings_link not in viewer.get(reverse("coupon-list")).content.decode()
     assert settings_link in admin.get(reverse("coupon-list")).content.decode()
+
+
+# --- paging -----------------------------------------------------------------------------------
+
+def test_the_template_pages_keep_the_channel_filter(viewer):
+    for n in range(26):  # TEMPLATES_PER_PAGE + 1
+        MessageTemplateFactory(name=f"Email {n:02}", channel="email")
+    MessageTemplateFactory(name="A text", channel="sms")
+
+    first = viewer.get(reverse("template-list"), {"channel": "email"}).content.decode()
+    second = viewer.get(reverse("template-list"), {"channel": "email", "page": 2})
+
+    assert '<a href="?channel=email&amp;page=2" rel="next">' in first
+    assert "Page 1 of 2" in first
+    assert '<a href="?channel=email&amp;page=1" rel="prev">' in second.content.decode()
+    assert "Email 25" in second.content.decode()
+    assert "A text" not in second.content.decode()
+
+
+def test_the_storefront_keys_page_on_their_own_parameter(admin, storefront):
+    from customers.services.storefronts import storefront_key_create
+
+    for _ in range(21):  # KEYS_PER_PAGE + 1
+        storefront_key_create(storefront=storefront)
+
+    page = admin.get(reverse("settings")).content.decode()
+
+    assert '<a href="?keys=2#keys" rel="next">' in page
