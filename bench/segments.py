@@ -285,6 +285,16 @@ def connect(dbname: str = DB_NAME) -> psycopg.Connection:
     return psycopg.connect(f"{SERVER}/{dbname}", autocommit=True)
 
 
+def load_or_reuse(customers: int, reuse: bool) -> None:
+    """With `reuse`, keep the loaded data when it has this many customers; else load it."""
+    if reuse and loaded(customers):
+        migrate()
+        say(f"reusing {DB_NAME}")
+    else:
+        say(f"loading {customers:,} customers into {DB_NAME}")
+        load(customers)
+
+
 def loaded(customers: int) -> bool:
     with connect("postgres") as admin:
         if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
@@ -499,12 +509,7 @@ def main() -> None:
     args = parser.parse_args()
     say(f"load average {os.getloadavg()[0]:.1f}")
     setup_django()
-    if args.reuse and loaded(args.customers):
-        migrate()
-        say(f"reusing {DB_NAME}")
-    else:
-        say(f"loading {args.customers:,} customers into {DB_NAME}")
-        load(args.customers)
+    load_or_reuse(args.customers, args.reuse)
 
     from customers.services.metrics import metrics_recompute_all
     from customers.services.prediction import value_model_fit

@@ -243,12 +243,7 @@ def main() -> None:
     args = parser.parse_args()
     say(f"load average {os.getloadavg()[0]:.1f}")
     data.setup_django()
-    if args.reuse and data.loaded(args.customers):
-        data.migrate()
-        say(f"reusing {DB_NAME}")
-    else:
-        say(f"loading {args.customers:,} customers into {DB_NAME}")
-        data.load(args.customers)
+    data.load_or_reuse(args.customers, args.reuse)
     ids = fixtures()  # before the precompute: the campaign counts among the top campaigns
     if not (args.reuse and args.pages_only):
         prepare()

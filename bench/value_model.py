@@ -168,12 +168,7 @@ def main() -> None:
         return
     say(f"load average {os.getloadavg()[0]:.1f}")
     data.setup_django()
-    if args.reuse and data.loaded(args.customers):
-        data.migrate()
-        say(f"reusing {data.DB_NAME}")
-    else:
-        say(f"loading {args.customers:,} customers into {data.DB_NAME}")
-        data.load(args.customers)
+    data.load_or_reuse(args.customers, args.reuse)
     from customers.services.metrics import metrics_recompute_all
 
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
