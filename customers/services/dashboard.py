@@ -116,12 +116,12 @@ def _active_cells(period: selectors.Period) -> dict:
         .union(selectors._activity_events(period).annotate(bucket=TruncMonth("occurred_at"))
                .values_list("bucket", "customer_id"))
     )
-    keys = Customer.objects.annotate(**_keys(period)).values_list("pk", "k0", "k1", "k2") \
+    keys = Customer.objects.annotate(**_keys(period)).values_list("id", "k0", "k1", "k2") \
         .order_by()
     pairs_sql, pairs_params = pairs.query.sql_with_params()
     keys_sql, keys_params = keys.query.sql_with_params()
     sql = (f"SELECT p.bucket, k.k0, k.k1, k.k2, COUNT(*) FROM ({pairs_sql}) p "
-           f"JOIN ({keys_sql}) k (id, k0, k1, k2) ON k.id = p.customer_id "
+           f"JOIN ({keys_sql}) k ON k.id = p.customer_id "  # its columns: id, k0, k1, k2
            f"GROUP BY p.bucket, k.k0, k.k1, k.k2")
     with connection.cursor() as cursor:
         cursor.execute(sql, (*pairs_params, *keys_params))
