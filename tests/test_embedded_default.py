@@ -41,7 +41,7 @@ def embedded(tmp_path):
                DEBUG="1", ALLOWED_HOSTS="testserver,127.0.0.1")
 
     def manage(*args: str) -> str:
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,  # noqa: S603 - our own manage.py
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,  # noqa: S603
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout
