@@ -318,12 +318,19 @@ def _did_event(_field: Field, value: values.EventCondition, context: Context) ->
         # Typed as attributes are: Django's JSON lookup on SQLite takes the text "true" for true.
         expression = JsonKeyOfType("properties", key, _json_type(expected))
         events = events.filter(Exact(expression, _attribute_param(expected)))
-    if value.min_count > 1:
-        customers = (events.values("customer_id").annotate(n=Count("id"))
-                     .filter(n__gte=value.min_count).values("customer_id"))
-    else:
-        customers = events.values("customer_id")
+    if value.min_count <= 1:
+        return _any(events)
+    customers = (events.values("customer_id").annotate(n=Count("id"))
+                 .filter(n__gte=value.min_count).values("customer_id"))
     return Q(pk__in=customers)
+
+
+def _any(rows) -> Q:
+    """The customer has at least one of `rows`: EXISTS rather than IN, so that its negation is
+    NOT EXISTS, which PostgreSQL runs as an anti-join (index probes for the few candidates
+    the rest of the rule leaves), where NOT IN can only filter every customer through a
+    hashed subplan of every row."""
+    return Q(Exists(rows.filter(customer_id=OuterRef("pk"))))
 
 
 def _did_not_event(field: Field, value, context: Context) -> Q:
@@ -341,8 +348,10 @@ def _paid_orders_within(context: Context, days: int):
 
 
 def _orders_within(_field: Field, value: values.OrdersCondition, context: Context) -> Q:
-    customers = context.scoped(_paid_orders_within(context, value.within_days)
-                               ).values("customer_id")
+    orders = context.scoped(_paid_orders_within(context, value.within_days))
+    if value.min_amount is None and (value.min_count or 1) <= 1:
+        return _any(orders)
+    customers = orders.values("customer_id")
     having = Q()
     if value.min_count is not None:
         having &= Q(n__gte=value.min_count)
