@@ -23,7 +23,6 @@ score = 1 + floor(5 * worse / 10) = 1 + floor(worse / 2).
 
 import datetime as dt
 import threading
-import time
 from decimal import Decimal
 from io import StringIO
 
@@ -48,6 +47,7 @@ from customers.services.metrics import (
 )
 from customers.services.metrics.scoring import thresholds_from_row
 from customers.services.metrics.sql import CALC_TABLE, MetricsSql
+from tests.conftest import wait_for
 from tests.customers.factories import CustomerFactory, OrderFactory
 
 C = dt.datetime(2025, 6, 30, 12, 0, tzinfo=dt.UTC)
@@ -458,13 +458,6 @@ def test_command_reports_bad_settings(population):
         call_command("recompute_metrics")
 
 
-def _wait_for(condition, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def _metrics_lock_waiters() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -491,7 +484,7 @@ def test_full_recompute_waits_while_another_holds_the_metrics_lock(transactional
         holder.execute("SELECT pg_advisory_xact_lock(%s)", [METRICS_LOCK_KEY])
         worker = threading.Thread(target=recompute)
         worker.start()
-        _wait_for(lambda: _metrics_lock_waiters() == 1)
+        wait_for(lambda: _metrics_lock_waiters() == 1, timeout=10)
         assert not MetricsRun.objects.exists()
         holder.commit()
     worker.join(timeout=30)
