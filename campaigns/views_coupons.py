@@ -2,13 +2,10 @@
 creating, changing and issuing (managers). Every change goes through the services the API
 uses (campaigns.services.coupons), so the form refuses what the API refuses."""
 
-from decimal import Decimal
-from typing import Any
 
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Count, Sum
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,13 +14,14 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from campaigns.forms import CouponDefinitionPageForm, CouponIssueForm
-from campaigns.models import Coupon, CouponDefinition, CouponRedemption
+from campaigns.models import Coupon, CouponDefinition
 from campaigns.paging import window
 from campaigns.services.coupons import (
     DEFINITION_FIELDS,
     CouponRefused,
     DefinitionInvalid,
     coupon_definition_save,
+    coupon_definitions_with_stats,
     coupon_issue_manual,
     display_code,
 )
@@ -51,31 +49,10 @@ def _stats(definitions: list[CouponDefinition]) -> dict[int, dict]:
         if definitions else {}
 
 
-def _by_definition(queryset, value) -> dict[int, Any]:
-    return dict(queryset.values("definition_id").annotate(value=value)
-                .values_list("definition_id", "value"))
-
-
 def _stats_read(definitions: list[CouponDefinition]) -> dict[int, dict]:
-    """The listed definitions' figures from indexes, not from their code rows: codes counted
-    on (definition, id), uses summed on the used codes' partial index, and the discount read
-    from the running total the redeem service keeps under a discount budget, else summed
-    over the redemptions of used codes (1,000,000 codes, 100,000 used: ~0.45 s in all)."""
-    ids = [d.pk for d in definitions]
-    codes = Coupon.objects.filter(definition_id__in=ids)
-    issued = _by_definition(codes, Count("pk"))
-    shared = _by_definition(codes.filter(customer__isnull=True), Count("pk"))
-    used = codes.filter(redemptions__gt=0)
-    redeemed = _by_definition(used, Sum("redemptions"))
-    unbudgeted = [d.pk for d in definitions if d.max_discount_total is None]
-    summed = dict(CouponRedemption.objects
-                  .filter(coupon__definition_id__in=unbudgeted, coupon__redemptions__gt=0)
-                  .values("coupon__definition_id").annotate(total=Sum("discount"))
-                  .values_list("coupon__definition_id", "total")) if unbudgeted else {}
-    return {d.pk: {"issued": issued.get(d.pk, 0) - shared.get(d.pk, 0),
-                   "redeemed": redeemed.get(d.pk, 0),
-                   "discount_spent": d.discount_total if d.max_discount_total is not None
-                   else summed.get(d.pk, Decimal(0))} for d in definitions}
+    rows = coupon_definitions_with_stats(CouponDefinition.objects.filter(
+        pk__in=[d.pk for d in definitions])).values("pk", "issued", "redeemed", "discount_spent")
+    return {row.pop("pk"): row for row in rows}
 
 
 def _budget(definition: CouponDefinition, stats: dict) -> dict:
