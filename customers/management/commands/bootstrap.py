@@ -22,7 +22,10 @@ class Command(BaseCommand):
         if not Customer.objects.exists() and demo_customers > 0:
             self.stdout.write(f"Empty database: loading {demo_customers} demo customers ...")
             call_command("seed_demo", customers=demo_customers, seed=seed, stdout=self.stdout)
+            # What the nightly chain does, so the first page an operator opens has figures.
             call_command("recompute_metrics", stdout=self.stdout)
+            call_command("fit_value_model", stdout=self.stdout)
+            call_command("compute_dashboard", stdout=self.stdout)
         password = self._operator_password()
         self.stdout.write(self.style.SUCCESS(
             "\nDashboard: http://127.0.0.1:8000/   API docs: http://127.0.0.1:8000/api/docs/\n"
