@@ -13,7 +13,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from customers.models import Customer
+from customers.models import Customer, SingletonModel
 
 
 class Campaign(models.Model):
@@ -456,7 +456,7 @@ class Suppression(models.Model):
         return f"{self.channel}:{self.address} ({self.reason})"
 
 
-class DeliverySettings(models.Model):
+class DeliverySettings(SingletonModel):
     """Operator-editable delivery controls (one row, edited in the admin)."""
 
     cap_messages = models.PositiveIntegerField(
@@ -480,8 +480,6 @@ class DeliverySettings(models.Model):
         return str(_("Delivery settings"))
 
     @classmethod
-    def load(cls) -> "DeliverySettings":
-        obj, _created = cls.objects.get_or_create(
-            pk=1, defaults={"quiet_channels": [Channel.EMAIL, Channel.SMS]})
-        return obj
+    def initial(cls) -> dict:
+        return {"quiet_channels": [Channel.EMAIL, Channel.SMS]}
 

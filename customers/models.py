@@ -323,7 +323,24 @@ class LifecycleChange(models.Model):
         return f"{self.customer_id}: {self.from_stage} -> {self.to_stage}"
 
 
-class MetricsSettings(models.Model):
+class SingletonModel(models.Model):
+    """A table of one row (pk 1): settings operators edit in the admin. load() makes the row
+    on first use, with initial() as its values beyond the fields' defaults."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def initial(cls) -> dict:
+        return {}
+
+    @classmethod
+    def load(cls):
+        obj, _created = cls.objects.get_or_create(pk=1, defaults=cls.initial())
+        return obj
+
+
+class MetricsSettings(SingletonModel):
     """Operator-editable thresholds (one row, edited in the admin). Defaults follow
     shared/DOMAIN.md."""
 
@@ -369,11 +386,6 @@ class MetricsSettings(models.Model):
     def __str__(self) -> str:
         return str(_("Metrics settings"))
 
-    @classmethod
-    def load(cls) -> "MetricsSettings":
-        obj, _created = cls.objects.get_or_create(pk=1)
-        return obj
-
 
 class MetricsRun(models.Model):
     """One full recompute: its cutoff, the score thresholds it derived and how long it took.
@@ -404,7 +416,7 @@ class MetricsRun(models.Model):
 # --- Value predictions (customers/services/prediction) -----------------------------------------
 
 
-class ValueModelSettings(models.Model):
+class ValueModelSettings(SingletonModel):
     """Operator-editable settings of the value model (one row, edited in the admin)."""
 
     horizon_days = models.PositiveIntegerField(
@@ -437,11 +449,6 @@ class ValueModelSettings(models.Model):
 
     def __str__(self) -> str:
         return str(_("Value model settings"))
-
-    @classmethod
-    def load(cls) -> "ValueModelSettings":
-        obj, _created = cls.objects.get_or_create(pk=1)
-        return obj
 
 
 class ValueModelFit(models.Model):
