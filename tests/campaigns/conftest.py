@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.services.campaigns import campaign_publish, campaign_save
-from campaigns.services.runner import journeys_advance
 from campaigns.services.triggers import triggers_consume
+from tests.campaigns.builders import advance
 
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
 
@@ -31,8 +31,7 @@ def run(now: dt.datetime | None = None) -> int:
     tasks would at `now`. Returns the journeys started."""
     now = now or timezone.now()
     started = triggers_consume(now=now)
-    while journeys_advance(now=now).claimed:
-        pass
+    advance(now)
     return started
 
 
