@@ -15,7 +15,7 @@ ROOT = Path(settings.BASE_DIR)
 PAGES = """
 from django.contrib.auth import get_user_model
 from django.test import Client
-from customers.models import Customer
+from customers.models import Customer, ValueModelFit
 from segments.models import Segment
 
 client = Client()
@@ -29,6 +29,7 @@ for url in ["/", "/?dimension=city", "/customers/", "/customers/?q=demo",
     assert response.status_code == 200, (url, response.status_code)
 page = client.get("/").content.decode()
 assert "Figures computed at" in page and 'data-island="charts"' in page, page[:2000]
+assert ValueModelFit.objects.latest().scored == Customer.objects.count()
 print("all pages 200")
 """
 
