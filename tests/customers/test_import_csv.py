@@ -504,8 +504,8 @@ def test_large_load_rebuilds_the_indexes_and_foreign_keys_it_set_aside(db, monke
     before = schema()
     monkeypatch.setattr(postgres, "BULK_MIN_ROWS", 0)
     dropped = []
-    original = postgres._drop_for_bulk
-    monkeypatch.setattr(postgres, "_drop_for_bulk",
+    original = postgres.set_aside
+    monkeypatch.setattr(postgres, "set_aside",
                         lambda cursor, table: dropped.append(table) or original(cursor, table))
 
     report = csv_import(kind="orders", path=FIXTURES / "orders.csv")

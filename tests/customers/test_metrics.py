@@ -39,6 +39,8 @@ from customers.models import (
     MetricsSettings,
     OrderStatus,
 )
+from customers.services import bulk
+from customers.services import metrics as metrics_module
 from customers.services.metrics import (
     METRICS_LOCK_KEY,
     MetricsSettingsError,
@@ -490,3 +492,85 @@ def test_full_recompute_waits_while_another_holds_the_metrics_lock(transactional
     worker.join(timeout=30)
 
     assert MetricsRun.objects.filter(pk__in=runs).count() == 1
+
+
+def _schema(table: str) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s "
+                       "ORDER BY 1", [table])
+        indexes = cursor.fetchall()
+        cursor.execute("SELECT conname, pg_get_constraintdef(oid), convalidated "
+                       "FROM pg_constraint WHERE conrelid = %s::regclass ORDER BY 1", [table])
+        return indexes + cursor.fetchall()
+
+
+BULK_TABLES = (CustomerMetrics._meta.db_table, LifecycleChange._meta.db_table)
+
+
+def _set_aside_recorder(monkeypatch) -> list[str]:
+    """Every population is large enough to set aside; returns the tables set aside."""
+    monkeypatch.setattr(metrics_module, "SET_ASIDE_MIN_CUSTOMERS", 0)
+    set_aside = []
+    original = metrics_module.set_aside
+
+    def recording(cursor, table):
+        aside = original(cursor, table)
+        if aside:
+            set_aside.append(table)
+        return aside
+
+    monkeypatch.setattr(metrics_module, "set_aside", recording)
+    return set_aside
+
+
+@pytest.mark.postgres
+def test_a_large_first_run_builds_indexes_and_keys_after_the_rows(population, monkeypatch):
+    before = [_schema(table) for table in BULK_TABLES]
+    set_aside = _set_aside_recorder(monkeypatch)
+
+    run = metrics_recompute_all(cutoff=C)
+
+    assert set_aside == list(BULK_TABLES)
+    assert [_schema(table) for table in BULK_TABLES] == before
+    assert (run.rows_written, run.stage_changes) == (12, 12)
+    assert {k: m.lifecycle_stage for k, m in _metrics().items()} == STAGES
+    assert {k: (m.r_score, m.f_score, m.m_score, m.rfm_class)
+            for k, m in _metrics().items()} == SCORES
+
+
+@pytest.mark.postgres
+def test_a_first_run_keeps_the_indexes_of_a_change_log_longer_than_it_adds(
+    population, monkeypatch
+):
+    metrics_recompute_all(cutoff=C)
+    CustomerMetrics.objects.all().delete()  # the log keeps 12 rows; 12 more are coming
+    LifecycleChange.objects.bulk_create(
+        LifecycleChange(customer=c.customer, from_stage=None, to_stage="new", changed_at=C)
+        for c in LifecycleChange.objects.select_related("customer")[:1])
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # what the commit would check
+    set_aside = _set_aside_recorder(monkeypatch)
+
+    metrics_recompute_all(cutoff=C)
+
+    assert set_aside == [CustomerMetrics._meta.db_table]
+    assert LifecycleChange.objects.count() == 13 + 12
+
+
+@pytest.mark.postgres
+def test_a_first_run_writes_through_the_indexes_when_a_reader_holds_the_table(
+    transactional_db, monkeypatch
+):
+    CustomerFactory.create_batch(3)
+    set_aside = _set_aside_recorder(monkeypatch)
+    monkeypatch.setattr(bulk, "LOCK_TIMEOUT", "100ms")
+    db = connection.settings_dict
+    with psycopg.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"],
+                         port=db["PORT"] or 5432) as reader:
+        reader.execute(f"SELECT count(*) FROM {CustomerMetrics._meta.db_table}")
+
+        run = metrics_recompute_all(cutoff=C)
+
+    assert set_aside == [LifecycleChange._meta.db_table]
+    assert run.rows_written == 3
+    assert CustomerMetrics.objects.count() == 3

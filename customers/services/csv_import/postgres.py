@@ -20,9 +20,9 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
-from psycopg.errors import LockNotAvailable
 
 from customers.models import Customer, Event, MetricsSettings, Order, Storefront
+from customers.services.bulk import SetAside, set_aside
 from customers.services.ingest import column_defaults
 
 from . import checks
@@ -43,9 +43,6 @@ BULK_MIN_ROWS = 50_000
 # the chunk's orders or events name.
 HASH_CUSTOMERS_PER_ROW = 4
 WORK_MEM = "64MB"
-REBUILD_MEMORY = "256MB"
-# How long a large load waits for the exclusive lock before writing through the indexes.
-BULK_LOCK_TIMEOUT = "2s"
 
 
 @dataclass(frozen=True)
@@ -224,49 +221,13 @@ _NEW_ROWS = {
 }
 
 
-# --- large loads ----------------------------------------------------------------------------
-
-@dataclass
-class _Dropped:
-    """What a large load took off a table, to be put back before the commit."""
-
-    table: str
-    indexes: list[str]  # CREATE INDEX statements
-    foreign_keys: list[tuple[str, str]]  # (quoted name, definition)
-
-    def rebuild(self, cursor) -> None:
-        # Room to sort a million rows in memory, and for parallel workers.
-        cursor.execute(f"SET LOCAL maintenance_work_mem = {checks.text(REBUILD_MEMORY)}")
-        for statement in self.indexes:
-            cursor.execute(statement)
-        for name, definition in self.foreign_keys:
-            # Checks every row in one join, instead of a trigger's query per row.
-            cursor.execute(f"ALTER TABLE {self.table} ADD CONSTRAINT {name} {definition}")
-
-
-def _drop_for_bulk(cursor, table: str) -> _Dropped:
-    cursor.execute(
-        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-        "WHERE i.indrelid = %s::regclass AND NOT i.indisunique AND NOT i.indisprimary",
-        [table])
-    indexes = cursor.fetchall()
-    cursor.execute("SELECT quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint "
-                   "WHERE conrelid = %s::regclass AND contype = 'f'", [table])
-    foreign_keys = cursor.fetchall()
-    for name, _definition in foreign_keys:
-        cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
-    for name, _definition in indexes:
-        cursor.execute(f"DROP INDEX {name}")
-    return _Dropped(table, [definition for _name, definition in indexes], foreign_keys)
-
-
 class PostgresWriter:
     """begin(), then write() per prepared chunk, then finish(), all inside the caller's
     transaction; write() runs its statements in a savepoint of its own."""
 
     def __init__(self, *, kind: str, storefront: Storefront, file_size: int):
         self.kind, self.storefront, self.file_size = kind, storefront, file_size
-        self.dropped: _Dropped | None = None
+        self.dropped: SetAside | None = None
         self.decided = False
         self.staging = ""  # the chunk's table (prepare.py)
 
@@ -323,9 +284,9 @@ class PostgresWriter:
         with self._cursor() as cursor:
             cursor.execute("RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_nestloop")
             if self.dropped:
-                self.dropped.rebuild(cursor)
+                self.dropped.restore(cursor)
             # SET LOCAL lasts as long as the caller's transaction (in tests, the test's).
-            cursor.execute("RESET work_mem; RESET jit; RESET maintenance_work_mem")
+            cursor.execute("RESET work_mem; RESET jit")
 
     def _begin_bulk_if_large(self, cursor, prepared: Prepared, params: dict[str, Any]) -> None:
         self._execute(cursor, _NEW_ROWS[self.kind], params)
@@ -336,14 +297,7 @@ class PostgresWriter:
         cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT %s) t", [new + 1])
         if cursor.fetchone()[0] > new:
             return
-        try:
-            with transaction.atomic():
-                cursor.execute(f"SET LOCAL lock_timeout = {checks.text(BULK_LOCK_TIMEOUT)}")
-                cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-                cursor.execute("RESET lock_timeout")
-                self.dropped = _drop_for_bulk(cursor, table)
-        except LockNotAvailable:  # not granted in time: write through the indexes
-            self.dropped = None
+        self.dropped = set_aside(cursor, table)  # None: write through the indexes
 
     def _upsert(self, cursor, params: dict[str, Any]) -> tuple[int, int, int]:
         self._execute(cursor, UPSERTS[self.kind, self.dropped is not None], params)
