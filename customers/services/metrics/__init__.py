@@ -134,14 +134,18 @@ def _write(q: MetricsSql) -> tuple[int, int]:
     return changes, written
 
 
-def _write_first(q: MetricsSql, customers: int) -> tuple[int, int]:
+def _write_first(q: MetricsSql, clock: _Clock, customers: int) -> tuple[int, int]:
     """Into an empty metrics table: every customer's first classification and row, with no
     comparison and no conflict handling."""
     set_aside = _set_aside_for_first_run(customers)
     written = _execute(q.log_first_stages(), q.params), _execute(q.insert_first_metrics(), q.params)
-    with connection.cursor() as cursor:
-        for table in set_aside:
-            table.restore(cursor)
+    if set_aside:
+        clock.step(f"wrote {written[1]:,} metrics rows, {written[0]:,} first classifications")
+        with connection.cursor() as cursor:
+            for table in set_aside:
+                table.restore(cursor)
+        clock.step("built the indexes and checked the foreign keys of "
+                   + ", ".join(table.table for table in set_aside))
     return written
 
 
@@ -168,7 +172,7 @@ def _write_run(
     """The stage changes logged and the metrics rows written: (changes, rows)."""
     _postgres(PG_WRITE_SETTINGS)
     if first_run:
-        return _write_first(q, customers)
+        return _write_first(q, clock, customers)
     _create_temp(q, CHANGED_TABLE)
     clock.step("compared with the stored metrics")
     return _write(q)
