@@ -37,7 +37,7 @@ def segment_evaluate(segment_id: int, *, now: datetime.datetime | None = None) -
     evaluation of it holds the lock."""
     context = Context.at(now)
     started = time.monotonic()
-    with rule_queries():
+    with rule_queries(full_evaluation=True):
         segment = _locked(segment_id, skip_locked=True)
         if segment is None:
             return Outcome(segment_id, 0, 0, 0, 0, skipped=True)
