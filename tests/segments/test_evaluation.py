@@ -1,6 +1,7 @@
 """Full and customer-scoped evaluation: members, the change log, size history, idempotence."""
 
 import datetime as dt
+import threading
 from decimal import Decimal
 
 import pytest
@@ -9,10 +10,12 @@ from django.core.management import call_command
 from customers.models import CustomerMetrics, LifecycleStage
 from segments.models import Segment, SegmentChange, SegmentEvaluation, SegmentMembership
 from segments.rules import condition
+from segments.services import evaluation
 from segments.services.evaluation import (
     segment_evaluate,
     segment_evaluate_customers,
     segments_evaluate_all,
+    segments_in_order,
 )
 from tests.customers.factories import CustomerFactory
 
@@ -94,6 +97,56 @@ def test_segments_referring_to_others_are_evaluated_after_them():
         condition("segment", "in_segment", inner.pk), condition("city", "==", "Shanghai")]})
     segments_evaluate_all(now=NOW)
     assert _members(outer) == {"vip"}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_full_evaluation_keeps_references_first_and_uses_threads(settings):
+    """Outside a transaction two segments are evaluated at a time, each on a connection of
+    its own; a chain of references still runs in order, so every level sees the one below."""
+    settings.SEGMENTS_EVALUATION_CONCURRENCY = 2
+    CustomerFactory(external_id="vip", city="Shanghai", tags=["vip"])
+    CustomerFactory(external_id="plain", city="Shanghai")
+    CustomerFactory(external_id="far", city="Beijing", tags=["vip"])
+    vip = Segment.objects.create(name="VIP", rule=condition("tags", "has_tag", "vip"))
+    shanghai_vip = Segment.objects.create(name="Shanghai VIP", rule={"and": [
+        condition("segment", "in_segment", vip.pk), condition("city", "==", "Shanghai")]})
+    not_shanghai_vip = Segment.objects.create(
+        name="Not a Shanghai VIP", rule=condition("segment", "not_in_segment", shanghai_vip.pk))
+    independent = [Segment.objects.create(name=f"City {city}", rule=condition("city", "==", city))
+                   for city in ("Shanghai", "Beijing", "Shenzhen")]
+    threads = set()
+    original = evaluation.segment_evaluate
+
+    def recording(segment_id, *, now=None):
+        threads.add(threading.get_ident())
+        return original(segment_id, now=now)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(evaluation, "segment_evaluate", recording)
+        outcomes = segments_evaluate_all(now=NOW)
+
+    assert len(threads) == 2
+    assert threading.get_ident() not in threads
+    assert [o.segment_id for o in outcomes] == [
+        s.pk for s in segments_in_order(list(Segment.objects.all()))]
+    assert _members(vip) == {"vip", "far"}
+    assert _members(shanghai_vip) == {"vip"}
+    assert _members(not_shanghai_vip) == {"plain", "far"}
+    assert [_members(s) for s in independent] == [{"vip", "plain"}, {"far"}, set()]
+
+
+@pytest.mark.django_db
+def test_full_evaluation_inside_a_transaction_stays_on_its_connection(settings):
+    settings.SEGMENTS_EVALUATION_CONCURRENCY = 2
+    CustomerFactory(external_id="sh", city="Shanghai")  # uncommitted: other connections
+    segments = [Segment.objects.create(name=f"S{i}", rule=condition("city", "==", "Shanghai"))
+                for i in range(3)]
+
+    outcomes = segments_evaluate_all(now=NOW)
+
+    assert [o.size for o in outcomes] == [1, 1, 1]
+    assert all(_members(s) == {"sh"} for s in segments)
 
 
 NO_INLINE_ROWS = {"evaluations-TOTAL_FORMS": "0", "evaluations-INITIAL_FORMS": "0"}
