@@ -1,9 +1,11 @@
 """What campaigns add to the customers app's operator pages (customers/pages.py), registered
-in CampaignsConfig.ready(): the dashboard's top campaigns by attributed revenue, a customer's
-journeys and coupons, and their messages and coupon redemptions on the customer's timeline.
+in CampaignsConfig.ready(): the dashboard's top campaigns by attributed revenue (and where
+they lead), a customer's journeys and coupons, and their messages and coupon redemptions on
+the customer's timeline.
 (The campaigns app's own pages are in campaigns/views_campaigns.py.)"""
 
 import datetime as dt
+from collections.abc import Iterable
 
 from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
@@ -45,8 +47,7 @@ def _journeys(customer: Customer) -> dict:
     journeys = (Journey.objects.filter(customer=customer).select_related("campaign")
                 .order_by("-entered_at", "-pk")[:SECTION_ROWS])
     return {"journeys": [{"journey": journey,
-                          "url": _url("campaign-results", journey.campaign_id)
-                          or _url("campaign-detail", journey.campaign_id)}
+                          "url": _url("campaign-results", journey.campaign_id)}
                          for journey in journeys]}
 
 
@@ -83,8 +84,14 @@ def _redemption_entry(redemption: CouponRedemption) -> dict:
             "amount": redemption.discount}
 
 
+def campaign_links(ids: Iterable[str]) -> dict[str, str]:
+    """Where a dashboard row of a campaign leads: its results page."""
+    return {pk: url for pk in ids if (url := _url("campaign-results", int(pk)))}
+
+
 def register() -> None:
     pages.register_figure(pages.FigureSource("top_campaigns", compute=top_campaigns))
+    pages.register_link("campaign", campaign_links)
     pages.register_section(pages.CustomerSection(
         "journeys", title=_("Journeys"), template="campaigns/customer/_journeys.html",
         context=_journeys, order=40))

@@ -94,9 +94,8 @@ class CouponDefinitionForm(forms.ModelForm):
         return cleaned
 
 
-
-
 # --- the operator pages' variants -----------------------------------------------------------
+
 
 def _moment_input() -> forms.DateTimeInput:
     return forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")

@@ -69,8 +69,7 @@ def _editor(request, template: MessageTemplate | None) -> HttpResponse:
     return render(request, "campaigns/messages/editor.html", {
         "form": form, "template": template, "can_edit": can_edit,
         "test_form": TestSendForm(),
-        "preview_languages": [("", _("The customer's own"))] + [
-            (code, name) for code, name in _languages(template)],
+        "preview_languages": [("", _("The customer's own")), *_languages(template)],
     }, status=400 if request.method == "POST" else 200)
 
 

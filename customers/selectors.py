@@ -333,7 +333,9 @@ def _share(count: int, total: int) -> float:
     return round(count / total, 4) if total else 0.0
 
 
-def _counts(field: str, choices: Iterable, **extra) -> dict[str, dict]:
+def metrics_counts(field: str, choices: Iterable, **extra) -> dict[str, dict]:
+    """Customers with metrics per known value of `field` (a choice of `choices`), with the
+    `extra` aggregates, keyed by value."""
     rows = (
         CustomerMetrics.objects.filter(**{f"{field}__in": [choice.value for choice in choices]})
         .values(field)
@@ -346,7 +348,7 @@ def _counts(field: str, choices: Iterable, **extra) -> dict[str, dict]:
 def lifecycle_distribution() -> list[dict]:
     """Customers per lifecycle stage, every stage in lifecycle order; share of all customers
     with metrics."""
-    counts = _counts("lifecycle_stage", LifecycleStage)
+    counts = metrics_counts("lifecycle_stage", LifecycleStage)
     total = sum(row["count"] for row in counts.values())
     return [
         {
@@ -362,7 +364,7 @@ def lifecycle_distribution() -> list[dict]:
 def rfm_distribution() -> list[dict]:
     """Customers per RFM class, all eight classes in RfmClass order. Prospects have no class,
     so shares are of the classified customers (buyers) and sum to 1."""
-    counts = _counts("rfm_class", RfmClass, avg_monetary=Avg("monetary"))
+    counts = metrics_counts("rfm_class", RfmClass, avg_monetary=Avg("monetary"))
     total = sum(row["count"] for row in counts.values())
     rows = []
     for rfm_class in RfmClass:

@@ -6,7 +6,6 @@ with no full count; a customer's page reads a few rows per section through index
 segments and campaigns apps add comes through customers/pages.py.
 """
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -85,18 +84,8 @@ def _top_campaigns(figures: dict) -> list[dict] | None:
     value = _figure(figures, "top_campaigns")
     if value is None:
         return None
-    return [{**row, "url": _campaign_url(row["id"])} for row in value["campaigns"]]
-
-
-def _campaign_url(pk: int) -> str | None:
-    from django.urls import NoReverseMatch
-
-    for name in ("campaign-results", "campaign-detail"):
-        try:
-            return reverse(name, args=[pk])
-        except NoReverseMatch:
-            continue
-    return None
+    urls = pages.links("campaign", (str(row["id"]) for row in value["campaigns"]))
+    return [{**row, "url": urls.get(str(row["id"]))} for row in value["campaigns"]]
 
 
 def _dashboard_context(figures: dict, dimension: str) -> dict:
@@ -191,13 +180,6 @@ def _status_label(status: str | None) -> str:
     return status or ""
 
 
-def _prediction(customer: Customer):
-    try:
-        return customer.prediction
-    except ObjectDoesNotExist:
-        return None
-
-
 def _timeline(customer: Customer, raw_cursor: str | None) -> dict | None:
     """The timeline page after the cursor in the query string; None for a bad cursor."""
     try:
@@ -229,7 +211,7 @@ def customer_detail(request, external_id: str):
     context = {
         "customer": customer,
         "metrics": getattr(customer, "metrics", None),
-        "prediction": _prediction(customer),
+        "prediction": getattr(customer, "prediction", None),
         "lifecycle_changes": customer.lifecycle_changes.order_by("-changed_at")[:20],
         "sections": _sections(request, customer),
         **timeline,

@@ -90,7 +90,6 @@ def segment_history(segment: Segment, *, points: int = HISTORY_POINTS
     return list(reversed(latest[:points]))
 
 
-
 def segment_size_histories(segment_ids: list[int], *, points: int) -> dict[int, list[int]]:
     """The sizes of each segment's last `points` evaluations, oldest first: one query per
     segment (a page of them), each reading `points` rows of the (segment, evaluated_at) index.

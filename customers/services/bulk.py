@@ -48,9 +48,9 @@ def set_aside(cursor, table: str) -> SetAside | None:
             cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
             # Dropping a foreign key locks the referenced table too: under the same timeout,
             # lest a long reader there queue every later reader behind this load.
-            set_aside = _drop(cursor, table)
+            dropped = _drop(cursor, table)
             cursor.execute("RESET lock_timeout")
-            return set_aside
+            return dropped
     except OperationalError as exc:
         # ObjectInUse: this transaction has foreign-key checks pending on the table, which
         # cannot be altered until they have run.

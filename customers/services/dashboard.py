@@ -30,7 +30,6 @@ from django.utils import timezone
 from customers import pages, selectors
 from customers.models import (
     Customer,
-    CustomerMetrics,
     CustomerPrediction,
     DashboardFigure,
     LifecycleStage,
@@ -40,7 +39,7 @@ from customers.models import (
 
 KPI_DAYS = 30
 TREND_MONTHS = 12
-TREND_DIMENSIONS = ("acquisition_channel", "city", "age_band")
+TREND_DIMENSIONS = selectors.CUSTOMER_DIMENSIONS
 TOP_VALUES = 8  # lines a chart can show and a reader can tell apart
 OTHER = "(other)"
 CLV_BINS = 10
@@ -207,14 +206,9 @@ def _trend(now: dt.datetime) -> list[pages.FigureRow]:
 def _grouped(field: str, choices, **extra) -> dict[str, dict]:
     """Customers with metrics per value of `field`, with their predicted revenue (sum of
     predicted CLV over those that have one)."""
-    rows = (CustomerMetrics.objects.filter(**{f"{field}__isnull": False})
-            .values(field)
-            .annotate(count=Count("pk"),
-                      predicted=Sum("customer__prediction__predicted_clv"),
-                      predicted_customers=Count("customer__prediction__predicted_clv"),
-                      **extra)
-            .order_by())
-    return {row[field]: row for row in rows if row[field] in choices.values}
+    return selectors.metrics_counts(
+        field, choices, predicted=Sum("customer__prediction__predicted_clv"),
+        predicted_customers=Count("customer__prediction__predicted_clv"), **extra)
 
 
 def _predicted(row: dict) -> dict:
@@ -250,14 +244,13 @@ def _rfm(now: dt.datetime) -> list[pages.FigureRow]:
                                     "classes": classes})]
 
 
-def _clv_edges(predictions) -> tuple[Decimal, Decimal]:
-    """(bin width, upper edge of the regular bins): the CLV_TOP_QUANTILE quantile rounded
-    up to a whole number of bins of a round width."""
+def _clv_width(predictions) -> Decimal:
+    """The bin width: the CLV_TOP_QUANTILE quantile rounded up to a whole number of bins of a
+    round width."""
     n = predictions.count()
     top = predictions.order_by("predicted_clv").values_list("predicted_clv", flat=True)[
         min(n - 1, int(n * CLV_TOP_QUANTILE))]
-    width = Decimal(max(1, int(top) // CLV_BINS + 1))
-    return width, width * CLV_BINS
+    return Decimal(max(1, int(top) // CLV_BINS + 1))
 
 
 def _clv(now: dt.datetime) -> list[pages.FigureRow]:
@@ -268,7 +261,7 @@ def _clv(now: dt.datetime) -> list[pages.FigureRow]:
              "fitted_at": fit.fitted_at.isoformat() if fit else None, "bins": []}
     if not predictions.exists():
         return [pages.FigureRow("clv", value)]
-    width, _upper = _clv_edges(predictions)
+    width = _clv_width(predictions)
     binned = predictions.annotate(bin=Least(
         Floor(F("predicted_clv") / Value(width)), Value(Decimal(CLV_BINS)),
         output_field=DecimalField(max_digits=18, decimal_places=0)))

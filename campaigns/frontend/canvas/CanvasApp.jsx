@@ -64,6 +64,12 @@ function ariaLabels() {
 }
 
 
+// The items with none of them selected (what is added next is).
+function deselected(items) {
+  return items.map((item) => (item.selected ? { ...item, selected: false } : item));
+}
+
+
 function isTyping(target) {
   return target instanceof HTMLElement
     && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
@@ -142,8 +148,7 @@ function Editor({ props, loaded }) {
     commit((present) => {
       const id = freshId(kind, new Set(present.nodes.map((n) => n.id)));
       const node = { ...newNode(types[kind], id, position), selected: true };
-      return { nodes: [...present.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node],
-        edges: present.edges.map((e) => (e.selected ? { ...e, selected: false } : e)) };
+      return { nodes: [...deselected(present.nodes), node], edges: deselected(present.edges) };
     });
   }, [commit, types]);
 
@@ -181,8 +186,8 @@ function Editor({ props, loaded }) {
       const pasted = pasteClipboard(clipboard.current, new Set(present.nodes.map((n) => n.id)),
         pastes.current);
       return {
-        nodes: [...present.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), ...pasted.nodes],
-        edges: [...present.edges.map((e) => (e.selected ? { ...e, selected: false } : e)), ...pasted.edges],
+        nodes: [...deselected(present.nodes), ...pasted.nodes],
+        edges: [...deselected(present.edges), ...pasted.edges],
       };
     });
   }, [commit]);
@@ -209,28 +214,27 @@ function Editor({ props, loaded }) {
     return () => document.removeEventListener("keydown", onKey);
   }, [copy, paste, undo, redo, readOnly]);
 
-  // Config edits: the first change to a field is an undo step, the next keystrokes join it.
+  // Field edits: the first change to a field is an undo step, the next keystrokes join it.
+  const editField = useCallback((field, update) => {
+    if (editingField.current === field) replace(update);
+    else { editingField.current = field; commit(update); }
+    setDirty(true); // also for the keystrokes after a save that join the same step
+  }, [commit, replace, setDirty]);
   const setConfig = useCallback((id, config, key) => {
-    const update = (present) => ({ ...present,
-      nodes: present.nodes.map((n) => (n.id === id ? { ...n, data: { ...n.data, config } } : n)) });
-    if (editingField.current === `${id}:${key}`) replace(update);
-    else { editingField.current = `${id}:${key}`; commit(update); }
+    editField(`${id}:${key}`, (present) => ({ ...present,
+      nodes: present.nodes.map((n) => (n.id === id ? { ...n, data: { ...n.data, config } } : n)) }));
     // The server's word on this field is stale once it changed; the next save says again.
     setProblems((located) => (located.some((p) => p.node === id && p.key === key)
       ? located.filter((p) => !(p.node === id && p.key === key)) : located));
-    setDirty(true); // also for the keystrokes after a save that join the same step
-  }, [commit, replace, setDirty]);
+  }, [editField]);
   const setLabel = useCallback((id, label) => {
-    const update = (present) => ({ ...present, nodes: present.nodes.map((n) => {
+    editField(`${id}:label`, (present) => ({ ...present, nodes: present.nodes.map((n) => {
       if (n.id !== id) return n;
       const data = { ...n.data, label };
       if (label === undefined) delete data.label;
       return { ...n, data };
-    }) });
-    if (editingField.current === `${id}:label`) replace(update);
-    else { editingField.current = `${id}:label`; commit(update); }
-    setDirty(true);
-  }, [commit, replace, setDirty]);
+    }) }));
+  }, [editField]);
   const deleteNode = useCallback((id) => {
     commit((present) => ({ nodes: present.nodes.filter((n) => n.id !== id),
       edges: present.edges.filter((e) => e.source !== id && e.target !== id) }));

@@ -102,7 +102,7 @@ function JsonInput({ id, value, onChange, disabled, describedBy }) {
 
 // The commonest condition, "is the customer in this segment?", picked without JSON; any other
 // JsonLogic rule is typed below it.
-export function segmentOfRule(rule) {
+function segmentOfRule(rule) {
   const args = rule?.in_segment;
   return Array.isArray(args) && args[0]?.var === "segment" && Object.keys(rule).length === 1
     ? args[1] : undefined;
@@ -267,20 +267,20 @@ function SchemaField({ name, property, root, value, onChange, idPrefix, pickers,
   );
 }
 
-function Connections({ node, ports, connections, candidates, onConnect, disabled }) {
+function Connections({ nodeId, ports, connections, candidates, onConnect, disabled }) {
   if (!ports.length) return null;
   return (
     <fieldset className="connections">
       <legend>{gettext("Where each port leads")}</legend>
       {ports.map((port) => {
-        const id = `conn-${node.id}-${port}`;
+        const id = `conn-${nodeId}-${port}`;
         return (
           <div className="config-field" key={port}>
             <label htmlFor={id}>{portLabel(port)}</label>
             <select id={id} value={connections[port] ?? ""} disabled={disabled}
-                    onChange={(e) => onConnect(node.id, port, e.target.value || null)}>
+                    onChange={(e) => onConnect(nodeId, port, e.target.value || null)}>
               <option value="">{gettext("— not connected —")}</option>
-              {candidates.filter((c) => c.id !== node.id).map((c) => (
+              {candidates.filter((c) => c.id !== nodeId).map((c) => (
                 <option key={c.id} value={c.id}>{c.name}</option>
               ))}
             </select>
@@ -294,7 +294,6 @@ function Connections({ node, ports, connections, candidates, onConnect, disabled
 function ConfigPanel({ nodeId, data, types, pickers, problems, readOnly, connections,
   candidates, actions }) {
   const { onConfig, onLabel, onConnect, onDelete } = actions;
-  const node = { id: nodeId, data };
   const type = types[data.kind];
   const schema = type?.config_schema || { properties: {} };
   const config = data.config || {};
@@ -303,12 +302,12 @@ function ConfigPanel({ nodeId, data, types, pickers, problems, readOnly, connect
   const setKey = (key) => (value) => {
     const next = { ...config };
     if (value === undefined) delete next[key]; else next[key] = value;
-    onConfig(node.id, next, key);
+    onConfig(nodeId, next, key);
   };
   const general = problems.filter((p) => !p.key);
   return (
     <section className="config-panel" aria-labelledby="config-title">
-      <h2 id="config-title">{type?.label || node.data.kind}</h2>
+      <h2 id="config-title">{type?.label || data.kind}</h2>
       <p className="help">{type?.description}</p>
       {general.length > 0 && (
         <ul className="node-problems">
@@ -316,21 +315,21 @@ function ConfigPanel({ nodeId, data, types, pickers, problems, readOnly, connect
         </ul>
       )}
       <div className="config-field">
-        <label htmlFor={`label-${node.id}`}>{gettext("Name on the canvas")}</label>
-        <input id={`label-${node.id}`} type="text" value={node.data.label ?? ""} disabled={readOnly}
+        <label htmlFor={`label-${nodeId}`}>{gettext("Name on the canvas")}</label>
+        <input id={`label-${nodeId}`} type="text" value={data.label ?? ""} disabled={readOnly}
                maxLength={80} placeholder={type?.label}
-               onChange={(e) => onLabel(node.id, e.target.value || undefined)} />
+               onChange={(e) => onLabel(nodeId, e.target.value || undefined)} />
       </div>
       {Object.entries(schema.properties || {}).map(([key, property]) => (
-        <SchemaField key={`${node.id}-${key}`} name={key} property={property} root={schema}
-                     value={config[key]} onChange={setKey(key)} idPrefix={`cfg-${node.id}`}
+        <SchemaField key={`${nodeId}-${key}`} name={key} property={property} root={schema}
+                     value={config[key]} onChange={setKey(key)} idPrefix={`cfg-${nodeId}`}
                      pickers={pickers} config={config} disabled={readOnly}
                      required={required.has(key)} problems={problems.filter((p) => p.key === key)} />
       ))}
-      <Connections node={node} ports={ports} connections={connections} candidates={candidates}
+      <Connections nodeId={nodeId} ports={ports} connections={connections} candidates={candidates}
                    onConnect={onConnect} disabled={readOnly} />
       {!readOnly && (
-        <button type="button" className="danger" onClick={() => onDelete(node.id)}>
+        <button type="button" className="danger" onClick={() => onDelete(nodeId)}>
           {gettext("Delete this node")}</button>
       )}
     </section>

@@ -15,7 +15,7 @@ export function countsFromSimulation(simulation) {
     budget: node.discount_budget, messages: node.messages }]));
 }
 
-export function countsFromResults(results) {
+function countsFromResults(results) {
   return Object.fromEntries(results.nodes.map((node) => [node.id, {
     live: true, entered: node.entered, here: node.at_node, ports: node.ports,
     coupons: node.coupons?.issued, messages: node.messages?.sent }]));

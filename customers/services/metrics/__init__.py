@@ -138,15 +138,15 @@ def _write(q: MetricsSql) -> tuple[int, int]:
 def _write_first(q: MetricsSql, clock: _Clock, customers: int) -> tuple[int, int]:
     """Into an empty metrics table: every customer's first classification and row, with no
     comparison and no conflict handling."""
-    set_aside = _set_aside_for_first_run(customers)
+    aside = _set_aside_for_first_run(customers)
     written = _execute(q.log_first_stages(), q.params), _execute(q.insert_first_metrics(), q.params)
-    if set_aside:
+    if aside:
         clock.step(f"wrote {written[1]:,} metrics rows, {written[0]:,} first classifications")
         with connection.cursor() as cursor:
-            for table in set_aside:
+            for table in aside:
                 table.restore(cursor)
         clock.step("built the indexes and checked the foreign keys of "
-                   + ", ".join(table.table for table in set_aside))
+                   + ", ".join(table.table for table in aside))
     return written
 
 

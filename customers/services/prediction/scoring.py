@@ -135,13 +135,8 @@ def _rank(value: str) -> str:
             f"(PARTITION BY {value} IS NULL ORDER BY {value}) END")
 
 
-def _unit_rank(value: str) -> str:
-    """The same in 0-1, and 0 for rows without it: a part of the value coefficient."""
-    return f"COALESCE({_rank(value)} / 100.0, 0)"
-
-
 def _unit(rank: str) -> str:
-    """A percentile computed beforehand, in 0-1, 0 for rows without it."""
+    """A percentile in 0-1, and 0 for rows without it: a part of the value coefficient."""
     return f"COALESCE({rank} / 100.0, 0)"
 
 
@@ -154,9 +149,9 @@ def _statement(fit_id: int | None, settings: ValueModelSettings, now: datetime.d
                              for part, weight in [(_unit("clv_rank"), weights["clv"]),
                                                   (_unit("repurchase_rank"),
                                                    weights["repurchase"]),
-                                                  (_unit_rank("engagement"),
+                                                  (_unit(_rank("engagement")),
                                                    weights["engagement"]),
-                                                  (_unit_rank("referrals"),
+                                                  (_unit(_rank("referrals")),
                                                    weights["referrals"])])
     referrer = ("c2.attributes ->> %(referral)s" if connection.vendor == "postgresql"
                 else "json_extract(c2.attributes, '$.' || %(referral)s)")

@@ -17,8 +17,9 @@ import {
 } from "./jsonlogic.js";
 import { defaultValue, registryIndex, valueSchema } from "./schema.js";
 
-export const PREVIEW_DELAY_MS = 400;
+const PREVIEW_DELAY_MS = 400;
 const NO_ERRORS = { atNodes: {}, atFields: {}, general: [] };
+const CONTROL_ELEMENTS = { valueEditor: RuleValueEditor };
 
 const GROUP_LABELS = {
   profile: () => gettext("Profile"),
@@ -66,8 +67,9 @@ function updateNode(group, id, change) {
   };
 }
 
-function templateName(template) {
-  return template.name[language()] || template.name.en;
+// A template's name or description: {language: text}, English when the page's is missing.
+function localized(texts) {
+  return texts[language()] || texts.en;
 }
 
 function initialQuery(rule) {
@@ -167,16 +169,20 @@ export default function Builder({ segment, detailUrl, listUrl }) {
     setSaveErrors(null);
     setQuery(next);
   }, []);
+  // Made again only when what they read changed: a new context or class function redraws
+  // every condition of the builder (typing the segment's name should not).
+  const context = useMemo(() => ({ index, segments, errors: errors.atNodes, setAttributeKey }),
+    [index, segments, errors.atNodes, setAttributeKey]);
+  const invalidClass = useCallback((node) => (errors.atNodes[node.id] ? "rule-invalid" : ""),
+    [errors.atNodes]);
 
   const pickTemplate = (key) => {
     const template = templates.find((each) => each.key === key);
     if (!template) return;
     setSaveErrors(null);
     setQuery(fromJsonLogic(template.rule));
-    if (!name.trim()) setName(templateName(template));
-    if (!description.trim()) {
-      setDescription(template.description[language()] || template.description.en);
-    }
+    if (!name.trim()) setName(localized(template.name));
+    if (!description.trim()) setDescription(localized(template.description));
   };
 
   const save = async (event) => {
@@ -222,7 +228,7 @@ export default function Builder({ segment, detailUrl, listUrl }) {
               <select defaultValue="" onChange={(event) => pickTemplate(event.target.value)}>
                 <option value="">{gettext("Choose a template…")}</option>
                 {templates.map((template) => (
-                  <option key={template.key} value={template.key}>{templateName(template)}</option>
+                  <option key={template.key} value={template.key}>{localized(template.name)}</option>
                 ))}
               </select>
             </label>
@@ -249,10 +255,10 @@ export default function Builder({ segment, detailUrl, listUrl }) {
             combinators={labels.combinatorOptions}
             getOperators={getOperators}
             getDefaultValue={getDefaultValue}
-            controlElements={{ valueEditor: RuleValueEditor }}
-            context={{ index, segments, errors: errors.atNodes, setAttributeKey }}
-            getRuleClassname={(rule) => (errors.atNodes[rule.id] ? "rule-invalid" : "")}
-            getRuleGroupClassname={(group) => (errors.atNodes[group.id] ? "rule-invalid" : "")}
+            controlElements={CONTROL_ELEMENTS}
+            context={context}
+            getRuleClassname={invalidClass}
+            getRuleGroupClassname={invalidClass}
             translations={labels.translations}
             showNotToggle
             resetOnFieldChange

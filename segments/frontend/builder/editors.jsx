@@ -52,11 +52,15 @@ function NumberInput({ value, onChange, schema, label }) {
 }
 
 // Text that becomes a list: "a, b, c".
+function splitList(text) {
+  return text.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
 function ListInput({ value, onChange, label, parse = (item) => item }) {
   const shown = Array.isArray(value) ? value.join(", ") : "";
   const [draft, setDraft] = useState(shown);
   useEffect(() => {
-    if (draft.split(",").map((s) => s.trim()).filter(Boolean).join(", ") !== shown) {
+    if (splitList(draft).join(", ") !== shown) {
       setDraft(shown);
     }
   }, [shown]);
@@ -68,7 +72,7 @@ function ListInput({ value, onChange, label, parse = (item) => item }) {
       placeholder={gettext("one, two, three")}
       onChange={(event) => {
         setDraft(event.target.value);
-        onChange(event.target.value.split(",").map((s) => s.trim()).filter(Boolean).map(parse));
+        onChange(splitList(event.target.value).map(parse));
       }}
     />
   );
