@@ -11,8 +11,9 @@ Then, with every template (default parameters) and 10 custom rules saved as segm
                planner's defaults, twice under the evaluation's settings);
   (b) first:   segments_evaluate_all() on empty memberships (everyone enters, all logged);
   (c) steady:  segments_evaluate_all() an hour later (only who moved is written);
-  (d) night:   metrics_recompute_all() a day later, then segments_evaluate_all(): the nightly
-               pair;
+  (d) night:   metrics_recompute_all() a day later and metrics_vacuum(), then
+               segments_evaluate_all(): the nightly chain (metrics_vacuum() is counted in
+               "metrics + segments");
   (e) preview: count + a 20-member sample of each template's rule (the preview endpoint's
                two queries), the slowest reported;
   (f) event:   orders posted to the storefront API for customers in "bought twice, nothing
@@ -520,11 +521,12 @@ def main() -> None:
     setup_django()
     load_or_reuse(args.customers, args.reuse)
 
-    from customers.services.metrics import metrics_recompute_all
+    from customers.services.metrics import metrics_recompute_all, metrics_vacuum
     from customers.services.prediction import value_model_fit
 
     now = dt.datetime.now(dt.UTC)
     metrics_recompute_all(cutoff=now)
+    metrics_vacuum()
     value_model_fit(now=now)  # so the prediction templates select someone
     floors = create_segments()
     say(f"{len(floors)} segments ({len(floors) - len(custom_rules())} templates + "
@@ -538,6 +540,7 @@ def main() -> None:
     night_at = now + dt.timedelta(days=1)
     started = time.monotonic()
     metrics_recompute_all(cutoff=night_at)
+    metrics_vacuum()  # as the nightly task does before the segments
     metrics_seconds = time.monotonic() - started
     night, outcomes = time_evaluation(night_at)
     _floor_night, counts = time_floor(floors, night_at)

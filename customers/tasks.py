@@ -12,9 +12,10 @@ _RETRY = {"acks_late": True, "autoretry_for": (OperationalError,), "retry_backof
 @shared_task(name="customers.recompute_metrics", **_RETRY)
 def metrics_recompute_task() -> int:
     """Full set-based recompute of every customer's metrics; returns the MetricsRun id."""
-    from customers.services.metrics import metrics_recompute_all
+    from customers.services.metrics import metrics_recompute_all, metrics_vacuum
 
     run_id = metrics_recompute_all().pk
+    metrics_vacuum()  # before the segments evaluate on the signal below
     metrics_recomputed.send(sender=metrics_recompute_task, run_id=run_id)
     dashboard_compute_task.delay()  # the dashboard shows the stages and classes just written
     return run_id

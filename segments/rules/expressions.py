@@ -2,13 +2,7 @@
 
 import json
 
-from django.db.models import BooleanField, DecimalField, Expression, F, TextField, Value
-from django.db.models.functions import ExtractDay, ExtractMonth
-
-
-def month_day(path: str, tzinfo=None) -> Expression:
-    """MMDD of a date (or of a datetime in `tzinfo`) as an integer, for anniversary ranges."""
-    return ExtractMonth(path, tzinfo=tzinfo) * Value(100) + ExtractDay(path, tzinfo=tzinfo)
+from django.db.models import BooleanField, DecimalField, Expression, F, TextField
 
 
 class _OverOneExpression(Expression):

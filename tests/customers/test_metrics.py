@@ -46,9 +46,11 @@ from customers.services.metrics import (
     MetricsSettingsError,
     metrics_recompute_all,
     metrics_refresh_customers,
+    metrics_vacuum,
 )
 from customers.services.metrics.scoring import thresholds_from_row
 from customers.services.metrics.sql import CALC_TABLE, MetricsSql
+from customers.tasks import metrics_recompute_task
 from tests.conftest import wait_for
 from tests.customers.factories import CustomerFactory, OrderFactory
 
@@ -574,3 +576,39 @@ def test_a_first_run_writes_through_the_indexes_when_a_reader_holds_the_table(
     assert set_aside == [LifecycleChange._meta.db_table]
     assert run.rows_written == 3
     assert CustomerMetrics.objects.count() == 3
+
+
+def _vacuums_of(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = %s",
+                       [table])
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture
+def eager_celery():
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.mark.postgres
+def test_the_nightly_task_vacuums_the_metrics_before_the_segments_evaluate(transactional_db,
+                                                                            eager_celery):
+    CustomerFactory.create_batch(3)
+    table = CustomerMetrics._meta.db_table
+    before = _vacuums_of(table)
+
+    metrics_recompute_task()
+
+    assert _vacuums_of(table) == before + 1
+    assert CustomerMetrics.objects.count() == 3
+
+
+def test_no_vacuum_inside_a_transaction(population):
+    metrics_recompute_all(cutoff=C)
+
+    assert metrics_vacuum() is False  # the test's transaction: VACUUM cannot run in it

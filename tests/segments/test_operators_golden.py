@@ -139,6 +139,8 @@ def _calendar() -> None:
     _metrics(leap, first_order_at=at(2024, 2, 29, 10))
     _metrics(feb28, first_order_at=at(2026, 3, 10, 1))  # the morning of NOW
     _metrics(mar1)  # a prospect: no first order
+    late = _customer("late", time_zone="UTC")
+    _metrics(late, first_order_at=at(2023, 2, 28, 16, 30))  # Shanghai: 1 March 00:30
 
 
 def _order(customer: Customer, status: str, amount: str, placed_at: dt.datetime,
@@ -515,10 +517,16 @@ CALENDAR_CASES = [
     # an order placed today (feb28's) has no anniversary yet.
     cal("first_order", "anniversary_today", None, {"kiri", "adak"}),
     cal("first_order", "anniversary_today", None, {"kiri"}, zone=SHANGHAI),
-    cal("first_order", "anniversary_today", None, {"leap"}, now=at(2027, 2, 28, 12)),
-    cal("first_order", "anniversary_today", None, set(), now=at(2028, 2, 28, 12)),
+    cal("first_order", "anniversary_today", None, {"leap", "late"}, now=at(2027, 2, 28, 12)),
+    cal("first_order", "anniversary_today", None, {"late"}, now=at(2028, 2, 28, 12)),
+    # A shop ahead of UTC: late's first order fell on 1 March there, 28 February in UTC
+    # (which the index holds), in a year without 29 February; its anniversary in a leap year.
+    cal("first_order", "anniversary_today", None, {"late"}, zone=SHANGHAI,
+        now=at(2024, 3, 1, 12)),
+    cal("first_order", "anniversary_today", None, set(), zone=SHANGHAI,
+        now=at(2024, 2, 29, 12)),
     cal("first_order", "anniversary_within_days", 1, {"kiri", "adak"}),
-    cal("first_order", "anniversary_within_days", 365, {"kiri", "adak", "leap"}),
+    cal("first_order", "anniversary_within_days", 365, {"kiri", "adak", "leap", "late"}),
     cal("first_order", "anniversary_within_days", 1, {"adak", "kiri"}, zone=SHANGHAI,
         now=at(2026, 3, 10, 15, 30)),
 ]

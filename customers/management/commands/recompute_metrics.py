@@ -1,5 +1,7 @@
 """Recompute value metrics now, in this process (the nightly Celery task does the same)."""
 
+import time
+
 from django.core.management.base import BaseCommand, CommandError
 
 from customers.models import Customer
@@ -7,6 +9,7 @@ from customers.services.metrics import (
     MetricsSettingsError,
     metrics_recompute_all,
     metrics_refresh_customers,
+    metrics_vacuum,
 )
 
 
@@ -35,6 +38,10 @@ class Command(BaseCommand):
     def _recompute(self) -> None:
         self.stdout.write("Recomputing the metrics of every customer ...")
         run = metrics_recompute_all(on_step=self._step)
+        started = time.monotonic()
+        if metrics_vacuum():
+            self._step(f"vacuumed and analyzed the metrics table "
+                       f"({time.monotonic() - started:.2f} s)")
         self.stdout.write(self.style.SUCCESS(
             f"Done in {run.duration_ms / 1000:.2f} s: {run.customers:,} customers, "
             f"{run.buyers:,} with a paid order, {run.rows_written:,} metrics rows changed, "

@@ -30,7 +30,8 @@ from customers.services.bulk import SetAside, set_aside
 from .scoring import MetricsSettingsError, fixed_thresholds, high_marks, thresholds_from_row
 from .sql import CALC_TABLE, CHANGED_TABLE, DIMENSIONS, SCORE_KS, MetricsSql
 
-__all__ = ["MetricsSettingsError", "metrics_recompute_all", "metrics_refresh_customers"]
+__all__ = ["MetricsSettingsError", "metrics_recompute_all", "metrics_refresh_customers",
+           "metrics_vacuum"]
 
 # One key for the metrics writers: the full recompute takes it exclusively, refreshes share it.
 METRICS_LOCK_KEY = zlib.crc32(b"retentio.customers.metrics")
@@ -216,6 +217,21 @@ def metrics_recompute_all(
     clock = _Clock(on_step or _quiet)
     with transaction.atomic():
         return _recompute(cutoff, clock)
+
+
+def metrics_vacuum() -> bool:
+    """After a recompute (the nightly task, the command): mark the rewritten pages of the
+    metrics table all-visible again and refresh its statistics, so that the segment
+    evaluations that follow read it through index-only scans and plan with today's figures.
+    Autovacuum waits until a fifth of the rows changed (about 15 nights at ~1.4% a night);
+    until then every index-only scan of the metrics visits the heap: 50 segments at 1M
+    customers 8.7-9.1 s -> 7.8-8.2 s. PostgreSQL only, outside a transaction (VACUUM cannot
+    run in one); SKIP_LOCKED: a vacuum already at work on the table is as good. Returns
+    whether it ran."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    _execute(f"VACUUM (ANALYZE, SKIP_LOCKED) {CustomerMetrics._meta.db_table}")
+    return True
 
 
 def _latest_run() -> MetricsRun | None:
