@@ -191,6 +191,7 @@ def _statement(fit_id: int | None, settings: ValueModelSettings, now: datetime.d
                {_rank('coefficient')}, %(now)s
         FROM ranked
         WHERE 1 = 1
+        ORDER BY customer_id  -- the rows stay in customer order: rules join them along it
         ON CONFLICT (customer_id) DO UPDATE SET
             fit_id = EXCLUDED.fit_id, expected_purchases = EXCLUDED.expected_purchases,
             p_alive = EXCLUDED.p_alive, churn_probability = EXCLUDED.churn_probability,
