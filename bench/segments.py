@@ -563,7 +563,8 @@ def main() -> None:
 
     say("")
     say(f"{'(a) floor: all member sets':<38} {floor:8.2f} s")
-    say(verdict("(b) first evaluation (all enter)", first, TARGET_ALL_SECONDS, floor))
+    say(f"{'(b) first evaluation (all enter)':<38} {first:8.2f} s  {first / floor:.2f} x floor  "
+        f"(once per segment: no target)")
     say(verdict("(c) steady, an hour later", steady, TARGET_ALL_SECONDS, floor))
     say(verdict("(d) segments after the nightly metrics", night, TARGET_ALL_SECONDS, floor))
     say(verdict("(d) metrics + segments", metrics_seconds + night, TARGET_WITH_METRICS_SECONDS))
