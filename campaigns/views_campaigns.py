@@ -56,8 +56,10 @@ def campaign_list(request):
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode(),
                "can_create": has_role(request.user, Role.MARKETER)}
-    template = ("campaigns/_campaign_table.html" if request.htmx
-                else "campaigns/campaign_list.html")
+    # htmx search swaps only the table; htmx restoring history it has no copy of gets the
+    # whole page.
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "campaigns/_campaign_table.html" if partial else "campaigns/campaign_list.html"
     return render(request, template, context)
 
 

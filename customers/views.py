@@ -115,7 +115,9 @@ def dashboard(request):
         context = {"bad_dimension": dimension, "trend_choices": TREND_CHOICES}
         return render(request, "customers/dashboard.html", context, status=400)
     figures = dashboard_figures()
-    if request.htmx and figures:
+    # The breakdown switch swaps only the trend; htmx restoring a page it has no copy of
+    # (back after a switch, history evicted) needs the whole page.
+    if request.htmx and not request.htmx.history_restore_request and figures:
         return render(request, "customers/_trend.html", _trend_context(figures, dimension))
     context = _dashboard_context(figures, dimension) if figures else {"empty": True}
     return render(request, "customers/dashboard.html", context)

@@ -92,8 +92,7 @@ def segment_list(request):
                "can_edit": has_role(request.user, Role.MARKETER)}
     # htmx search swaps only the results; a plain request, a bookmark or htmx restoring
     # history it has no copy of gets the whole page.
-    partial = request.headers.get("HX-Request") and \
-        not request.headers.get("HX-History-Restore-Request")
+    partial = request.htmx and not request.htmx.history_restore_request
     template = "segments/_segment_results.html" if partial else "segments/segment_list.html"
     return render(request, template, context)
 

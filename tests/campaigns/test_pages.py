@@ -84,6 +84,15 @@ def test_an_htmx_request_gets_only_the_table(as_role):
     assert "<html" not in body
 
 
+def test_htmx_restoring_history_gets_the_whole_page(as_role):
+    CampaignFactory(name="Birthday")
+    response = as_role(Role.VIEWER).get(reverse("campaign-list"), {"q": "birth"},
+                                        HTTP_HX_REQUEST="true",
+                                        HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    assert "<html" in response.content.decode()
+    assert names(response) == ["Birthday"]
+
+
 def test_an_unknown_status_is_a_400_that_says_so(as_role):
     response = as_role(Role.VIEWER).get(reverse("campaign-list"), {"status": "running"})
     assert response.status_code == 400

@@ -220,6 +220,14 @@ def test_breakdown_switch_returns_the_trend_for_htmx(viewer, figures):
     assert arpu["series"][0]["data"][-1] == 80.0
 
 
+def test_htmx_restoring_a_breakdown_gets_the_whole_page(viewer, figures):
+    response = viewer.get(reverse("dashboard"), {"dimension": "acquisition_channel"},
+                          headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<h1" in text(response)
+    arpu = chart_option(response, "arpu-option")
+    assert [s["name"] for s in arpu["series"]] == ["ads", "organic", "(not set)"]
+
+
 def test_an_unknown_breakdown_is_a_400_with_the_choices(viewer, figures):
     response = viewer.get(reverse("dashboard"), {"dimension": "shoe_size"})
     assert response.status_code == 400
