@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from customers.roles import Role, has_role, role_required
 from segments.models import Segment, SegmentChange, SegmentMembership
-from segments.rules import RuleError, parse
+from segments.rules import RuleError, parse, segment_references
 from segments.rules.registry import FieldType
 from segments.rules.tree import Condition, Node, Not
 from segments.selectors import segment_history, segment_size_histories
@@ -145,7 +145,8 @@ def _summary_or_error(segment: Segment) -> tuple[dict | None, str]:
         node = parse(segment.rule)
     except RuleError as exc:
         return None, str(exc)
-    names = dict(Segment.objects.values_list("pk", "name"))
+    names = dict(Segment.objects.filter(pk__in=segment_references(node))
+                 .values_list("pk", "name"))  # only those the rule names
     return rule_summary(node, names), ""
 
 
