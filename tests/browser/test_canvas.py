@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from campaigns.models import Campaign, DeliverySettings, Journey
 from campaigns.services.campaigns import campaign_save
@@ -386,12 +387,37 @@ def test_a_condition_on_a_segment_needs_no_json(page, sign_in, shop):
     panel.get_by_label("Customer is in segment").select_option(label="Dormant customers")
     node = page.locator('.react-flow__node[data-id="condition-1"]')
     assert "in Dormant customers" in node.inner_text()
+    panel.get_by_text("Edit as JsonLogic").click()
     rule = json.loads(panel.get_by_label("Or any segment rule, as JsonLogic").input_value())
     assert rule == {"in_segment": [{"var": "segment"}, shop["segment"].pk]}
     panel.get_by_label("Or any segment rule, as JsonLogic").fill(
         '{"==": [{"var": "city"}, "Paris"]}')
     assert "a segment rule" in node.inner_text()
     assert panel.get_by_label("Customer is in segment").input_value() == ""
+    # The builder below follows the typed rule.
+    builder = panel.locator("[data-rule-editor]")
+    expect(builder.get_by_title("Field")).to_have_value("city")
+
+
+def test_a_condition_is_built_with_the_segment_builders_conditions(page, sign_in, shop,
+                                                                   screenshot):
+    campaign = campaign_save(Campaign(name="Built condition"))
+    sign_in(operator(Role.MARKETER))
+    open_canvas(page, f"/campaigns/{campaign.pk}/")
+    page.locator('.palette-item[data-type="condition"]').press("Enter")
+    panel = select_node(page, "condition-1")
+    builder = panel.locator("[data-rule-editor]")
+    builder.get_by_title("Add a condition").click()
+    builder.get_by_title("Field").select_option("city")
+    builder.get_by_title("Operator").select_option("==")
+    builder.get_by_label("City: value").fill("Paris")
+    screenshot("condition-built")
+
+    node = page.locator('.react-flow__node[data-id="condition-1"]')
+    assert "a segment rule" in node.inner_text()
+    panel.get_by_text("Edit as JsonLogic").click()
+    rule = json.loads(panel.get_by_label("Or any segment rule, as JsonLogic").input_value())
+    assert rule == {"==": [{"var": "city"}, "Paris"]}
 
 
 def test_the_canvas_speaks_chinese(page, sign_in, shop):

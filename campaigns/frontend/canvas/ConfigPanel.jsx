@@ -1,9 +1,10 @@
 // The side panel of the selected node: a form generated from its type's config JSON Schema
 // (pickers for segments, coupon definitions, templates and webhooks), its name on the canvas,
 // and where each of its ports leads (the keyboard's way to connect nodes).
-import { memo, useState } from "react";
+import { lazy, memo, Suspense, useState } from "react";
 
 import { gettext, interpolate } from "../../../customers/frontend/lib/i18n.js";
+import { useRuleFields } from "./api.js";
 import { portsOf } from "./convert.js";
 import { choiceLabel, fieldLabel, portLabel, weekdayNames } from "./labels.js";
 
@@ -100,21 +101,28 @@ function JsonInput({ id, value, onChange, disabled, describedBy }) {
   );
 }
 
-// The commonest condition, "is the customer in this segment?", picked without JSON; any other
-// JsonLogic rule is typed below it.
+// The commonest condition, "is the customer in this segment?", picked from a list; any
+// other rule built with the segment builder's conditions, or typed as JsonLogic.
 function segmentOfRule(rule) {
   const args = rule?.in_segment;
   return Array.isArray(args) && args[0]?.var === "segment" && Object.keys(rule).length === 1
     ? args[1] : undefined;
 }
 
+const RuleEditor = lazy(() => import("../../../segments/frontend/builder/RuleEditor.jsx"));
+
 function RuleInput({ id, value, onChange, disabled, describedBy, pickers }) {
-  const [version, setVersion] = useState(0);
-  const segment = segmentOfRule(value);
-  const pick = (raw) => {
-    onChange(raw === "" ? undefined : { in_segment: [{ var: "segment" }, Number(raw)] });
-    setVersion((n) => n + 1);
+  // Each editor starts again from the value when another one changed it.
+  const [versions, setVersions] = useState({ builder: 0, json: 0 });
+  const registry = useRuleFields();
+  const changed = (rule, by) => {
+    onChange(rule);
+    setVersions((now) => ({ builder: now.builder + (by === "builder" ? 0 : 1),
+      json: now.json + (by === "json" ? 0 : 1) }));
   };
+  const segment = segmentOfRule(value);
+  const pick = (raw) => changed(raw === "" ? undefined
+    : { in_segment: [{ var: "segment" }, Number(raw)] }, "picker");
   return (
     <>
       <label htmlFor={`${id}-segment`} className="sub">{gettext("Customer is in segment")}</label>
@@ -124,9 +132,25 @@ function RuleInput({ id, value, onChange, disabled, describedBy, pickers }) {
           : gettext("— choose —")}</option>
         {(pickers.segments || []).map((row) => <option key={row.id} value={row.id}>{row.name}</option>)}
       </select>
-      <label htmlFor={id} className="sub">{gettext("Or any segment rule, as JsonLogic")}</label>
-      <JsonInput key={version} id={id} value={value} onChange={onChange} disabled={disabled}
-                 describedBy={describedBy} />
+      <p className="sub">{gettext("Or build the rule")}</p>
+      <div className="rule-editor" data-rule-editor>
+        {registry === null && <p className="muted">{gettext("Loading…")}</p>}
+        {registry === false && <p className="muted">{gettext(
+          "The rule builder could not load; the rule can still be typed as JsonLogic.")}</p>}
+        {registry && (
+          <Suspense fallback={<p className="muted">{gettext("Loading…")}</p>}>
+            <RuleEditor key={versions.builder} registry={registry} segments={pickers.segments}
+                        value={value} disabled={disabled}
+                        onChange={(rule) => changed(rule, "builder")} />
+          </Suspense>
+        )}
+      </div>
+      <details className="rule-json">
+        <summary>{gettext("Edit as JsonLogic")}</summary>
+        <label htmlFor={id} className="sub">{gettext("Or any segment rule, as JsonLogic")}</label>
+        <JsonInput key={versions.json} id={id} value={value} disabled={disabled}
+                   describedBy={describedBy} onChange={(rule) => changed(rule, "json")} />
+      </details>
     </>
   );
 }

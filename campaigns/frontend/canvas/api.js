@@ -1,5 +1,7 @@
 // What the canvas loads from the operator API before it can draw: the palette, the campaign
 // and the rows its pickers offer.
+import { useEffect, useState } from "react";
+
 import { api, apiAll } from "../../../customers/frontend/lib/api.js";
 
 function byId(rows) {
@@ -28,4 +30,23 @@ export async function loadCanvas(campaignId) {
   const pickers = { segments, definitions, templates, webhooks };
   const lookups = Object.fromEntries(Object.entries(pickers).map(([k, rows]) => [k, byId(rows)]));
   return { palette, campaign, pickers, lookups };
+}
+
+// The segment rule registry, for conditions built with the segment builder's parts: asked
+// for once per page, when the first condition node is opened.
+let ruleFields = null;
+
+/** The registry; null while it loads, false when it could not. */
+export function useRuleFields() {
+  const [registry, setRegistry] = useState(null);
+  useEffect(() => {
+    let live = true;
+    ruleFields ??= api("segment-fields/");
+    ruleFields.then((found) => live && setRegistry(found)).catch(() => {
+      ruleFields = null; // asked again next time
+      if (live) setRegistry(false);
+    });
+    return () => { live = false; };
+  }, []);
+  return registry;
 }

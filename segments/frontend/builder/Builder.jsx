@@ -7,78 +7,15 @@ import { QueryBuilder } from "react-querybuilder";
 
 import { api, ApiError, apiAll } from "../../../customers/frontend/lib/api.js";
 import { formatNumber, gettext, interpolate, language } from "../../../customers/frontend/lib/i18n.js";
-import { RuleValueEditor } from "./editors.jsx";
-import {
-  fromJsonLogic,
-  isGroup,
-  nodeIdForError,
-  RuleShapeError,
-  toJsonLogicWithPaths,
-} from "./jsonlogic.js";
-import { defaultValue, registryIndex, valueSchema } from "./schema.js";
+import { fromJsonLogic, nodeIdForError, toJsonLogicWithPaths } from "./jsonlogic.js";
+import { initialQuery, useQueryBuilderProps } from "./querybuilder.js";
 
 const PREVIEW_DELAY_MS = 400;
 const NO_ERRORS = { atNodes: {}, atFields: {}, general: [] };
-const CONTROL_ELEMENTS = { valueEditor: RuleValueEditor };
-
-const GROUP_LABELS = {
-  profile: () => gettext("Profile"),
-  consent: () => gettext("Consent"),
-  value: () => gettext("Value"),
-  behaviour: () => gettext("Behaviour"),
-  membership: () => gettext("Membership"),
-};
-
-function builderLabels() {
-  const combinatorOptions = [{ name: "and", label: gettext("all of (and)") },
-    { name: "or", label: gettext("any of (or)") }];
-  return { combinatorOptions, translations: {
-    addRule: { label: gettext("+ Condition"), title: gettext("Add a condition") },
-    addGroup: { label: gettext("+ Group"), title: gettext("Add a group of conditions") },
-    removeRule: { label: "×", title: gettext("Remove this condition") },
-    removeGroup: { label: "×", title: gettext("Remove this group") },
-    notToggle: { label: gettext("Not"), title: gettext("Negate this group") },
-    fields: { title: gettext("Field") },
-    operators: { title: gettext("Operator") },
-    combinators: { title: gettext("Match") },
-  } };
-}
-
-function fieldOptions(registry) {
-  const groups = new Map();
-  for (const field of registry.fields) {
-    const label = field.name.endsWith("*") ? `${field.label}…` : field.label;
-    if (!groups.has(field.group)) groups.set(field.group, []);
-    groups.get(field.group).push({ name: field.name, value: field.name, label });
-  }
-  return [...groups].map(([group, options]) => ({
-    label: (GROUP_LABELS[group] || (() => group))(),
-    options,
-  }));
-}
-
-function updateNode(group, id, change) {
-  return {
-    ...group,
-    rules: group.rules.map((node) => {
-      if (node.id === id) return { ...node, ...change };
-      return isGroup(node) ? updateNode(node, id, change) : node;
-    }),
-  };
-}
 
 // A template's name or description: {language: text}, English when the page's is missing.
 function localized(texts) {
   return texts[language()] || texts.en;
-}
-
-function initialQuery(rule) {
-  try {
-    return { query: fromJsonLogic(rule), problem: "" };
-  } catch (error) {
-    if (!(error instanceof RuleShapeError)) throw error;
-    return { query: fromJsonLogic(null), problem: error.message };
-  }
 }
 
 // Messages of a 400 split into the builder's nodes, the form's fields and the rest.
@@ -151,30 +88,13 @@ export default function Builder({ segment, detailUrl, listUrl }) {
       .catch((error) => setLoadError(error.message));
   }, []);
 
-  const index = useMemo(() => registry && registryIndex(registry), [registry]);
-  const fields = useMemo(() => registry && fieldOptions(registry), [registry]);
-  const labels = useMemo(builderLabels, []);
-  const getOperators = useCallback((field) => (index.fields[field]?.operators || []).map(
-    (op) => ({ name: op.name, value: op.name, label: index.operators[op.name]?.label || op.name })),
-  [index]);
-  const getDefaultValue = useCallback(
-    (rule) => defaultValue(valueSchema(index, rule.field, rule.operator)), [index]);
   const { logic, paths } = useMemo(() => toJsonLogicWithPaths(query), [query]);
   const preview = usePreview(registry, logic, paths);
   const errors = saveErrors || preview.errors || NO_ERRORS;
-
-  const setAttributeKey = useCallback(
-    (id, attribute) => setQuery((current) => updateNode(current, id, { attribute })), []);
   const onQueryChange = useCallback((next) => {
     setSaveErrors(null);
     setQuery(next);
   }, []);
-  // Made again only when what they read changed: a new context or class function redraws
-  // every condition of the builder (typing the segment's name should not).
-  const context = useMemo(() => ({ index, segments, errors: errors.atNodes, setAttributeKey }),
-    [index, segments, errors.atNodes, setAttributeKey]);
-  const invalidClass = useCallback((node) => (errors.atNodes[node.id] ? "rule-invalid" : ""),
-    [errors.atNodes]);
 
   const pickTemplate = (key) => {
     const template = templates.find((each) => each.key === key);
@@ -248,22 +168,8 @@ export default function Builder({ segment, detailUrl, listUrl }) {
           </div>
         )}
         <section className="card" aria-label={gettext("Rule")}>
-          <QueryBuilder
-            fields={fields}
-            query={query}
-            onQueryChange={onQueryChange}
-            combinators={labels.combinatorOptions}
-            getOperators={getOperators}
-            getDefaultValue={getDefaultValue}
-            controlElements={CONTROL_ELEMENTS}
-            context={context}
-            getRuleClassname={invalidClass}
-            getRuleGroupClassname={invalidClass}
-            translations={labels.translations}
-            showNotToggle
-            resetOnFieldChange
-            resetOnOperatorChange
-          />
+          <RuleBuilder registry={registry} segments={segments} errorsAtNodes={errors.atNodes}
+                       query={query} setQuery={setQuery} onQueryChange={onQueryChange} />
         </section>
         <div className="builder-actions">
           <button type="submit" className="primary" disabled={saving}>
@@ -275,6 +181,12 @@ export default function Builder({ segment, detailUrl, listUrl }) {
       <PreviewPanel preview={preview} />
     </form>
   );
+}
+
+// Its own component: the builder's props need the registry, which the form waits for.
+function RuleBuilder({ registry, segments, errorsAtNodes, query, setQuery, onQueryChange }) {
+  const props = useQueryBuilderProps({ registry, segments, errorsAtNodes, setQuery });
+  return <QueryBuilder {...props} query={query} onQueryChange={onQueryChange} />;
 }
 
 function PreviewPanel({ preview }) {
