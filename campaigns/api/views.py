@@ -2,6 +2,9 @@
 operator token only, errors in the storefront API's format with `field` naming the bad part
 of a graph (`graph.nodes[wait-1].config.days`)."""
 
+import datetime
+
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,6 +30,7 @@ from segments.api.base import (
     Conflict,
     OperatorAPIView,
     OperatorPagination,
+    PreconditionFailed,
     error_responses,
     valid_data,
 )
@@ -40,11 +44,46 @@ def grapherror_responses(exc: GraphError) -> exceptions.ValidationError:
         for p in exc.problems])
 
 
-def _campaign(pk: int) -> Campaign:
-    campaign = Campaign.objects.select_related("current_version").filter(pk=pk).first()
+def _campaign(pk: int, *, for_update: bool = False) -> Campaign:
+    campaigns = Campaign.objects.select_related("current_version")
+    if for_update:
+        campaigns = campaigns.select_for_update(of=("self",))
+    campaign = campaigns.filter(pk=pk).first()
     if campaign is None:
         raise exceptions.NotFound(_("No campaign with id %(id)s.") % {"id": pk})
     return campaign
+
+
+# A campaign's version for If-Match is its updated_at as the API writes it, quoted (an ETag).
+IF_MATCH = OpenApiParameter(
+    "If-Match", str, OpenApiParameter.HEADER, required=False,
+    description='The `updated_at` last read, quoted (the ETag of GET): the change is refused '
+                '(412) if the campaign was changed since. Without it the last write wins.')
+
+
+def _with_etag(response: Response) -> Response:
+    response["ETag"] = f'"{response.data["updated_at"]}"'
+    return response
+
+
+def _read_at(tag: str) -> datetime.datetime | None:
+    try:
+        moment = datetime.datetime.fromisoformat(tag.strip().removeprefix("W/").strip('"'))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+def _unchanged_since_read(request, campaign: Campaign) -> None:
+    """Refuses (412) a change made from a copy older than the campaign: two operators on one
+    canvas would otherwise undo each other's work without a word."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return
+    if not any(_read_at(tag) == campaign.updated_at for tag in header.split(",")):
+        raise PreconditionFailed(_(
+            "The campaign was changed since you read it (by someone else, or in another "
+            "tab); nothing was saved. Read it again and redo your change."))
 
 
 class CampaignListView(OperatorAPIView):
@@ -86,35 +125,38 @@ class CampaignDetailView(OperatorAPIView):
     @extend_schema(operation_id="campaigns_retrieve", tags=TAGS, summary="A campaign",
                    responses={200: out.CampaignOutputSerializer, **error_responses(401, 403, 404)})
     def get(self, request, pk: int):
-        return Response(out.CampaignOutputSerializer(_campaign(pk)).data)
+        return _with_etag(Response(out.CampaignOutputSerializer(_campaign(pk)).data))
 
     @extend_schema(operation_id="campaigns_update", tags=TAGS, summary="Replace a campaign",
                    description="Changes the draft; published versions never change (publish "
                                "again to apply a new graph to new entries).",
-                   request=out.CampaignInputSerializer,
+                   request=out.CampaignInputSerializer, parameters=[IF_MATCH],
                    responses={200: out.CampaignOutputSerializer,
-                              **error_responses(400, 401, 403, 404, 409)})
+                              **error_responses(400, 401, 403, 404, 409, 412)})
     def put(self, request, pk: int):
         return self._update(request, pk, partial=False)
 
     @extend_schema(operation_id="campaigns_partial_update", tags=TAGS,
                    summary="Change some fields of a campaign",
-                   request=out.CampaignInputSerializer,
+                   request=out.CampaignInputSerializer, parameters=[IF_MATCH],
                    responses={200: out.CampaignOutputSerializer,
-                              **error_responses(400, 401, 403, 404, 409)})
+                              **error_responses(400, 401, 403, 404, 409, 412)})
     def patch(self, request, pk: int):
         return self._update(request, pk, partial=True)
 
     def _update(self, request, pk: int, *, partial: bool) -> Response:
-        campaign = _campaign(pk)
-        data = valid_data(out.CampaignInputSerializer(campaign, data=request.data, partial=partial))
-        try:
-            campaign = campaign_save(campaign, **data)
-        except GraphError as exc:
-            raise grapherror_responses(exc) from exc
-        except CampaignStateError as exc:
-            raise Conflict(str(exc)) from exc
-        return Response(out.CampaignOutputSerializer(campaign).data)
+        with transaction.atomic():
+            campaign = _campaign(pk, for_update=True)
+            _unchanged_since_read(request, campaign)
+            data = valid_data(out.CampaignInputSerializer(campaign, data=request.data,
+                                                          partial=partial))
+            try:
+                campaign = campaign_save(campaign, **data)
+            except GraphError as exc:
+                raise grapherror_responses(exc) from exc
+            except CampaignStateError as exc:
+                raise Conflict(str(exc)) from exc
+        return _with_etag(Response(out.CampaignOutputSerializer(campaign).data))
 
     @extend_schema(operation_id="campaigns_destroy", tags=TAGS, summary="Delete a campaign",
                    description="Only a campaign that was never published (409 otherwise: "

@@ -21,12 +21,18 @@ ERROR_DESCRIPTIONS = {
          "change settings).",
     404: "No such object (the message says which).",
     409: "Refused in the current state; the message says why.",
+    412: "Changed since the If-Match version was read: nothing was written; read it again.",
 }
 
 
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_code = "changed_elsewhere"
 
 
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:

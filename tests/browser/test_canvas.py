@@ -29,6 +29,7 @@ from segments.services.evaluation import segment_evaluate
 from tests.browser.conftest import accessibility_violations
 from tests.campaigns.conftest import run
 from tests.campaigns.factories import CouponDefinitionFactory, MessageTemplateFactory
+from tests.conftest import wait_for
 from tests.customers.factories import CustomerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -362,6 +363,37 @@ def test_unsaved_work_is_offered_back_after_a_reload(page, sign_in, shop):
     page.locator('.react-flow__node[data-id="wait-1"]').wait_for()
     page.get_by_role("button", name="Undo").click()
     assert page.locator(".react-flow__node").count() == 0
+
+
+def test_a_save_over_another_operators_change_is_refused_and_the_work_kept(page, sign_in,
+                                                                          shop):
+    campaign = winback_campaign(shop)
+    sign_in(operator(Role.MARKETER))
+    open_canvas(page, f"/campaigns/{campaign.pk}/")
+    panel = select_node(page, "coupon")
+    name = panel.get_by_label("Name on the canvas")
+
+    def drawn() -> str:
+        return json.dumps(Campaign.objects.get(pk=campaign.pk).draft_graph)
+
+    for label in ["Gift", "Gift, 15%"]:  # two saves in a row from this canvas
+        name.fill(label)
+        page.get_by_role("button", name="Save draft").click()
+        wait_for(lambda label=label: f'"{label}"' in drawn())
+    # Meanwhile another operator renames the campaign (or saves a drawing of their own).
+    campaign_save(Campaign.objects.get(pk=campaign.pk), name="Coupon, renamed")
+    name.fill("Gift for you")
+    page.wait_for_timeout(1200)  # the browser's copy is written 0.8 s after the last change
+
+    page.get_by_role("button", name="Save draft").click()
+
+    page.get_by_text("this campaign was changed elsewhere").wait_for()
+    assert '"Gift, 15%"' in drawn()
+    assert "Gift for you" not in drawn()
+    page.reload()
+    page.locator('.canvas-app[data-ready="true"]').wait_for()
+    page.get_by_role("button", name="Restore it").click()
+    page.locator('.react-flow__node[data-id="coupon"]', has_text="Gift for you").wait_for()
 
 
 def test_a_split_gets_a_port_per_branch(page, sign_in, shop):

@@ -101,6 +101,48 @@ def test_a_published_version_never_changes_when_the_draft_does(operator):
     assert operator.post(f"/api/v1/campaigns/{campaign['id']}/publish/").json()["number"] == 2
 
 
+def test_a_change_from_a_stale_copy_is_refused_and_writes_nothing(operator):
+    campaign = _create(operator, graph=GRAPH)
+    url = f"/api/v1/campaigns/{campaign['id']}/"
+    read = operator.get(url)
+    assert read["ETag"] == f'"{read.json()["updated_at"]}"'
+    shorter = chain(node("start", "event", name="cart_add"), node("end", "exit"))
+    first = operator.patch(url, {"graph": shorter}, format="json", HTTP_IF_MATCH=read["ETag"])
+    assert first.status_code == 200, first.content
+    assert first["ETag"] != read["ETag"]
+
+    # A second operator, still on the first read, saves over it.
+    stale = operator.patch(url, {"graph": GRAPH}, format="json", HTTP_IF_MATCH=read["ETag"])
+
+    assert stale.status_code == 412
+    assert stale.json()["code"] == "changed_elsewhere"
+    assert "changed since you read it" in stale.json()["message"]
+    assert operator.get(url).json()["graph"] == shorter
+    again = operator.patch(url, {"graph": GRAPH}, format="json", HTTP_IF_MATCH=first["ETag"])
+    assert again.status_code == 200
+    assert again.json()["graph"] == GRAPH
+
+
+@pytest.mark.parametrize("if_match", ['"yesterday"', '"2020-01-01T00:00:00Z"', "garbage"])
+def test_an_if_match_that_names_no_read_of_the_campaign_is_refused(operator, if_match):
+    campaign = _create(operator, graph=GRAPH)
+
+    response = operator.patch(f"/api/v1/campaigns/{campaign['id']}/", {"name": "Renamed"},
+                              format="json", HTTP_IF_MATCH=if_match)
+
+    assert response.status_code == 412
+    assert Campaign.objects.get(pk=campaign["id"]).name == "Cart rescue"
+
+
+def test_without_if_match_or_with_a_star_the_last_write_wins(operator):
+    campaign = _create(operator, graph=GRAPH)
+    url = f"/api/v1/campaigns/{campaign['id']}/"
+
+    assert operator.patch(url, {"name": "One"}, format="json").status_code == 200
+    assert operator.patch(url, {"name": "Two"}, format="json", HTTP_IF_MATCH="*").status_code == 200
+    assert operator.get(url).json()["name"] == "Two"
+
+
 def test_publishing_without_a_graph_names_the_problem(operator):
     campaign = _create(operator)
 

@@ -258,7 +258,10 @@ function Editor({ props, loaded }) {
   const save = useCallback(async () => {
     const sent = graph();
     try {
-      const saved = await api(`campaigns/${campaign.id}/`, { method: "PATCH", body: { graph: sent } });
+      // Refused (412) if the campaign changed since this canvas read it: another operator's
+      // or tab's save is never silently undone.
+      const saved = await api(`campaigns/${campaign.id}/`, { method: "PATCH", body: { graph: sent },
+        headers: { "If-Match": `"${campaign.updated_at}"` } });
       setCampaign(saved);
       setProblems([]);
       setDirty(false);
@@ -271,12 +274,16 @@ function Editor({ props, loaded }) {
         const located = showProblems(error.body.errors || [], sent);
         setNotice(interpolate(gettext("Not saved: %(n)s problems to fix (listed on the right)."),
           { n: located.length }));
+      } else if (error.status === 412) {
+        setNotice(gettext("Not saved: this campaign was changed elsewhere (another operator or "
+          + "tab) since you opened it. Reload to see that version; your unsaved work stays in "
+          + "this browser and can be restored."));
       } else {
         setNotice(error.message);
       }
       return false;
     }
-  }, [campaign.id, graph, setDirty, showProblems]);
+  }, [campaign.id, campaign.updated_at, graph, setDirty, showProblems]);
 
   const run = useCallback((action) => async () => {
     setBusy(true);

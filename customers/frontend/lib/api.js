@@ -20,7 +20,7 @@ export function csrfToken() {
   return document.querySelector("meta[name=csrf-token]")?.content || "";
 }
 
-export async function api(path, { method = "GET", body, signal } = {}) {
+export async function api(path, { method = "GET", body, signal, headers = {} } = {}) {
   const response = await fetch(`/api/v1/${path}`, {
     method,
     signal,
@@ -30,6 +30,7 @@ export async function api(path, { method = "GET", body, signal } = {}) {
       "Accept-Language": document.documentElement.lang || "en",
       ...(body === undefined ? {} : { "Content-Type": "application/json" }),
       ...(method === "GET" ? {} : { "X-CSRFToken": csrfToken() }),
+      ...headers,
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
