@@ -200,7 +200,7 @@ def _builder_props(segment: Segment | None) -> dict:
     return {
         "segment": None if segment is None else {
             "id": segment.pk, "name": segment.name, "description": segment.description,
-            "rule": segment.rule},
+            "rule": segment.rule, "updated_at": segment.updated_at.isoformat()},
         "detailUrl": detail,
         "listUrl": reverse("segment-list"),
     }

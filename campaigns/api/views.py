@@ -2,8 +2,6 @@
 operator token only, errors in the storefront API's format with `field` naming the bad part
 of a graph (`graph.nodes[wait-1].config.days`)."""
 
-import datetime
-
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -27,12 +25,14 @@ from campaigns.services.campaigns import (
 )
 from customers.roles import Role, reads_and_writes
 from segments.api.base import (
+    IF_MATCH,
     Conflict,
     OperatorAPIView,
     OperatorPagination,
-    PreconditionFailed,
     error_responses,
+    refuse_if_changed_since_read,
     valid_data,
+    with_etag,
 )
 
 TAGS = ["campaigns"]
@@ -52,38 +52,6 @@ def _campaign(pk: int, *, for_update: bool = False) -> Campaign:
     if campaign is None:
         raise exceptions.NotFound(_("No campaign with id %(id)s.") % {"id": pk})
     return campaign
-
-
-# A campaign's version for If-Match is its updated_at as the API writes it, quoted (an ETag).
-IF_MATCH = OpenApiParameter(
-    "If-Match", str, OpenApiParameter.HEADER, required=False,
-    description='The `updated_at` last read, quoted (the ETag of GET): the change is refused '
-                '(412) if the campaign was changed since. Without it the last write wins.')
-
-
-def _with_etag(response: Response) -> Response:
-    response["ETag"] = f'"{response.data["updated_at"]}"'
-    return response
-
-
-def _read_at(tag: str) -> datetime.datetime | None:
-    try:
-        moment = datetime.datetime.fromisoformat(tag.strip().removeprefix("W/").strip('"'))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else None
-
-
-def _unchanged_since_read(request, campaign: Campaign) -> None:
-    """Refuses (412) a change made from a copy older than the campaign: two operators on one
-    canvas would otherwise undo each other's work without a word."""
-    header = request.headers.get("If-Match")
-    if header is None or header.strip() == "*":
-        return
-    if not any(_read_at(tag) == campaign.updated_at for tag in header.split(",")):
-        raise PreconditionFailed(_(
-            "The campaign was changed since you read it (by someone else, or in another "
-            "tab); nothing was saved. Read it again and redo your change."))
 
 
 class CampaignListView(OperatorAPIView):
@@ -125,7 +93,7 @@ class CampaignDetailView(OperatorAPIView):
     @extend_schema(operation_id="campaigns_retrieve", tags=TAGS, summary="A campaign",
                    responses={200: out.CampaignOutputSerializer, **error_responses(401, 403, 404)})
     def get(self, request, pk: int):
-        return _with_etag(Response(out.CampaignOutputSerializer(_campaign(pk)).data))
+        return with_etag(Response(out.CampaignOutputSerializer(_campaign(pk)).data))
 
     @extend_schema(operation_id="campaigns_update", tags=TAGS, summary="Replace a campaign",
                    description="Changes the draft; published versions never change (publish "
@@ -147,7 +115,9 @@ class CampaignDetailView(OperatorAPIView):
     def _update(self, request, pk: int, *, partial: bool) -> Response:
         with transaction.atomic():
             campaign = _campaign(pk, for_update=True)
-            _unchanged_since_read(request, campaign)
+            refuse_if_changed_since_read(request, campaign.updated_at, _(
+                "The campaign was changed since you read it (by someone else, or in another "
+                "tab); nothing was saved. Read it again and redo your change."))
             data = valid_data(out.CampaignInputSerializer(campaign, data=request.data,
                                                           partial=partial))
             try:
@@ -156,7 +126,7 @@ class CampaignDetailView(OperatorAPIView):
                 raise grapherror_responses(exc) from exc
             except CampaignStateError as exc:
                 raise Conflict(str(exc)) from exc
-        return _with_etag(Response(out.CampaignOutputSerializer(campaign).data))
+        return with_etag(Response(out.CampaignOutputSerializer(campaign).data))
 
     @extend_schema(operation_id="campaigns_destroy", tags=TAGS, summary="Delete a campaign",
                    description="Only a campaign that was never published (409 otherwise: "

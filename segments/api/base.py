@@ -2,7 +2,9 @@
 session or operator token, JSON only, page-number pagination, a 409 for requests the current
 state refuses, and the documented error responses."""
 
-from drf_spectacular.utils import OpenApiResponse
+import datetime
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
@@ -33,6 +35,39 @@ class Conflict(exceptions.APIException):
 class PreconditionFailed(exceptions.APIException):
     status_code = status.HTTP_412_PRECONDITION_FAILED
     default_code = "changed_elsewhere"
+
+
+# Editors (the canvas, the segment builder) send the version they read: an object's ETag is its
+# updated_at as the API writes it, quoted; a write whose If-Match names an older one is refused.
+IF_MATCH = OpenApiParameter(
+    "If-Match", str, OpenApiParameter.HEADER, required=False,
+    description="The `updated_at` last read, quoted (the ETag of GET): the change is refused "
+                "(412) if the object was changed since. Without it the last write wins.")
+
+
+def with_etag(response):
+    """The response of a read or write of one object, with the object's ETag."""
+    response["ETag"] = f'"{response.data["updated_at"]}"'
+    return response
+
+
+def _read_at(tag: str) -> datetime.datetime | None:
+    try:
+        moment = datetime.datetime.fromisoformat(tag.strip().removeprefix("W/").strip('"'))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+def refuse_if_changed_since_read(request, updated_at: datetime.datetime, message: str) -> None:
+    """412 with `message` when the request's If-Match names no read of this version (two
+    operators on one object would otherwise undo each other's work without a word). Call it
+    with the object's row locked."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return
+    if not any(_read_at(tag) == updated_at for tag in header.split(",")):
+        raise PreconditionFailed(message)
 
 
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:

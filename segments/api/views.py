@@ -3,6 +3,7 @@ operator token only (segments.api.auth). Each view validates its input, calls on
 selector, and shapes the answer; errors use the storefront API's format
 (customers/api/errors.py) with `field` naming the bad part, e.g. `rule.and[1].==`."""
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
@@ -14,11 +15,14 @@ from customers.models import Customer
 from customers.roles import Role, reads_and_writes
 from segments.api import serializers as out
 from segments.api.base import (
+    IF_MATCH,
     Conflict,
     OperatorAPIView,
     OperatorPagination,
     error_responses,
+    refuse_if_changed_since_read,
     valid_data,
+    with_etag,
 )
 from segments.library import TemplateError, describe_templates, template_rule
 from segments.models import Segment
@@ -44,8 +48,9 @@ def _invalid(exc: RuleError | TemplateError) -> exceptions.ValidationError:
     return exceptions.ValidationError(errors)
 
 
-def _segment(pk: int) -> Segment:
-    segment = Segment.objects.filter(pk=pk).first()
+def _segment(pk: int, *, for_update: bool = False) -> Segment:
+    segments = Segment.objects.select_for_update() if for_update else Segment.objects
+    segment = segments.filter(pk=pk).first()
     if segment is None:
         raise exceptions.NotFound(_("No segment with id %(id)s.") % {"id": pk})
     return segment
@@ -85,33 +90,38 @@ class SegmentDetailView(OperatorAPIView):
                    responses={200: out.SegmentDetailOutputSerializer,
                               **error_responses(401, 403, 404)})
     def get(self, request, pk: int):
-        return Response(out.SegmentDetailOutputSerializer(_segment(pk)).data)
+        return with_etag(Response(out.SegmentDetailOutputSerializer(_segment(pk)).data))
 
     @extend_schema(operation_id="segments_update", tags=TAGS, summary="Replace a segment",
                    description="`name` and `rule` are required; a changed rule is "
                                "re-evaluated at once.",
-                   request=out.SegmentInputSerializer,
+                   request=out.SegmentInputSerializer, parameters=[IF_MATCH],
                    responses={200: out.SegmentDetailOutputSerializer,
-                              **error_responses(400, 401, 403, 404)})
+                              **error_responses(400, 401, 403, 404, 412)})
     def put(self, request, pk: int):
         return self._update(request, pk, partial=False)
 
     @extend_schema(operation_id="segments_partial_update", tags=TAGS,
                    summary="Change some fields of a segment",
-                   request=out.SegmentInputSerializer,
+                   request=out.SegmentInputSerializer, parameters=[IF_MATCH],
                    responses={200: out.SegmentDetailOutputSerializer,
-                              **error_responses(400, 401, 403, 404)})
+                              **error_responses(400, 401, 403, 404, 412)})
     def patch(self, request, pk: int):
         return self._update(request, pk, partial=True)
 
     def _update(self, request, pk: int, *, partial: bool) -> Response:
-        segment = _segment(pk)
-        data = valid_data(out.SegmentInputSerializer(segment, data=request.data, partial=partial))
-        try:
-            segment = segment_update(segment, **data)
-        except RuleError as exc:
-            raise _invalid(exc) from exc
-        return Response(out.SegmentDetailOutputSerializer(segment).data)
+        with transaction.atomic():
+            segment = _segment(pk, for_update=True)
+            refuse_if_changed_since_read(request, segment.updated_at, _(
+                "The segment was changed since you read it (by someone else, or in another "
+                "tab); nothing was saved. Read it again and redo your change."))
+            data = valid_data(out.SegmentInputSerializer(segment, data=request.data,
+                                                         partial=partial))
+            try:
+                segment = segment_update(segment, **data)
+            except RuleError as exc:
+                raise _invalid(exc) from exc
+        return with_etag(Response(out.SegmentDetailOutputSerializer(segment).data))
 
     @extend_schema(operation_id="segments_destroy", tags=TAGS, summary="Delete a segment",
                    description="With its members, change log and history. Refused (409) "

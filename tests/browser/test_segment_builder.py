@@ -18,6 +18,7 @@ from customers.roles import Role, role_group
 from segments.models import Segment, SegmentEvaluation
 from segments.rules import condition
 from segments.services.evaluation import segment_evaluate
+from segments.services.segments import segment_update
 from tests.browser.conftest import accessibility_violations
 from tests.conftest import wait_for
 from tests.customers.factories import CustomerFactory, EventFactory
@@ -150,6 +151,26 @@ def test_a_marketer_edits_a_rule_with_groups_and_negation(page, screenshot, shop
     segment.refresh_from_db()
     assert segment.rule == {"and": [condition("ltv", ">", 2000),
                                     {"!": condition("ltv", ">=", 3000)}]}
+
+
+def test_a_save_over_another_operators_change_is_refused(page, shop):
+    operator("marketer", Role.MARKETER)
+    segment = Segment.objects.create(name="Big spenders", rule=condition("ltv", ">", 1000))
+    log_in(page, "marketer")
+    page.goto(f"/segments/{segment.pk}/edit/")
+    page.wait_for_selector("[data-builder-ready]")
+    page.get_by_label("Historical LTV: value").fill("2000")
+    # Meanwhile another operator renames it.
+    segment_update(Segment.objects.get(pk=segment.pk), name="Big spenders (renamed)")
+
+    page.get_by_role("button", name="Save changes").click()
+
+    expect(page.locator("[data-general-errors]")).to_contain_text(
+        "this segment was changed elsewhere")
+    assert page.url.endswith(f"/segments/{segment.pk}/edit/")
+    segment.refresh_from_db()
+    assert (segment.name, segment.rule) == ("Big spenders (renamed)",
+                                            condition("ltv", ">", 1000))
 
 
 def test_the_explanation_says_why_a_customer_is_or_is_not_in_it(page, screenshot, shop):

@@ -145,6 +145,27 @@ def test_put_replaces_and_patch_changes_only_what_is_sent(operator):
     assert (patch.json()["is_active"], patch.json()["refresh_interval_minutes"]) == (False, 30)
 
 
+def test_a_change_from_a_stale_copy_is_refused_and_writes_nothing(operator):
+    segment = _create(operator, name="Shanghai", rule=SHANGHAI)
+    url = f"/api/v1/segments/{segment['id']}/"
+    read = operator.get(url)
+    beijing = condition("city", "==", "Beijing")
+    first = operator.put(url, {"name": "Beijing", "rule": beijing}, format="json",
+                         HTTP_IF_MATCH=read["ETag"])
+    assert first.status_code == 200
+    assert first["ETag"] == f'"{first.json()["updated_at"]}"'
+
+    stale = operator.patch(url, {"name": "Shanghai again"}, format="json",
+                           HTTP_IF_MATCH=read["ETag"])
+
+    assert stale.status_code == 412
+    assert stale.json()["code"] == "changed_elsewhere"
+    assert "segment was changed since you read it" in stale.json()["message"]
+    assert operator.get(url).json()["name"] == "Beijing"
+    assert operator.patch(url, {"name": "Shanghai again"}, format="json",
+                          HTTP_IF_MATCH=first["ETag"]).status_code == 200
+
+
 def test_the_list_is_paginated_by_name(operator):
     for name in ["C", "A", "B"]:
         Segment.objects.create(name=name, rule=SHANGHAI)

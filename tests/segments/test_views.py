@@ -103,7 +103,7 @@ def test_a_marketer_sees_the_edit_controls_and_opens_the_builder(marketer):
     assert edit.status_code == 200
     props = edit.context["builder_props"]
     assert props["segment"] == {"id": segment.pk, "name": "Shanghai", "description": "",
-                                "rule": SHANGHAI}
+                                "rule": SHANGHAI, "updated_at": segment.updated_at.isoformat()}
     assert props["detailUrl"] == "/segments/{id}/"
     assert 'data-island="builder"' in text(edit)
     assert marketer.get(reverse("segment-new")).context["builder_props"]["segment"] is None

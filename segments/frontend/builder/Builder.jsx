@@ -110,14 +110,21 @@ export default function Builder({ segment, detailUrl, listUrl }) {
     setSaving(true);
     try {
       const body = { name: name.trim(), description, rule: logic };
+      // Refused (412) if the segment changed since this page read it: another operator's or
+      // tab's save is never silently undone.
       const saved = segment
-        ? await api(`segments/${segment.id}/`, { method: "PUT", body })
+        ? await api(`segments/${segment.id}/`, { method: "PUT", body,
+          headers: { "If-Match": `"${segment.updated_at}"` } })
         : await api("segments/", { method: "POST", body });
       window.location.assign(detailUrl.replace("{id}", saved.id));
     } catch (error) {
       setSaving(false);
       if (error instanceof ApiError && error.status === 400) {
         setSaveErrors(splitErrors(error, paths));
+      } else if (error instanceof ApiError && error.status === 412) {
+        setSaveErrors({ atNodes: {}, atFields: {}, general: [gettext(
+          "Not saved: this segment was changed elsewhere (another operator or tab) since you "
+          + "opened it. Reload the page to see that version, then redo your change.")] });
       } else {
         setSaveErrors({ atNodes: {}, atFields: {}, general: [error.message] });
       }
