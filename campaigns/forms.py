@@ -21,9 +21,18 @@ from campaigns.services.rendering import template_problems
 
 
 class MessageTemplateForm(forms.ModelForm):
+    # The version the editor was opened on (the template's updated_at): a save over a newer
+    # one is refused (campaigns.views_messages).
+    read_at = forms.CharField(widget=forms.HiddenInput, required=False)
+
     class Meta:
         model = MessageTemplate
         fields = ["name", "channel", "subject", "body", "translations"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["read_at"].initial = self.instance.updated_at.isoformat()
 
     def clean(self):
         data = super().clean()

@@ -3,12 +3,14 @@ for a chosen customer and a test send) and webhook endpoints (admins). The previ
 test send call the services behind the API's preview and test-send (campaigns.services.
 messages), so what the page shows is what a customer would get."""
 
+import datetime
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -83,12 +85,32 @@ def _languages(template: MessageTemplate | None) -> list[tuple[str, str]]:
 def _save(form: MessageTemplateForm, template: MessageTemplate | None
           ) -> MessageTemplate | None:
     fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+    with transaction.atomic():
+        if template is not None and _changed_since_read(template, form.cleaned_data["read_at"]):
+            form.add_error(None, _(
+                "Not saved: this template was changed elsewhere (another operator or tab) "
+                "since you opened it. Reload the page to see that version, then redo your "
+                "change."))
+            return None
+        try:
+            return template_save(template or MessageTemplate(), **fields)
+        except Invalid as exc:  # the form ran the same checks; a race is all that is left
+            for field, message in exc.problems:
+                form.add_error(field if field in form.fields else None, message)
+            return None
+
+
+def _changed_since_read(template: MessageTemplate, read_at: str) -> bool:
+    """Whether the template changed since the editor read it (its row locked until the save
+    commits). A form without the version (an older page) saves as before."""
+    if not read_at:
+        return False
+    current = MessageTemplate.objects.select_for_update().values_list(
+        "updated_at", flat=True).get(pk=template.pk)
     try:
-        return template_save(template or MessageTemplate(), **fields)
-    except Invalid as exc:  # the form ran the same checks; a race is all that is left
-        for field, message in exc.problems:
-            form.add_error(field if field in form.fields else None, message)
-        return None
+        return datetime.datetime.fromisoformat(read_at) != current
+    except ValueError:
+        return True
 
 
 @role_required(Role.VIEWER)

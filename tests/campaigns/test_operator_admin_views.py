@@ -293,6 +293,23 @@ def test_a_template_with_a_syntax_error_is_not_saved(marketer):
     assert not MessageTemplate.objects.exists()
 
 
+def test_a_save_over_another_operators_change_is_refused(marketer):
+    template = MessageTemplateFactory(name="Shared")
+    page = text(marketer.get(reverse("template-edit", args=[template.pk])))
+    [read_at] = re.findall(r'<input type="hidden" name="read_at" value="([^"]+)"', page)
+    saved = marketer.post(reverse("template-edit", args=[template.pk]),
+                          {**TEMPLATE, "name": "Mine", "read_at": read_at})
+    assert saved.status_code == 302  # saved from the version it read
+
+    stale = marketer.post(reverse("template-edit", args=[template.pk]),
+                          {**TEMPLATE, "name": "Theirs", "read_at": read_at})
+
+    assert stale.status_code == 400
+    assert "this template was changed elsewhere" in text(stale)
+    assert "Theirs" in text(stale)  # what they typed is still on the page to copy
+    assert MessageTemplate.objects.get(pk=template.pk).name == "Mine"
+
+
 def test_a_viewer_reads_a_template_but_cannot_change_it(viewer):
     template = MessageTemplateFactory(name="Keep")
 
