@@ -29,6 +29,7 @@ urlpatterns = [
     path("messages/<int:pk>/", views_messages.template_edit, name="template-edit"),
     path("messages/<int:pk>/test-send/", views_messages.template_test_send_view,
          name="template-test-send"),
+    path("messages/<int:pk>/delete/", views_messages.template_remove, name="template-delete"),
     path("messages/webhooks/", views_messages.webhook_list, name="webhook-list"),
     path("messages/webhooks/<int:pk>/toggle/", views_messages.webhook_toggle,
          name="webhook-toggle"),

@@ -24,8 +24,10 @@ from campaigns.forms import (
 )
 from campaigns.models import Channel, MessageTemplate, WebhookEndpoint
 from campaigns.services.messages import (
+    InUse,
     Invalid,
     template_check,
+    template_delete,
     template_preview,
     template_save,
     template_test_send,
@@ -214,6 +216,22 @@ def webhook_list(request):
     # The secret is in this answer only: it is not kept anywhere the page could show again.
     return render(request, "campaigns/messages/webhooks.html",
                   {"form": form, "page": page, "created": created}, status=status)
+
+
+@role_required(Role.MARKETER)
+@require_POST
+def template_remove(request, pk: int):
+    """Delete a template no campaign refers to and no message was sent with (the API's rule);
+    otherwise say why and keep it."""
+    template = get_object_or_404(MessageTemplate, pk=pk)
+    try:
+        template_delete(template)
+    except InUse as exc:
+        messages.error(request, _("“%(name)s” was not deleted: %(reason)s.")
+                       % {"name": template.name, "reason": exc})
+        return redirect("template-edit", pk=pk)
+    messages.success(request, _("Template “%(name)s” deleted.") % {"name": template.name})
+    return redirect("template-list")
 
 
 @role_required(Role.ADMIN)

@@ -310,6 +310,41 @@ def test_a_save_over_another_operators_change_is_refused(marketer):
     assert MessageTemplate.objects.get(pk=template.pk).name == "Mine"
 
 
+def test_a_marketer_deletes_an_unused_template(marketer):
+    template = MessageTemplateFactory(name="Old mail")
+    page = text(marketer.get(reverse("template-edit", args=[template.pk])))
+    assert reverse("template-delete", args=[template.pk]) in page
+
+    response = marketer.post(reverse("template-delete", args=[template.pk]), follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("template-list")
+    assert "Template “Old mail” deleted." in text(response)
+    assert not MessageTemplate.objects.filter(pk=template.pk).exists()
+
+
+def test_a_template_a_campaign_uses_is_kept_and_the_page_says_which(marketer):
+    template = MessageTemplateFactory(name="In use")
+    CampaignFactory(name="Birthday mail", draft_graph={"nodes": [
+        {"id": "mail", "type": "send_message", "config": {"channel": "email",
+                                                           "template": template.pk}}],
+        "edges": []})
+
+    response = marketer.post(reverse("template-delete", args=[template.pk]), follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("template-edit", args=[template.pk])
+    assert "was not deleted: used by the campaigns Birthday mail" in text(response)
+    assert MessageTemplate.objects.filter(pk=template.pk).exists()
+
+
+def test_a_viewer_cannot_delete_a_template(viewer):
+    template = MessageTemplateFactory()
+
+    assert viewer.post(reverse("template-delete", args=[template.pk])).status_code == 403
+    assert reverse("template-delete", args=[template.pk]) not in text(
+        viewer.get(reverse("template-edit", args=[template.pk])))
+    assert MessageTemplate.objects.filter(pk=template.pk).exists()
+
+
 def test_a_viewer_reads_a_template_but_cannot_change_it(viewer):
     template = MessageTemplateFactory(name="Keep")
 
