@@ -10,7 +10,7 @@ import {
   applyNodeChanges,
   useReactFlow,
 } from "@xyflow/react";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 
 import { api } from "../../../customers/frontend/lib/api.js";
 import { gettext, interpolate } from "../../../customers/frontend/lib/i18n.js";
@@ -197,22 +197,29 @@ function Editor({ props, loaded }) {
     window.requestAnimationFrame(() => flow.fitView({ duration: 200 }));
   }, [commit, flow]);
 
+  // The shortcuts read the latest handlers from a ref: the listener is added once, not again
+  // on every drag frame (copy depends on the nodes, which a drag changes each frame).
+  const shortcuts = useRef(null);
+  useLayoutEffect(() => {
+    shortcuts.current = { copy, paste, undo, redo, readOnly };
+  });
   useEffect(() => {
     const onKey = (event) => {
       if (isTyping(event.target) || !(event.ctrlKey || event.metaKey)) return;
+      const handlers = shortcuts.current;
       const key = event.key.toLowerCase();
-      if (key === "c") { copy(); return; }
-      if (readOnly) return;
-      if (key === "z" && event.shiftKey) redo();
-      else if (key === "z") undo();
-      else if (key === "y") redo();
-      else if (key === "v") paste();
+      if (key === "c") { handlers.copy(); return; }
+      if (handlers.readOnly) return;
+      if (key === "z" && event.shiftKey) handlers.redo();
+      else if (key === "z") handlers.undo();
+      else if (key === "y") handlers.redo();
+      else if (key === "v") handlers.paste();
       else return;
       event.preventDefault();
     };
     document.addEventListener("keydown", onKey);
     return () => document.removeEventListener("keydown", onKey);
-  }, [copy, paste, undo, redo, readOnly]);
+  }, []);
 
   // Field edits: the first change to a field is an undo step, the next keystrokes join it.
   const editField = useCallback((field, update) => {
