@@ -3,7 +3,6 @@ for a chosen customer and a test send) and webhook endpoints (admins). The previ
 test send call the services behind the API's preview and test-send (campaigns.services.
 messages), so what the page shows is what a customer would get."""
 
-import datetime
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -35,6 +34,7 @@ from campaigns.services.messages import (
 )
 from customers.models import Customer
 from customers.roles import Role, has_role, role_required
+from customers.versions import is_version
 
 TEMPLATES_PER_PAGE = 25
 ENDPOINTS_PER_PAGE = 25
@@ -109,10 +109,7 @@ def _changed_since_read(template: MessageTemplate, read_at: str) -> bool:
         return False
     current = MessageTemplate.objects.select_for_update().values_list(
         "updated_at", flat=True).get(pk=template.pk)
-    try:
-        return datetime.datetime.fromisoformat(read_at) != current
-    except ValueError:
-        return True
+    return not is_version(read_at, current)
 
 
 @role_required(Role.VIEWER)

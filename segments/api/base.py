@@ -11,6 +11,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
 
 from customers.api.serializers import ErrorOutputSerializer
+from customers.versions import is_version
 from segments.api.auth import OPERATOR_AUTHENTICATION, OPERATOR_PERMISSIONS
 
 ERROR_DESCRIPTIONS = {
@@ -51,14 +52,6 @@ def with_etag(response):
     return response
 
 
-def _read_at(tag: str) -> datetime.datetime | None:
-    try:
-        moment = datetime.datetime.fromisoformat(tag.strip().removeprefix("W/").strip('"'))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else None
-
-
 def refuse_if_changed_since_read(request, updated_at: datetime.datetime, message: str) -> None:
     """412 with `message` when the request's If-Match names no read of this version (two
     operators on one object would otherwise undo each other's work without a word). Call it
@@ -66,7 +59,7 @@ def refuse_if_changed_since_read(request, updated_at: datetime.datetime, message
     header = request.headers.get("If-Match")
     if header is None or header.strip() == "*":
         return
-    if not any(_read_at(tag) == updated_at for tag in header.split(",")):
+    if not any(is_version(tag, updated_at) for tag in header.split(",")):
         raise PreconditionFailed(message)
 
 
