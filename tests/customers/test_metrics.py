@@ -258,6 +258,38 @@ def test_quintile_query_counts_each_score_as_a_scan_of_the_rows_does(population)
     assert [int(count) for count in (customers, buyers, *row[12:])] == list(scanned)
 
 
+def _split_always(monkeypatch, parts: int) -> list[list[int]]:
+    """Split the aggregation into id ranges however few the orders; returns the split
+    points each run bound. (reltuples is -1 until the first ANALYZE.)"""
+    monkeypatch.setattr(metrics_module, "PARTS_MIN_ORDERS", -1)
+    monkeypatch.setattr(metrics_module, "AGGREGATE_PARTS", parts)
+    bound: list[list[int]] = []
+    bind_parts = MetricsSql.bind_parts
+
+    def recording(self, splits):
+        bound.append(list(splits))
+        bind_parts(self, splits)
+
+    monkeypatch.setattr(MetricsSql, "bind_parts", recording)
+    return bound
+
+
+@pytest.mark.postgres
+def test_a_recompute_split_into_id_ranges_gives_the_same_metrics(population, monkeypatch):
+    splits = _split_always(monkeypatch, parts=4)
+
+    metrics_recompute_all(cutoff=C)
+    metrics_recompute_all(cutoff=C + DAY)  # compares with the stored rows, part by part
+
+    assert len(splits) == 2  # one split per run
+    assert len(splits[0]) == 3  # 10 buyers: three distinct split points
+    assert {k: (m.r_score, m.f_score, m.m_score, m.rfm_class) for k, m in _metrics().items()} \
+        == SCORES
+    later = LifecycleChange.objects.filter(changed_at=C + DAY).select_related("customer")
+    assert {(c.customer.external_id, c.to_stage) for c in later} == {
+        ("ben", "dormant"), ("dan", "dormant"), ("finn", "churned")}
+
+
 def test_lifecycle_stages_follow_the_boundaries(population):
     metrics_recompute_all(cutoff=C)
 

@@ -150,15 +150,29 @@ class MetricsSql:
         if self.customer_ids is not None:
             self.params["ids"] = _ids_param(self.customer_ids, self.vendor)
         self.high_from: dict[str, int] = {}
+        self.parts = 0  # id ranges of the full recompute's aggregation (bind_parts)
 
     # --- per-customer aggregates and lifecycle stage ----------------------------------------
 
-    def _filter(self, column: str, joiner: str) -> str:
-        if self.customer_ids is None:
-            return ""
-        return f" {joiner} " + self.snippets["in_ids"].format(column=column)
+    def _filter(self, column: str, joiner: str, part: int | None = None) -> str:
+        """The restriction to some customers: the refreshed ones, or one part's id range."""
+        conditions = [] if self.customer_ids is None else [
+            self.snippets["in_ids"].format(column=column)]
+        if part is not None:
+            if part > 0:
+                conditions.append(f"{column} >= %(part{part - 1})s")
+            if part < self.parts - 1:
+                conditions.append(f"{column} < %(part{part})s")
+        return f" {joiner} " + " AND ".join(conditions) if conditions else ""
 
-    def _orders(self) -> str:
+    def bind_parts(self, splits: list[int]) -> None:
+        """Split the full recompute's aggregation into id ranges at these customer ids: part
+        i holds the ids from splits[i - 1] (included) to splits[i] (excluded)."""
+        self.parts = len(splits) + 1 if splits else 0
+        for n, split in enumerate(splits):
+            self.params[f"part{n}"] = split
+
+    def _orders(self, part: int | None) -> str:
         in_window = "(WHERE placed_at > %(window_start)s AND placed_at <= %(cutoff)s)"
         money_sum = self.snippets["money_sum"]
         return f"""
@@ -168,7 +182,7 @@ class MetricsSql:
                    COUNT(*) FILTER {in_window} AS frequency,
                    {money_sum.format(filter=" FILTER " + in_window)} AS monetary
             FROM {Order._meta.db_table} o
-            WHERE status = '{OrderStatus.PAID.value}'{self._filter("customer_id", "AND")}
+            WHERE status = '{OrderStatus.PAID.value}'{self._filter("customer_id", "AND", part)}
             GROUP BY customer_id"""
 
     def _stage(self) -> str:
@@ -185,7 +199,7 @@ class MetricsSql:
                 ELSE '{stage.DORMANT.value}'
             END"""
 
-    def _computed(self) -> str:
+    def _computed(self, part: int | None) -> str:
         """One row per customer: aggregates over paid orders, recency and lifecycle stage."""
         recency = self.snippets["recency"].format(last="o.last_order_at")
         return f"""
@@ -198,15 +212,22 @@ class MetricsSql:
                    COALESCE(o.ltv, 0) AS ltv,
                    {self._stage()} AS lifecycle_stage
             FROM {Customer._meta.db_table} c
-            LEFT JOIN ({self._orders()}) o ON o.customer_id = c.id
-            {self._filter("c.id", "WHERE")}"""
+            LEFT JOIN ({self._orders(part)}) o ON o.customer_id = c.id
+            {self._filter("c.id", "WHERE", part)}"""
 
     def rows(self) -> str:
         """The computed rows with what the stored ones hold: whether any aggregate moved
         (`moved`), and the stored stage, scores and class. Joined while the rows stream out
         in customer order, so the comparison needs no second join (nor a sort of a million
         rows). The stage is compared later, with the scores: comparing it here would
-        evaluate its CASE a second time for every customer."""
+        evaluate its CASE a second time for every customer. Once split (bind_parts), the
+        same per id range, the ranges one after the other (UNION ALL): parallel workers
+        then each take whole ranges (see metrics.PG_PARTS_SETTINGS)."""
+        if not self.parts:
+            return self._rows(None)
+        return " UNION ALL ".join(f"({self._rows(part)})" for part in range(self.parts))
+
+    def _rows(self, part: int | None) -> str:
         metrics = CustomerMetrics._meta.db_table
         fresh = ", ".join(f"fresh.{c}" for c in AGGREGATE_COLUMNS)
         stored = ", ".join(f"cm.{c}" for c in AGGREGATE_COLUMNS)
@@ -215,8 +236,9 @@ class MetricsSql:
             SELECT fresh.*, {old}, cm.lifecycle_stage AS old_stage,
                    cm.customer_id IS NOT NULL AS stored,
                    ({stored}) {self.snippets["distinct"]} ({fresh}) AS moved
-            FROM ({self._computed()}) fresh
-            LEFT JOIN {metrics} cm ON cm.customer_id = fresh.customer_id"""
+            FROM ({self._computed(part)}) fresh
+            LEFT JOIN {metrics} cm ON cm.customer_id = fresh.customer_id
+                {self._filter("cm.customer_id", "AND", part) if part is not None else ""}"""
 
     # --- what the later statements read ---------------------------------------------------
 
@@ -232,9 +254,13 @@ class MetricsSql:
         return self._relation(CHANGED_TABLE, self.changed(), "changed")
 
     def create_temp(self, table: str) -> list[str]:
+        """The computed rows go to an unlogged table on PostgreSQL, not a temporary one:
+        parallel workers can read it (the thresholds and the comparison each read a
+        million rows). It is created and dropped in the recompute's transaction, so
+        nobody else ever sees it, and it is gone if the transaction fails."""
         select = {CALC_TABLE: self.rows, CHANGED_TABLE: self.changed}[table]()
-        return [f"DROP TABLE IF EXISTS {table}",
-                f"CREATE TEMPORARY TABLE {table} AS {select}"]
+        kind = "UNLOGGED" if table == CALC_TABLE and self.vendor == "postgresql" else "TEMPORARY"
+        return [f"DROP TABLE IF EXISTS {table}", f"CREATE {kind} TABLE {table} AS {select}"]
 
     def drop_temp(self) -> list[str]:
         return [f"DROP TABLE IF EXISTS {table}" for table in (CALC_TABLE, CHANGED_TABLE)]
