@@ -246,6 +246,7 @@ def test_quintile_query_counts_each_score_as_a_scan_of_the_rows_does(population)
     with transaction.atomic(), connection.cursor() as cursor:
         for statement in q.create_temp(CALC_TABLE):
             cursor.execute(statement, q.params)
+        q.bind_customers(12)
         cursor.execute(q.quintile_thresholds(), q.params)
         customers, buyers, *row = cursor.fetchone()
         q.bind_thresholds(thresholds_from_row(row[:12]))

@@ -52,7 +52,10 @@ VENDOR_SQL: dict[str, dict[str, str]] = {
             "(%(cutoff_date)s::date - (({last} + %(recency_shift)s::interval)"
             " AT TIME ZONE 'UTC')::date)"
         ),
-        "money_sum": "sum(o.amount - o.refunded_amount){filter}",
+        # Two sums and one subtraction per customer rather than a subtraction per order: each
+        # numeric result is a new value, the sums add in place (1M customers, 8.5M paid
+        # orders: the aggregation 2.52-2.61 s -> 2.39-2.48 s).
+        "money_sum": "(sum(o.amount){filter} - sum(o.refunded_amount){filter})",
         "aov": "round({total} / {count}, 2)",
         "distinct": "IS DISTINCT FROM",
         "in_ids": "{column} = ANY(%(ids)s)",
@@ -293,9 +296,10 @@ class MetricsSql:
         buyers earning at least score k (as score_counts() lists them) from the same ranking,
         saving score_counts()'s scan. t_k is the least good value v with
         5 * (buyers worse than v) >= (k - 1) * n; the buyers earning k are those not worse
-        than t_k."""
-        parts = [f"(SELECT COUNT(*), COUNT(*) FILTER (WHERE order_count > 0) "
-                 f"FROM {self.calc_relation()}) counts"]
+        than t_k. The customers are counted as the computed rows were written
+        (bind_customers), the buyers off the ranking: no scan of their own."""
+        parts = ["(SELECT %(customers)s AS customers, COALESCE(SUM(buyers), 0) AS buyers "
+                 "FROM per_value WHERE recency_days IS NOT NULL) counts"]
         for dim in DIMENSIONS:
             least_good = "MAX" if dim == "recency" else "MIN"  # most days, else least
             earns = "FILTER (WHERE 5 * worse >= {} * n)".format
@@ -308,6 +312,10 @@ class MetricsSql:
         return f"""
             WITH per_value (recency_days, frequency, monetary, buyers) AS ({self._per_value()})
             SELECT counts.*, {", ".join(columns)} FROM {", ".join(parts)}"""
+
+    def bind_customers(self, customers: int) -> None:
+        """The number of computed rows, for quintile_thresholds()."""
+        self.params["customers"] = customers
 
     def bind_thresholds(self, thresholds: dict[str, list]) -> None:
         for dim in DIMENSIONS:
