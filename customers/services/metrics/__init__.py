@@ -63,7 +63,7 @@ PG_AGGREGATE_SETTINGS = [
 # would compile every part's expressions again in each worker (+0.9 s); each part reads its
 # stored rows through the index, in order (stale statistics of a metrics table written
 # moments before by a first run made the planner pick a bitmap scan and a sort).
-AGGREGATE_PARTS = 16  # more parts than workers: a worker done early takes the next
+AGGREGATE_PARTS = 32  # more parts than workers: a worker done early takes the next
 PARTS_MIN_ORDERS = 1_000_000  # below, PostgreSQL's own plan (estimated rows of the orders)
 PARTS_SAMPLE_ROWS = 20_000  # orders sampled to place the split points
 PG_PARTS_SETTINGS = [
