@@ -19,7 +19,9 @@ from campaigns.paging import window
 from campaigns.services.coupons import (
     DEFINITION_FIELDS,
     CouponRefused,
+    DefinitionInUse,
     DefinitionInvalid,
+    coupon_definition_delete,
     coupon_definition_save,
     coupon_definitions_with_stats,
     coupon_issue_manual,
@@ -156,3 +158,23 @@ def coupon_issue(request, pk: int):
     messages.success(request, _("Issued %(code)s to %(customer)s.") % {
         "code": display_code(coupon.code, definition.code_prefix), "customer": external_id})
     return redirect("coupon-detail", pk=pk)
+
+
+@role_required(Role.MANAGER)
+@require_POST
+def coupon_remove(request, pk: int):
+    """Delete a definition that never issued a code nor had its shared code used (the API's
+    rule); otherwise say so: deactivating it stops its codes instead."""
+    definition = get_object_or_404(CouponDefinition, pk=pk)
+    try:
+        coupon_definition_delete(definition)
+    except DefinitionInUse:
+        messages.error(request, _(
+            "“%(name)s” was not deleted: codes of it were issued or used, and their record "
+            "keeps it. Edit it and untick “active” to stop its codes instead.")
+            % {"name": definition.name})
+        return redirect("coupon-detail", pk=pk)
+    cache.delete("coupons:stats:" + str(pk))
+    messages.success(request, _("Coupon definition “%(name)s” deleted.")
+                     % {"name": definition.name})
+    return redirect("coupon-list")

@@ -30,6 +30,7 @@ from campaigns.services.messages import (
     template_preview,
     template_save,
     template_test_send,
+    webhook_endpoint_delete,
     webhook_endpoint_save,
 )
 from customers.models import Customer
@@ -229,6 +230,23 @@ def template_remove(request, pk: int):
         return redirect("template-edit", pk=pk)
     messages.success(request, _("Template “%(name)s” deleted.") % {"name": template.name})
     return redirect("template-list")
+
+
+@role_required(Role.ADMIN)
+@require_POST
+def webhook_remove(request, pk: int):
+    """Delete an endpoint no campaign calls and no message went to (the API's rule);
+    otherwise say why and keep it (deactivating it stops the calls)."""
+    endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
+    try:
+        webhook_endpoint_delete(endpoint)
+    except InUse as exc:
+        messages.error(request, _("“%(name)s” was not deleted: %(reason)s.")
+                       % {"name": endpoint.name, "reason": exc})
+    else:
+        messages.success(request, _("Webhook endpoint “%(name)s” deleted.")
+                         % {"name": endpoint.name})
+    return redirect("webhook-list")
 
 
 @role_required(Role.ADMIN)

@@ -270,6 +270,40 @@ def test_a_definition_s_codes_are_paged_by_id_newest_first(viewer):
     assert re.findall(r"<code>(CODE[^<]+)<", back) == re.findall(r"<code>(CODE[^<]+)<", first)
 
 
+def test_a_manager_deletes_an_unused_coupon_definition(manager):
+    definition = CouponDefinitionFactory(name="Spring sale")
+    page = text(manager.get(reverse("coupon-detail", args=[definition.pk])))
+    assert reverse("coupon-delete", args=[definition.pk]) in page
+
+    response = manager.post(reverse("coupon-delete", args=[definition.pk]), follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("coupon-list")
+    assert "Coupon definition “Spring sale” deleted." in text(response)
+    assert not CouponDefinition.objects.filter(pk=definition.pk).exists()
+
+
+def test_a_coupon_definition_with_issued_codes_is_kept_and_the_page_says_why(manager):
+    definition = CouponDefinitionFactory(name="Welcome")
+    Coupon.objects.create(definition=definition, code="WELCOME1", customer=CustomerFactory(),
+                          issued_at="2026-01-01T00:00Z")
+
+    response = manager.post(reverse("coupon-delete", args=[definition.pk]), follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("coupon-detail", args=[definition.pk])
+    assert "“Welcome” was not deleted: codes of it were issued or used" in text(response)
+    assert CouponDefinition.objects.filter(pk=definition.pk).exists()
+    assert Coupon.objects.filter(code="WELCOME1").exists()
+
+
+def test_a_viewer_cannot_delete_a_coupon_definition(viewer):
+    definition = CouponDefinitionFactory()
+
+    assert viewer.post(reverse("coupon-delete", args=[definition.pk])).status_code == 403
+    assert reverse("coupon-delete", args=[definition.pk]) not in text(
+        viewer.get(reverse("coupon-detail", args=[definition.pk])))
+    assert CouponDefinition.objects.filter(pk=definition.pk).exists()
+
+
 # --- message templates ------------------------------------------------------------------------
 
 TEMPLATE = {"name": "Welcome mail", "channel": "email", "subject": "Hi {{ customer.name }}",
@@ -477,6 +511,36 @@ def test_an_admin_deactivates_an_endpoint(admin):
 
     endpoint.refresh_from_db()
     assert endpoint.is_active is False
+
+
+def test_an_admin_deletes_an_unused_endpoint(admin):
+    endpoint = WebhookEndpointFactory(name="Old CRM")
+    assert reverse("webhook-delete", args=[endpoint.pk]) in text(admin.get(reverse("webhook-list")))
+
+    response = admin.post(reverse("webhook-delete", args=[endpoint.pk]), follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("webhook-list")
+    assert "Webhook endpoint “Old CRM” deleted." in text(response)
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_an_endpoint_a_campaign_calls_is_kept_and_the_page_says_which(admin):
+    endpoint = WebhookEndpointFactory(name="CRM")
+    CampaignFactory(name="Win-back", draft_graph={"nodes": [
+        {"id": "hook", "type": "call_webhook", "config": {"webhook": endpoint.pk}}],
+        "edges": []})
+
+    response = admin.post(reverse("webhook-delete", args=[endpoint.pk]), follow=True)
+
+    assert "“CRM” was not deleted: used by the campaigns Win-back" in text(response)
+    assert WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+
+
+def test_a_manager_cannot_delete_an_endpoint(manager):
+    endpoint = WebhookEndpointFactory()
+
+    assert manager.post(reverse("webhook-delete", args=[endpoint.pk])).status_code == 403
+    assert WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
 
 
 # --- settings ---------------------------------------------------------------------------------
