@@ -114,6 +114,10 @@ class CouponDefinitionPageForm(CouponDefinitionForm):
     """The coupon page's form: the admin's checks, the browser's date-time pickers, the
     fields in the admin's groups."""
 
+    # The version the page was opened on: a save over a newer one is refused
+    # (campaigns.views_coupons).
+    read_at = forms.CharField(widget=forms.HiddenInput, required=False)
+
     SECTIONS = (
         (_("Discount"), ("name", "kind", "value", "currency", "min_order_amount",
                          "max_discount", "stackable", "is_active")),
@@ -136,6 +140,11 @@ class CouponDefinitionPageForm(CouponDefinitionForm):
             "max_discount_total": _("Total discount granted at most, across all codes."),
             "code_prefix": _("Up to 8 letters and digits before generated codes."),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["read_at"].initial = self.instance.updated_at.isoformat()
 
     def sections(self):
         return [(title, [self[name] for name in names]) for title, names in self.SECTIONS]

@@ -233,6 +233,9 @@ class CouponDefinition(models.Model):
     discount_total = models.DecimalField(max_digits=14, decimal_places=2, default=0,
                                          editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The version an editor read (customers.versions); redeems move discount_total by an
+    # UPDATE of their own, which leaves it alone.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("coupon definition")

@@ -6,6 +6,7 @@ uses (campaigns.services.coupons), so the form refuses what the API refuses."""
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -29,6 +30,7 @@ from campaigns.services.coupons import (
 )
 from customers.models import Customer
 from customers.roles import Role, has_role, role_required
+from customers.versions import is_version
 
 DEFINITIONS_PER_PAGE = 25
 CODES_PER_PAGE = 50
@@ -103,12 +105,30 @@ def _save(form: CouponDefinitionPageForm, definition: CouponDefinition | None
           ) -> CouponDefinition | None:
     """Saved through the service; None (the problems added to the form) when refused."""
     changes = {name: form.cleaned_data[name] for name in DEFINITION_FIELDS}
-    try:
-        return coupon_definition_save(definition, **changes)
-    except DefinitionInvalid as exc:  # a concurrent change since the form's own check
-        for field, message in exc.problems.items():
-            form.add_error(field if field in form.fields else None, message)
-        return None
+    with transaction.atomic():
+        if definition is not None and _changed_since_read(definition,
+                                                          form.cleaned_data["read_at"]):
+            form.add_error(None, _(
+                "Not saved: this coupon definition was changed elsewhere (another operator "
+                "or tab) since you opened it. Reload the page to see that version, then redo "
+                "your change."))
+            return None
+        try:
+            return coupon_definition_save(definition, **changes)
+        except DefinitionInvalid as exc:  # a concurrent change since the form's own check
+            for field, message in exc.problems.items():
+                form.add_error(field if field in form.fields else None, message)
+            return None
+
+
+def _changed_since_read(definition: CouponDefinition, read_at: str) -> bool:
+    """Whether the definition changed since the page read it (its row locked until the save
+    commits). A form without the version (an older page) saves as before."""
+    if not read_at:
+        return False
+    current = CouponDefinition.objects.select_for_update().values_list(
+        "updated_at", flat=True).get(pk=definition.pk)
+    return not is_version(read_at, current)
 
 
 def _edit(request, definition: CouponDefinition | None) -> HttpResponse:

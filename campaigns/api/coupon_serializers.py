@@ -125,7 +125,7 @@ class CouponDefinitionOutputSerializer(serializers.ModelSerializer):
                   "max_discount", "valid_from", "valid_until", "valid_days",
                   "per_customer_limit", "shared_code", "shared_limit", "max_codes",
                   "max_discount_total", "stackable", "code_prefix", "is_active", "created_at",
-                  "stats"]
+                  "updated_at", "stats"]
 
     @extend_schema_field(DefinitionStatsOutputSerializer)
     def get_stats(self, definition) -> dict:

@@ -6,6 +6,7 @@ customers.api): validate and redeem a code. Errors use customers/api/errors.py's
 refused redeem is a 409 whose `code` is the reason.
 """
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -30,7 +31,14 @@ from customers.api.serializers import ErrorOutputSerializer
 from customers.api.views import StorefrontAPIView
 from customers.models import Customer
 from customers.roles import Role, reads_and_writes
-from segments.api.base import Conflict, OperatorAPIView, OperatorPagination
+from segments.api.base import (
+    IF_MATCH,
+    Conflict,
+    OperatorAPIView,
+    OperatorPagination,
+    refuse_if_changed_since_read,
+    with_etag,
+)
 
 TAGS = ["coupons"]
 OPERATOR_ERRORS = {
@@ -40,6 +48,7 @@ OPERATOR_ERRORS = {
     403: "Signed in, but not a staff user.",
     404: "No such coupon definition (or customer).",
     409: "Refused in the current state; `code` says why.",
+    412: "Changed since the If-Match version was read: nothing was written; read it again.",
 }
 STOREFRONT_ERRORS = {
     400: "Invalid input: `errors` names each bad field.",
@@ -58,8 +67,11 @@ def _errors(described: dict[int, str], *codes: int) -> dict[int, OpenApiResponse
             for code in codes}
 
 
-def _definition(pk: int) -> CouponDefinition:
-    definition = coupon_definitions_with_stats().filter(pk=pk).first()
+def _definition(pk: int, *, for_update: bool = False) -> CouponDefinition:
+    """With its stats; or, for a write, its row locked until the transaction ends."""
+    rows = (CouponDefinition.objects.select_for_update() if for_update
+            else coupon_definitions_with_stats())
+    definition = rows.filter(pk=pk).first()
     if definition is None:
         raise exceptions.NotFound(_("No coupon definition with id %(id)s.") % {"id": pk})
     return definition
@@ -115,15 +127,15 @@ class CouponDefinitionDetailView(OperatorAPIView):
                    responses={200: io.CouponDefinitionOutputSerializer,
                               **_errors(OPERATOR_ERRORS, 401, 403, 404)})
     def get(self, request, pk: int):
-        return Response(io.CouponDefinitionOutputSerializer(_definition(pk)).data)
+        return with_etag(Response(io.CouponDefinitionOutputSerializer(_definition(pk)).data))
 
     @extend_schema(operation_id="coupon_definitions_update", tags=TAGS,
                    summary="Replace a coupon definition",
                    description="name, kind and value are required; fields left out take "
                                "their defaults. Codes already issued keep their expiry.",
-                   request=io.CouponDefinitionInputSerializer,
+                   request=io.CouponDefinitionInputSerializer, parameters=[IF_MATCH],
                    responses={200: io.CouponDefinitionOutputSerializer,
-                              **_errors(OPERATOR_ERRORS, 400, 401, 403, 404)})
+                              **_errors(OPERATOR_ERRORS, 400, 401, 403, 404, 412)})
     def put(self, request, pk: int):
         return self._update(request, pk, partial=False)
 
@@ -131,22 +143,26 @@ class CouponDefinitionDetailView(OperatorAPIView):
                    summary="Change some fields of a coupon definition",
                    description="E.g. {\"is_active\": false} to stop its codes being issued "
                                "or used.",
-                   request=io.CouponDefinitionInputSerializer,
+                   request=io.CouponDefinitionInputSerializer, parameters=[IF_MATCH],
                    responses={200: io.CouponDefinitionOutputSerializer,
-                              **_errors(OPERATOR_ERRORS, 400, 401, 403, 404)})
+                              **_errors(OPERATOR_ERRORS, 400, 401, 403, 404, 412)})
     def patch(self, request, pk: int):
         return self._update(request, pk, partial=True)
 
     def _update(self, request, pk: int, *, partial: bool) -> Response:
-        definition = _definition(pk)
-        serializer = io.CouponDefinitionInputSerializer(definition, data=request.data,
-                                                        partial=partial)
-        serializer.is_valid(raise_exception=True)
-        try:
-            coupon_definition_save(definition, **serializer.validated_data)
-        except DefinitionInvalid as exc:
-            raise _invalid(exc) from exc
-        return Response(io.CouponDefinitionOutputSerializer(_definition(pk)).data)
+        with transaction.atomic():
+            definition = _definition(pk, for_update=True)
+            refuse_if_changed_since_read(request, definition.updated_at, _(
+                "The coupon definition was changed since you read it (by someone else, or in "
+                "another tab); nothing was saved. Read it again and redo your change."))
+            serializer = io.CouponDefinitionInputSerializer(definition, data=request.data,
+                                                            partial=partial)
+            serializer.is_valid(raise_exception=True)
+            try:
+                coupon_definition_save(definition, **serializer.validated_data)
+            except DefinitionInvalid as exc:
+                raise _invalid(exc) from exc
+        return with_etag(Response(io.CouponDefinitionOutputSerializer(_definition(pk)).data))
 
     @extend_schema(operation_id="coupon_definitions_destroy", tags=TAGS,
                    summary="Delete a coupon definition",

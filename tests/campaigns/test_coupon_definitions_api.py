@@ -226,6 +226,47 @@ def test_delete_after_codes_were_issued_is_409(operator):
     assert CouponDefinition.objects.exists()
 
 
+def test_a_change_from_a_stale_copy_is_refused_and_writes_nothing(operator):
+    url = f"{URL}{operator.post(URL, percent(), format='json').json()['id']}/"
+    read = operator.get(url)
+    assert read["ETag"] == f'"{read.json()["updated_at"]}"'
+    first = operator.patch(url, {"value": "20"}, format="json", HTTP_IF_MATCH=read["ETag"])
+    assert first.status_code == 200, first.content
+    assert first["ETag"] != read["ETag"]
+
+    # A second manager, still on the first read, saves over it.
+    stale = operator.patch(url, {"value": "10"}, format="json", HTTP_IF_MATCH=read["ETag"])
+
+    assert stale.status_code == 412
+    assert stale.json()["code"] == "changed_elsewhere"
+    assert "changed since you read it" in stale.json()["message"]
+    assert CouponDefinition.objects.get().value == Decimal("20.00")
+    again = operator.put(url, percent(value="10"), format="json", HTTP_IF_MATCH=first["ETag"])
+    assert again.status_code == 200, again.content
+    assert again.json()["value"] == "10.00"
+
+
+def test_a_change_without_if_match_is_applied(operator):
+    url = f"{URL}{operator.post(URL, percent(), format='json').json()['id']}/"
+
+    assert operator.patch(url, {"value": "25"}, format="json").status_code == 200
+    assert CouponDefinition.objects.get().value == Decimal("25.00")
+
+
+def test_a_redeem_against_the_budget_does_not_move_the_version(operator, api):
+    created = operator.post(URL, percent(shared_code="SPRING", max_discount_total="500"),
+                            format="json").json()
+    url = f"{URL}{created['id']}/"
+    read = operator.get(url)
+
+    redeemed = api.post(REDEEM, redeem_body("SPRING"), format="json")
+
+    assert redeemed.status_code == 200, redeemed.content
+    assert CouponDefinition.objects.get().discount_total == Decimal("15.00")
+    assert operator.patch(url, {"name": "Spring"}, format="json",
+                          HTTP_IF_MATCH=read["ETag"]).status_code == 200
+
+
 # --- codes ----------------------------------------------------------------------------------
 
 def test_codes_are_listed_with_their_status(operator, api):

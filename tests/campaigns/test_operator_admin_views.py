@@ -270,6 +270,23 @@ def test_a_definition_s_codes_are_paged_by_id_newest_first(viewer):
     assert re.findall(r"<code>(CODE[^<]+)<", back) == re.findall(r"<code>(CODE[^<]+)<", first)
 
 
+def test_a_save_over_a_newer_version_of_the_definition_is_refused(manager):
+    definition = CouponDefinitionFactory(name="Welcome")
+    page = text(manager.get(reverse("coupon-edit", args=[definition.pk])))
+    [read_at] = re.findall(r'<input type="hidden" name="read_at" value="([^"]+)"', page)
+    saved = manager.post(reverse("coupon-edit", args=[definition.pk]),
+                         {**COUPON, "name": "Mine", "read_at": read_at})
+    assert saved.status_code == 302  # saved from the version it read
+
+    stale = manager.post(reverse("coupon-edit", args=[definition.pk]),
+                         {**COUPON, "name": "Theirs", "read_at": read_at})
+
+    assert stale.status_code == 400
+    assert "this coupon definition was changed elsewhere" in text(stale)
+    assert "Theirs" in text(stale)  # what they typed is still on the page to copy
+    assert CouponDefinition.objects.get(pk=definition.pk).name == "Mine"
+
+
 def test_a_manager_deletes_an_unused_coupon_definition(manager):
     definition = CouponDefinitionFactory(name="Spring sale")
     page = text(manager.get(reverse("coupon-detail", args=[definition.pk])))
