@@ -2,7 +2,8 @@
 lifecycle stage), computed set-based in SQL.
 
 `metrics_recompute_all` recomputes every customer in one transaction: one pass over the orders
-into a temporary table, the score thresholds and high marks from it, then the lifecycle change
+into a scratch table (with many orders, customer-id ranges aggregated by parallel workers a
+range each), the score thresholds and high marks from it, then the lifecycle change
 log and the metrics rows written from it (unchanged rows are not rewritten; into an empty
 metrics table, the first run inserts every row straight from the computed ones, and at scale
 builds the two tables' indexes and foreign keys after the rows: customers.services.bulk).

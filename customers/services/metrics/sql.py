@@ -4,9 +4,9 @@
 customer, beside what the stored row holds), the thresholds and score counts over them,
 `changed()` (scored and classed rows that differ from the stored ones), then the change log,
 the update and the insert. The full recompute materialises `rows()` and `changed()` in
-temporary tables; the per-customer refresh restricts `rows()` to some ids and reads both as
-subqueries (no temporary table, so frequent refreshes leave no catalog churn on PostgreSQL).
-It is the same text either way.
+scratch tables of its transaction (create_temp); the per-customer refresh restricts `rows()`
+to some ids and reads both as subqueries (no table, so frequent refreshes leave no catalog
+churn on PostgreSQL). It is the same text either way.
 
 Values are always bound (named parameters); what is interpolated is table names from the
 models, enum values, and integers generated here.
