@@ -365,6 +365,7 @@ class WebhookEndpoint(models.Model):
     secret = models.CharField(_("signing secret"), max_length=128)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)  # the version an editor read
 
     class Meta:
         verbose_name = _("webhook endpoint")

@@ -115,7 +115,7 @@ class WebhookEndpointInputSerializer(UniqueNameMixin, StrictSerializer):
 class WebhookEndpointOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = WebhookEndpoint
-        fields = ["id", "name", "url", "is_active", "created_at"]
+        fields = ["id", "name", "url", "is_active", "created_at", "updated_at"]
         read_only_fields = fields
 
 

@@ -5,6 +5,7 @@ preview and a test send, and webhook endpoints. Storefront API (Bearer storefron
 offers a customer can see. Errors use the storefront API's format (customers/api/errors.py),
 `field` naming the bad part (`body`, `translations.zh-hans.subject`)."""
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -28,7 +29,15 @@ from campaigns.services.messages import (
 from customers.api.serializers import ErrorOutputSerializer
 from customers.models import Customer
 from customers.roles import Role, reads_and_writes
-from segments.api.base import Conflict, OperatorAPIView, OperatorPagination, valid_data
+from segments.api.base import (
+    IF_MATCH,
+    Conflict,
+    OperatorAPIView,
+    OperatorPagination,
+    refuse_if_changed_since_read,
+    valid_data,
+    with_etag,
+)
 
 TEMPLATE_TAGS = ["message templates"]
 WEBHOOK_TAGS = ["webhook endpoints"]
@@ -43,6 +52,8 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         403: "Signed in, but not a staff user.",
         404: "No such template, endpoint or customer.",
         409: "Still in use by a campaign or by sent messages; the message says where.",
+        412: "Changed since the If-Match version was read: nothing was written; read it "
+             "again.",
     }
     return {code: OpenApiResponse(ErrorOutputSerializer, description=described[code])
             for code in codes}
@@ -53,8 +64,9 @@ def _invalid(exc: Invalid) -> exceptions.ValidationError:
                                        for field, message in exc.problems])
 
 
-def _get(model, pk: int):
-    row = model.objects.filter(pk=pk).first()
+def _get(model, pk: int, *, for_update: bool = False):
+    rows = model.objects.select_for_update() if for_update else model.objects
+    row = rows.filter(pk=pk).first()
     if row is None:
         raise exceptions.NotFound(_("No %(kind)s with id %(id)s.")
                                   % {"kind": model._meta.verbose_name, "id": pk})
@@ -120,33 +132,38 @@ class MessageTemplateDetailView(OperatorAPIView):
                    responses={200: io.MessageTemplateOutputSerializer,
                               **_errors(401, 403, 404)})
     def get(self, request, pk: int):
-        return Response(io.MessageTemplateOutputSerializer(_get(MessageTemplate, pk)).data)
+        return with_etag(Response(
+            io.MessageTemplateOutputSerializer(_get(MessageTemplate, pk)).data))
 
     @extend_schema(operation_id="message_templates_update", tags=TEMPLATE_TAGS,
                    summary="Replace a message template",
-                   request=io.MessageTemplateInputSerializer,
+                   request=io.MessageTemplateInputSerializer, parameters=[IF_MATCH],
                    responses={200: io.MessageTemplateOutputSerializer,
-                              **_errors(400, 401, 403, 404)})
+                              **_errors(400, 401, 403, 404, 412)})
     def put(self, request, pk: int):
         return self._update(request, pk, partial=False)
 
     @extend_schema(operation_id="message_templates_partial_update", tags=TEMPLATE_TAGS,
                    summary="Change some fields of a message template",
-                   request=io.MessageTemplateInputSerializer,
+                   request=io.MessageTemplateInputSerializer, parameters=[IF_MATCH],
                    responses={200: io.MessageTemplateOutputSerializer,
-                              **_errors(400, 401, 403, 404)})
+                              **_errors(400, 401, 403, 404, 412)})
     def patch(self, request, pk: int):
         return self._update(request, pk, partial=True)
 
     def _update(self, request, pk: int, *, partial: bool) -> Response:
-        template = _get(MessageTemplate, pk)
-        data = valid_data(io.MessageTemplateInputSerializer(template, data=request.data,
-                                                        partial=partial))
-        try:
-            template = template_save(template, **data)
-        except Invalid as exc:
-            raise _invalid(exc) from exc
-        return Response(io.MessageTemplateOutputSerializer(template).data)
+        with transaction.atomic():
+            template = _get(MessageTemplate, pk, for_update=True)
+            refuse_if_changed_since_read(request, template.updated_at, _(
+                "The template was changed since you read it (by someone else, or in another "
+                "tab); nothing was saved. Read it again and redo your change."))
+            data = valid_data(io.MessageTemplateInputSerializer(template, data=request.data,
+                                                            partial=partial))
+            try:
+                template = template_save(template, **data)
+            except Invalid as exc:
+                raise _invalid(exc) from exc
+        return with_etag(Response(io.MessageTemplateOutputSerializer(template).data))
 
     @extend_schema(operation_id="message_templates_destroy", tags=TEMPLATE_TAGS,
                    summary="Delete a message template",
@@ -266,31 +283,36 @@ class WebhookEndpointDetailView(OperatorAPIView):
                    responses={200: io.WebhookEndpointOutputSerializer,
                               **_errors(401, 403, 404)})
     def get(self, request, pk: int):
-        return Response(io.WebhookEndpointOutputSerializer(_get(WebhookEndpoint, pk)).data)
+        return with_etag(Response(
+            io.WebhookEndpointOutputSerializer(_get(WebhookEndpoint, pk)).data))
 
     @extend_schema(operation_id="webhook_endpoints_update", tags=WEBHOOK_TAGS,
                    summary="Replace a webhook endpoint",
                    description="Send `secret` to rotate it; it is never shown again.",
-                   request=io.WebhookEndpointInputSerializer,
+                   request=io.WebhookEndpointInputSerializer, parameters=[IF_MATCH],
                    responses={200: io.WebhookEndpointOutputSerializer,
-                              **_errors(400, 401, 403, 404)})
+                              **_errors(400, 401, 403, 404, 412)})
     def put(self, request, pk: int):
         return self._update(request, pk, partial=False)
 
     @extend_schema(operation_id="webhook_endpoints_partial_update", tags=WEBHOOK_TAGS,
                    summary="Change some fields of a webhook endpoint",
-                   request=io.WebhookEndpointInputSerializer,
+                   request=io.WebhookEndpointInputSerializer, parameters=[IF_MATCH],
                    responses={200: io.WebhookEndpointOutputSerializer,
-                              **_errors(400, 401, 403, 404)})
+                              **_errors(400, 401, 403, 404, 412)})
     def patch(self, request, pk: int):
         return self._update(request, pk, partial=True)
 
     def _update(self, request, pk: int, *, partial: bool) -> Response:
-        endpoint = _get(WebhookEndpoint, pk)
-        data = valid_data(io.WebhookEndpointInputSerializer(endpoint, data=request.data,
-                                                        partial=partial))
-        endpoint = webhook_endpoint_save(endpoint, **data)
-        return Response(io.WebhookEndpointOutputSerializer(endpoint).data)
+        with transaction.atomic():
+            endpoint = _get(WebhookEndpoint, pk, for_update=True)
+            refuse_if_changed_since_read(request, endpoint.updated_at, _(
+                "The webhook endpoint was changed since you read it (by someone else, or in "
+                "another tab); nothing was saved. Read it again and redo your change."))
+            data = valid_data(io.WebhookEndpointInputSerializer(endpoint, data=request.data,
+                                                            partial=partial))
+            endpoint = webhook_endpoint_save(endpoint, **data)
+        return with_etag(Response(io.WebhookEndpointOutputSerializer(endpoint).data))
 
     @extend_schema(operation_id="webhook_endpoints_destroy", tags=WEBHOOK_TAGS,
                    summary="Delete a webhook endpoint",

@@ -108,6 +108,24 @@ def test_patch_changes_one_field_and_checks_it(operator):
                                                   "A gift for you, {{ customer.name }}")
 
 
+def test_a_template_change_from_a_stale_copy_is_refused(operator):
+    url = f"{TEMPLATES}{MessageTemplateFactory().pk}/"
+    read = operator.get(url)
+    assert read["ETag"] == f'"{read.json()["updated_at"]}"'
+    first = operator.patch(url, {"body": "<p>Mine</p>"}, format="json",
+                           HTTP_IF_MATCH=read["ETag"])
+    assert first.status_code == 200, first.content
+
+    stale = operator.patch(url, {"body": "<p>Theirs</p>"}, format="json",
+                           HTTP_IF_MATCH=read["ETag"])
+
+    assert stale.status_code == 412
+    assert stale.json()["code"] == "changed_elsewhere"
+    assert MessageTemplate.objects.get().body == "<p>Mine</p>"
+    assert operator.patch(url, {"body": "<p>Theirs</p>"}, format="json",
+                          HTTP_IF_MATCH=first["ETag"]).status_code == 200
+
+
 def test_delete_an_unused_template(operator):
     template = MessageTemplateFactory()
 
@@ -302,6 +320,21 @@ def test_a_secret_can_be_set_and_rotated_but_never_read(operator):
     assert "secret" not in response.json()
     endpoint.refresh_from_db()
     assert endpoint.secret == "a-brand-new-secret-value"
+
+
+def test_an_endpoint_change_from_a_stale_copy_is_refused(operator):
+    url = f"{HOOKS}{WebhookEndpointFactory(name='CRM').pk}/"
+    read = operator.get(url)
+    first = operator.patch(url, {"name": "CRM 2"}, format="json", HTTP_IF_MATCH=read["ETag"])
+    assert first.status_code == 200, first.content
+    assert first["ETag"] != read["ETag"]
+
+    stale = operator.patch(url, {"is_active": False}, format="json",
+                           HTTP_IF_MATCH=read["ETag"])
+
+    assert stale.status_code == 412
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.name, endpoint.is_active) == ("CRM 2", True)
 
 
 def test_an_endpoint_needs_a_url(operator):
