@@ -30,7 +30,7 @@ from campaigns.services.coupons import (
 )
 from customers.models import Customer
 from customers.roles import Role, has_role, role_required
-from customers.versions import is_version
+from customers.versions import changed_since_read
 
 DEFINITIONS_PER_PAGE = 25
 CODES_PER_PAGE = 50
@@ -106,8 +106,9 @@ def _save(form: CouponDefinitionPageForm, definition: CouponDefinition | None
     """Saved through the service; None (the problems added to the form) when refused."""
     changes = {name: form.cleaned_data[name] for name in DEFINITION_FIELDS}
     with transaction.atomic():
-        if definition is not None and _changed_since_read(definition,
-                                                          form.cleaned_data["read_at"]):
+        read_at = form.cleaned_data["read_at"]
+        if definition is not None and changed_since_read(CouponDefinition, definition.pk,
+                                                         read_at):
             form.add_error(None, _(
                 "Not saved: this coupon definition was changed elsewhere (another operator "
                 "or tab) since you opened it. Reload the page to see that version, then redo "
@@ -119,16 +120,6 @@ def _save(form: CouponDefinitionPageForm, definition: CouponDefinition | None
             for field, message in exc.problems.items():
                 form.add_error(field if field in form.fields else None, message)
             return None
-
-
-def _changed_since_read(definition: CouponDefinition, read_at: str) -> bool:
-    """Whether the definition changed since the page read it (its row locked until the save
-    commits). A form without the version (an older page) saves as before."""
-    if not read_at:
-        return False
-    current = CouponDefinition.objects.select_for_update().values_list(
-        "updated_at", flat=True).get(pk=definition.pk)
-    return not is_version(read_at, current)
 
 
 def _edit(request, definition: CouponDefinition | None) -> HttpResponse:

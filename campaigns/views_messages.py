@@ -35,7 +35,7 @@ from campaigns.services.messages import (
 )
 from customers.models import Customer
 from customers.roles import Role, has_role, role_required
-from customers.versions import is_version
+from customers.versions import changed_since_read
 
 TEMPLATES_PER_PAGE = 25
 ENDPOINTS_PER_PAGE = 25
@@ -89,7 +89,8 @@ def _save(form: MessageTemplateForm, template: MessageTemplate | None
           ) -> MessageTemplate | None:
     fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
     with transaction.atomic():
-        if template is not None and _changed_since_read(template, form.cleaned_data["read_at"]):
+        read_at = form.cleaned_data["read_at"]
+        if template is not None and changed_since_read(MessageTemplate, template.pk, read_at):
             form.add_error(None, _(
                 "Not saved: this template was changed elsewhere (another operator or tab) "
                 "since you opened it. Reload the page to see that version, then redo your "
@@ -101,16 +102,6 @@ def _save(form: MessageTemplateForm, template: MessageTemplate | None
             for field, message in exc.problems:
                 form.add_error(field if field in form.fields else None, message)
             return None
-
-
-def _changed_since_read(template: MessageTemplate, read_at: str) -> bool:
-    """Whether the template changed since the editor read it (its row locked until the save
-    commits). A form without the version (an older page) saves as before."""
-    if not read_at:
-        return False
-    current = MessageTemplate.objects.select_for_update().values_list(
-        "updated_at", flat=True).get(pk=template.pk)
-    return not is_version(read_at, current)
 
 
 @role_required(Role.VIEWER)
