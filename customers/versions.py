@@ -1,7 +1,7 @@
 """Optimistic concurrency for the operator editors (the canvas, the segment builder, the
-template editor, the coupon definition form) and the operator API: the version an editor read is the object's `updated_at` in ISO 8601 (an
-ETag in the API, quoted); a save naming an older version is refused, never applied over a
-newer change."""
+template editor, the coupon definition form) and the operator API: the version an editor
+read is the object's `updated_at` in ISO 8601 (an ETag in the API, quoted); a save naming
+an older version is refused, never applied over a newer change."""
 
 import datetime
 
