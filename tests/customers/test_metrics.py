@@ -291,6 +291,31 @@ def test_a_recompute_split_into_id_ranges_gives_the_same_metrics(population, mon
         ("ben", "dormant"), ("dan", "dormant"), ("finn", "churned")}
 
 
+@pytest.mark.postgres
+def test_a_role_that_may_not_create_tables_recomputes_in_a_temporary_table(population,
+                                                                          monkeypatch):
+    """The computed rows go to an unlogged table only where the role may create one."""
+    _split_always(monkeypatch, parts=3)
+    role = f"metrics_no_create_{connection.settings_dict['NAME']}"[:63]
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role} NOLOGIN")
+        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+        cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public "
+                       f"TO {role}")
+        cursor.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        cursor.execute(f"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {role}")
+        cursor.execute(f"SET LOCAL ROLE {role}")
+        cursor.execute("SELECT has_schema_privilege(current_schema(), 'CREATE')")
+        assert cursor.fetchone() == (False,)
+
+        metrics_recompute_all(cutoff=C)
+        metrics_recompute_all(cutoff=C + DAY)
+
+        cursor.execute("RESET ROLE")
+    assert {k: (m.r_score, m.f_score, m.m_score, m.rfm_class) for k, m in _metrics().items()} \
+        == SCORES
+
+
 def test_lifecycle_stages_follow_the_boundaries(population):
     metrics_recompute_all(cutoff=C)
 

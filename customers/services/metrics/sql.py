@@ -154,6 +154,7 @@ class MetricsSql:
             self.params["ids"] = _ids_param(self.customer_ids, self.vendor)
         self.high_from: dict[str, int] = {}
         self.parts = 0  # id ranges of the full recompute's aggregation (bind_parts)
+        self.unlogged_calc = False  # the computed rows in an unlogged table (create_temp)
 
     # --- per-customer aggregates and lifecycle stage ----------------------------------------
 
@@ -257,12 +258,12 @@ class MetricsSql:
         return self._relation(CHANGED_TABLE, self.changed(), "changed")
 
     def create_temp(self, table: str) -> list[str]:
-        """The computed rows go to an unlogged table on PostgreSQL, not a temporary one:
-        parallel workers can read it (the thresholds and the comparison each read a
-        million rows). It is created and dropped in the recompute's transaction, so
+        """The computed rows go to an unlogged table where `unlogged_calc` says so, not a
+        temporary one: parallel workers can read it (the thresholds and the comparison each
+        read a million rows). It is created and dropped in the recompute's transaction, so
         nobody else ever sees it, and it is gone if the transaction fails."""
         select = {CALC_TABLE: self.rows, CHANGED_TABLE: self.changed}[table]()
-        kind = "UNLOGGED" if table == CALC_TABLE and self.vendor == "postgresql" else "TEMPORARY"
+        kind = "UNLOGGED" if table == CALC_TABLE and self.unlogged_calc else "TEMPORARY"
         return [f"DROP TABLE IF EXISTS {table}", f"CREATE {kind} TABLE {table} AS {select}"]
 
     def drop_temp(self) -> list[str]:
