@@ -281,6 +281,38 @@ def test_file_that_is_not_utf8_is_an_error(run, write_csv):
         run("customers", path)
 
 
+@pytest.mark.postgres
+def test_a_role_that_may_not_create_tables_is_told_so_and_nothing_is_written(
+    transactional_db, tmp_path, write_csv, monkeypatch
+):
+    from django.db import connection
+
+    from customers.services.csv_import import prepare
+
+    role = f"csv_no_create_{connection.settings_dict['NAME']}"[:63]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP ROLE IF EXISTS {role}")  # left by an interrupted run
+        cursor.execute(f"CREATE ROLE {role} NOLOGIN")
+        cursor.execute(f"REVOKE CREATE ON SCHEMA public FROM {role}")
+    connect = prepare.connect
+
+    def connect_as_role():
+        conn = connect()
+        conn.execute(f"SET ROLE {role}")
+        return conn
+
+    monkeypatch.setattr(prepare, "connect", connect_as_role)
+    try:
+        with pytest.raises(CommandError, match="may not create tables in schema public"):
+            call_command("import_csv", "customers",
+                         str(write_csv("external_id,name\nc1,Ada\n")), stdout=io.StringIO())
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP OWNED BY {role}")
+            cursor.execute(f"DROP ROLE {role}")
+    assert not Customer.objects.exists()
+
+
 # --- CSV details ---------------------------------------------------------------------------
 
 def test_byte_order_mark_is_ignored(db, write_csv):

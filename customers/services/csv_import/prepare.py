@@ -98,6 +98,7 @@ class Preparer:
         self.params = checks.params(zone, now)
         self.conn = connect()
         self.tables: list[str] = []
+        self._refuse_without_the_right_to_create_tables()
         self._drop_abandoned()
         self._create_tables()
         self.check_sql = self._check_sql()
@@ -113,6 +114,19 @@ class Preparer:
             pass
         finally:
             self.conn.close()
+
+    def _refuse_without_the_right_to_create_tables(self) -> None:
+        """The chunks are staged and handed over in tables of the import's own: a role that
+        may not create any is told so before anything is read or written."""
+        [(schema, may_create)] = self.conn.execute(
+            "SELECT current_schema(), "
+            "coalesce(has_schema_privilege(current_schema(), 'CREATE'), false)").fetchall()
+        if not may_create:
+            self.conn.close()
+            raise CsvImportError(
+                f"the database role may not create tables in schema {schema}, where the "
+                "import stages each chunk: grant it CREATE on that schema, or import as the "
+                "role that runs the migrations")
 
     def _drop_abandoned(self) -> None:
         """Hand-over tables of imports whose process died."""
