@@ -18,21 +18,30 @@ from campaigns.models import (
 )
 from campaigns.services.coupons import DEFINITION_FIELDS, definition_problems, definition_values
 from campaigns.services.rendering import template_problems
+from customers.versions import changed_since_read
 
 
-class MessageTemplateForm(forms.ModelForm):
-    # The version the editor was opened on (the template's updated_at): a save over a newer
-    # one is refused (campaigns.views_messages).
-    read_at = forms.CharField(widget=forms.HiddenInput, required=False)
-
-    class Meta:
-        model = MessageTemplate
-        fields = ["name", "channel", "subject", "body", "translations"]
+class ReadVersionMixin:
+    """For the form of an editor page: a hidden `read_at` with the version the page was
+    opened on (the object's updated_at), so that a save over a newer one can be refused."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["read_at"] = forms.CharField(widget=forms.HiddenInput, required=False)
         if self.instance.pk:
             self.fields["read_at"].initial = self.instance.updated_at.isoformat()
+
+    def changed_elsewhere(self) -> bool:
+        """Whether another save came in since the page was read; call it in the save's
+        transaction (the row stays locked until it ends)."""
+        return self.instance.pk is not None and changed_since_read(
+            type(self.instance), self.instance.pk, self.cleaned_data["read_at"])
+
+
+class MessageTemplateForm(ReadVersionMixin, forms.ModelForm):
+    class Meta:
+        model = MessageTemplate
+        fields = ["name", "channel", "subject", "body", "translations"]
 
     def clean(self):
         data = super().clean()
@@ -110,13 +119,9 @@ def _moment_input() -> forms.DateTimeInput:
     return forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
-class CouponDefinitionPageForm(CouponDefinitionForm):
+class CouponDefinitionPageForm(ReadVersionMixin, CouponDefinitionForm):
     """The coupon page's form: the admin's checks, the browser's date-time pickers, the
     fields in the admin's groups."""
-
-    # The version the page was opened on: a save over a newer one is refused
-    # (campaigns.views_coupons).
-    read_at = forms.CharField(widget=forms.HiddenInput, required=False)
 
     SECTIONS = (
         (_("Discount"), ("name", "kind", "value", "currency", "min_order_amount",
@@ -140,11 +145,6 @@ class CouponDefinitionPageForm(CouponDefinitionForm):
             "max_discount_total": _("Total discount granted at most, across all codes."),
             "code_prefix": _("Up to 8 letters and digits before generated codes."),
         }
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.fields["read_at"].initial = self.instance.updated_at.isoformat()
 
     def sections(self):
         return [(title, [self[name] for name in names]) for title, names in self.SECTIONS]

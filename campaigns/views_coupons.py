@@ -30,7 +30,6 @@ from campaigns.services.coupons import (
 )
 from customers.models import Customer
 from customers.roles import Role, has_role, role_required
-from customers.versions import changed_since_read
 
 DEFINITIONS_PER_PAGE = 25
 CODES_PER_PAGE = 50
@@ -106,9 +105,7 @@ def _save(form: CouponDefinitionPageForm, definition: CouponDefinition | None
     """Saved through the service; None (the problems added to the form) when refused."""
     changes = {name: form.cleaned_data[name] for name in DEFINITION_FIELDS}
     with transaction.atomic():
-        read_at = form.cleaned_data["read_at"]
-        if definition is not None and changed_since_read(CouponDefinition, definition.pk,
-                                                         read_at):
+        if form.changed_elsewhere():
             form.add_error(None, _(
                 "Not saved: this coupon definition was changed elsewhere (another operator "
                 "or tab) since you opened it. Reload the page to see that version, then redo "

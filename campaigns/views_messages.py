@@ -35,7 +35,6 @@ from campaigns.services.messages import (
 )
 from customers.models import Customer
 from customers.roles import Role, has_role, role_required
-from customers.versions import changed_since_read
 
 TEMPLATES_PER_PAGE = 25
 ENDPOINTS_PER_PAGE = 25
@@ -89,8 +88,7 @@ def _save(form: MessageTemplateForm, template: MessageTemplate | None
           ) -> MessageTemplate | None:
     fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
     with transaction.atomic():
-        read_at = form.cleaned_data["read_at"]
-        if template is not None and changed_since_read(MessageTemplate, template.pk, read_at):
+        if form.changed_elsewhere():
             form.add_error(None, _(
                 "Not saved: this template was changed elsewhere (another operator or tab) "
                 "since you opened it. Reload the page to see that version, then redo your "

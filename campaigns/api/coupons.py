@@ -6,7 +6,6 @@ customers.api): validate and redeem a code. Errors use customers/api/errors.py's
 refused redeem is a 409 whose `code` is the reason.
 """
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -36,7 +35,7 @@ from segments.api.base import (
     Conflict,
     OperatorAPIView,
     OperatorPagination,
-    refuse_if_changed_since_read,
+    changing_as_read,
     with_etag,
 )
 
@@ -150,11 +149,7 @@ class CouponDefinitionDetailView(OperatorAPIView):
         return self._update(request, pk, partial=True)
 
     def _update(self, request, pk: int, *, partial: bool) -> Response:
-        with transaction.atomic():
-            definition = _definition(pk, for_update=True)
-            refuse_if_changed_since_read(request, definition.updated_at, _(
-                "The coupon definition was changed since you read it (by someone else, or in "
-                "another tab); nothing was saved. Read it again and redo your change."))
+        with changing_as_read(request, lambda: _definition(pk, for_update=True)) as definition:
             serializer = io.CouponDefinitionInputSerializer(definition, data=request.data,
                                                             partial=partial)
             serializer.is_valid(raise_exception=True)

@@ -5,7 +5,6 @@ preview and a test send, and webhook endpoints. Storefront API (Bearer storefron
 offers a customer can see. Errors use the storefront API's format (customers/api/errors.py),
 `field` naming the bad part (`body`, `translations.zh-hans.subject`)."""
 
-from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -34,7 +33,7 @@ from segments.api.base import (
     Conflict,
     OperatorAPIView,
     OperatorPagination,
-    refuse_if_changed_since_read,
+    changing_as_read,
     valid_data,
     with_etag,
 )
@@ -152,11 +151,8 @@ class MessageTemplateDetailView(OperatorAPIView):
         return self._update(request, pk, partial=True)
 
     def _update(self, request, pk: int, *, partial: bool) -> Response:
-        with transaction.atomic():
-            template = _get(MessageTemplate, pk, for_update=True)
-            refuse_if_changed_since_read(request, template.updated_at, _(
-                "The template was changed since you read it (by someone else, or in another "
-                "tab); nothing was saved. Read it again and redo your change."))
+        with changing_as_read(
+                request, lambda: _get(MessageTemplate, pk, for_update=True)) as template:
             data = valid_data(io.MessageTemplateInputSerializer(template, data=request.data,
                                                             partial=partial))
             try:
@@ -304,11 +300,8 @@ class WebhookEndpointDetailView(OperatorAPIView):
         return self._update(request, pk, partial=True)
 
     def _update(self, request, pk: int, *, partial: bool) -> Response:
-        with transaction.atomic():
-            endpoint = _get(WebhookEndpoint, pk, for_update=True)
-            refuse_if_changed_since_read(request, endpoint.updated_at, _(
-                "The webhook endpoint was changed since you read it (by someone else, or in "
-                "another tab); nothing was saved. Read it again and redo your change."))
+        with changing_as_read(
+                request, lambda: _get(WebhookEndpoint, pk, for_update=True)) as endpoint:
             data = valid_data(io.WebhookEndpointInputSerializer(endpoint, data=request.data,
                                                             partial=partial))
             endpoint = webhook_endpoint_save(endpoint, **data)

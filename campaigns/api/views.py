@@ -2,7 +2,6 @@
 operator token only, errors in the storefront API's format with `field` naming the bad part
 of a graph (`graph.nodes[wait-1].config.days`)."""
 
-from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,8 +28,8 @@ from segments.api.base import (
     Conflict,
     OperatorAPIView,
     OperatorPagination,
+    changing_as_read,
     error_responses,
-    refuse_if_changed_since_read,
     valid_data,
     with_etag,
 )
@@ -113,11 +112,7 @@ class CampaignDetailView(OperatorAPIView):
         return self._update(request, pk, partial=True)
 
     def _update(self, request, pk: int, *, partial: bool) -> Response:
-        with transaction.atomic():
-            campaign = _campaign(pk, for_update=True)
-            refuse_if_changed_since_read(request, campaign.updated_at, _(
-                "The campaign was changed since you read it (by someone else, or in another "
-                "tab); nothing was saved. Read it again and redo your change."))
+        with changing_as_read(request, lambda: _campaign(pk, for_update=True)) as campaign:
             data = valid_data(out.CampaignInputSerializer(campaign, data=request.data,
                                                           partial=partial))
             try:

@@ -2,8 +2,11 @@
 session or operator token, JSON only, page-number pagination, a 409 for requests the current
 state refuses, and the documented error responses."""
 
-import datetime
+import contextlib
+from collections.abc import Callable
 
+from django.db import models, transaction
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -52,15 +55,22 @@ def with_etag(response):
     return response
 
 
-def refuse_if_changed_since_read(request, updated_at: datetime.datetime, message: str) -> None:
-    """412 with `message` when the request's If-Match names no read of this version (two
-    operators on one object would otherwise undo each other's work without a word). Call it
-    with the object's row locked."""
-    header = request.headers.get("If-Match")
-    if header is None or header.strip() == "*":
-        return
-    if not any(is_version(tag, updated_at) for tag in header.split(",")):
-        raise PreconditionFailed(message)
+@contextlib.contextmanager
+def changing_as_read(request, read_locked: Callable[[], models.Model]):
+    """The transaction of a write of one object: `read_locked()` reads its row locked until
+    the end, then a 412 (nothing written) when the request's If-Match names no read of that
+    version; two operators on one object would otherwise undo each other's work without a
+    word. Yields the row."""
+    with transaction.atomic():
+        row = read_locked()
+        header = request.headers.get("If-Match")
+        if header is not None and header.strip() != "*" and not any(
+                is_version(tag, row.updated_at) for tag in header.split(",")):
+            raise PreconditionFailed(_(
+                "The %(kind)s was changed since you read it (by someone else, or in another "
+                "tab); nothing was saved. Read it again and redo your change.")
+                % {"kind": row._meta.verbose_name})
+        yield row
 
 
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:

@@ -3,7 +3,6 @@ operator token only (segments.api.auth). Each view validates its input, calls on
 selector, and shapes the answer; errors use the storefront API's format
 (customers/api/errors.py) with `field` naming the bad part, e.g. `rule.and[1].==`."""
 
-from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
@@ -19,8 +18,8 @@ from segments.api.base import (
     Conflict,
     OperatorAPIView,
     OperatorPagination,
+    changing_as_read,
     error_responses,
-    refuse_if_changed_since_read,
     valid_data,
     with_etag,
 )
@@ -110,11 +109,7 @@ class SegmentDetailView(OperatorAPIView):
         return self._update(request, pk, partial=True)
 
     def _update(self, request, pk: int, *, partial: bool) -> Response:
-        with transaction.atomic():
-            segment = _segment(pk, for_update=True)
-            refuse_if_changed_since_read(request, segment.updated_at, _(
-                "The segment was changed since you read it (by someone else, or in another "
-                "tab); nothing was saved. Read it again and redo your change."))
+        with changing_as_read(request, lambda: _segment(pk, for_update=True)) as segment:
             data = valid_data(out.SegmentInputSerializer(segment, data=request.data,
                                                          partial=partial))
             try:
