@@ -71,8 +71,8 @@ SELECT %(campaign)s, 'mail', m.customer_id, 'email', %(template)s, 'queued', '',
 FROM segments_segmentmembership m WHERE m.segment_id = %(segment)s
 """
 TEMPLATE_SUBJECT = "{{ customer.name }}, a gift for you"
-TEMPLATE_BODY = ("<p>Hello {{ customer.name }},</p><p>Here is {{ coupon.discount }} off your "
-                 "next order with code <b>{{ coupon.code }}</b>, valid until "
+TEMPLATE_BODY = ("<p>Hello {{ customer.name }},</p><p>Here is {{ coupon.discount }} your next "
+                 "order with code <b>{{ coupon.code }}</b>, valid until "
                  "{{ coupon.expires_at|date:'j M Y' }}.</p>"
                  "<p><a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p>")
 

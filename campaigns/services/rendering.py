@@ -51,6 +51,7 @@ from campaigns.channels import CHANNELS, ChannelType
 from campaigns.flows.lookups import zone
 from campaigns.models import Coupon
 from campaigns.services.coupons import display_code
+from campaigns.services.flat_templates import FlatTemplate, Values
 from campaigns.services.unsubscribe import PREVIEW_LINK, unsubscribe_prefix
 from customers.models import Customer
 
@@ -72,28 +73,15 @@ HTML_ENGINE = _engine(autoescape=True)
 TEXT_ENGINE = _engine(autoescape=False)
 
 
-class Values(dict):
-    """A dict a template reads by key but whose methods that change it it cannot call
-    (Django calls a method it finds by name unless it is marked alters_data)."""
-
-    __slots__ = ()
-
-    def __missing__(self, key):
-        # A missing variable renders empty: answered here, the template engine never falls
-        # back to attribute lookup (which would find dict methods) or to dir() (slow).
-        return ""
-
-    def _refused(self, *args, **kwargs):
-        raise TypeError("read-only")
-
-    _refused.alters_data = True
-    clear = pop = popitem = setdefault = update = __setitem__ = __delitem__ = _refused
+# Values a template cannot change: returned by readonly() as they are, with one type check.
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), decimal.Decimal, datetime.date,
+                        datetime.datetime, Values})
 
 
 def readonly(value: Any) -> Any:
     """Nested dicts and lists as Values and tuples (a list's pop/sort would change it)."""
-    if isinstance(value, Values):
-        return value  # made by readonly(): read-only all the way down
+    if type(value) in _IMMUTABLE:
+        return value  # a Values was made by readonly(): read-only all the way down
     if isinstance(value, dict):
         return Values({key: readonly(item) for key, item in value.items()})
     if isinstance(value, list | tuple):
@@ -304,8 +292,9 @@ def compile_template(channel: ChannelType, subject: str, body: str,
                      language: str = "") -> Compiled:
     """TemplateSyntaxError names the problem (and its line)."""
     body_engine = HTML_ENGINE if channel.html else TEXT_ENGINE
-    return Compiled(channel, language, TEXT_ENGINE.from_string(subject),
-                    body_engine.from_string(_unsubscribe_footer(channel, body, language)))
+    return Compiled(channel, language, FlatTemplate(subject, engine=TEXT_ENGINE),
+                    FlatTemplate(_unsubscribe_footer(channel, body, language),
+                                 engine=body_engine))
 
 
 @functools.lru_cache(maxsize=512)
