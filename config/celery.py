@@ -8,12 +8,26 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("retentio")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+# A worker keeps its database connection from task to task as a web process does between
+# requests (CONN_MAX_AGE, health checks, closed once broken); Celery's own closing is spaced
+# out by CELERY_DB_REUSE_MAX (config/settings.py).
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(sender=None, **kwargs) -> None:
+    if getattr(sender.request, "is_eager", False):
+        return  # inside the caller's own transaction (tests run tasks eagerly)
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 app.conf.beat_schedule = {
     # RFM quintiles, recency and lifecycle stages drift with the calendar even when no order

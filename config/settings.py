@@ -145,6 +145,11 @@ CELERY_RESULT_EXTENDED = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery closes every database connection around every task unless told to reuse it: each
+# runner or dispatcher batch then paid for a new PostgreSQL session (a backend started, its
+# catalog caches filled again). It closes them every this many tasks instead; between, the
+# connection follows Django's rules (config/celery.py).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = env("TIME_ZONE", default="UTC")
 
