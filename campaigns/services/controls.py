@@ -182,16 +182,21 @@ class _Ledger:
 
     def outranked(self, candidate: Candidate, tz: zoneinfo.ZoneInfo,
                   now: datetime.datetime) -> bool:
+        touches = self.by_customer.get(candidate.customer_id)
+        if not touches:  # most customers: no local date to work out
+            return False
         today = now.astimezone(tz).date()
         return any(t.campaign_id is not None and t.campaign_id != candidate.campaign_id
                    and t.priority > candidate.priority and t.at.astimezone(tz).date() == today
-                   for t in self.by_customer[candidate.customer_id])
+                   for t in touches)
 
     def capped(self, candidate: Candidate, rules: Rules, now: datetime.datetime) -> bool:
+        touches = self.by_customer.get(candidate.customer_id)
+        if not touches:
+            return False
         caps = [(rules.cap_messages, rules.cap_days, None)]
         if candidate.channel in rules.channel_caps:
             caps.append((*rules.channel_caps[candidate.channel], candidate.channel))
-        touches = self.by_customer[candidate.customer_id]
         for limit, days, channel in caps:
             if not limit:
                 continue
