@@ -205,20 +205,28 @@ def webhook_list(request):
                   {"form": form, "page": page, "created": created}, status=status)
 
 
+def _removed(request, name: str, delete, deleted: str) -> bool:
+    """Run `delete()`; tell the operator it was deleted, or why it was kept. Whether it went."""
+    try:
+        delete()
+    except InUse as exc:
+        messages.error(request, _("“%(name)s” was not deleted: %(reason)s.")
+                       % {"name": name, "reason": exc})
+        return False
+    messages.success(request, deleted)
+    return True
+
+
 @role_required(Role.MARKETER)
 @require_POST
 def template_remove(request, pk: int):
     """Delete a template no campaign refers to and no message was sent with (the API's rule);
     otherwise say why and keep it."""
     template = get_object_or_404(MessageTemplate, pk=pk)
-    try:
-        template_delete(template)
-    except InUse as exc:
-        messages.error(request, _("“%(name)s” was not deleted: %(reason)s.")
-                       % {"name": template.name, "reason": exc})
-        return redirect("template-edit", pk=pk)
-    messages.success(request, _("Template “%(name)s” deleted.") % {"name": template.name})
-    return redirect("template-list")
+    if _removed(request, template.name, lambda: template_delete(template),
+                _("Template “%(name)s” deleted.") % {"name": template.name}):
+        return redirect("template-list")
+    return redirect("template-edit", pk=pk)
 
 
 @role_required(Role.ADMIN)
@@ -227,14 +235,8 @@ def webhook_remove(request, pk: int):
     """Delete an endpoint no campaign calls and no message went to (the API's rule);
     otherwise say why and keep it (deactivating it stops the calls)."""
     endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
-    try:
-        webhook_endpoint_delete(endpoint)
-    except InUse as exc:
-        messages.error(request, _("“%(name)s” was not deleted: %(reason)s.")
-                       % {"name": endpoint.name, "reason": exc})
-    else:
-        messages.success(request, _("Webhook endpoint “%(name)s” deleted.")
-                         % {"name": endpoint.name})
+    _removed(request, endpoint.name, lambda: webhook_endpoint_delete(endpoint),
+             _("Webhook endpoint “%(name)s” deleted.") % {"name": endpoint.name})
     return redirect("webhook-list")
 
 

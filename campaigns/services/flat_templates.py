@@ -32,8 +32,8 @@ PURE_FILTERS = frozenset(defaultfilters.register.filters[name] for name in (
     "floatformat", "yesno", "length", "stringformat", "truncatechars", "truncatewords"))
 # Values remembered by their type and repr: equal is not enough (10:00 UTC == 18:00 in
 # Shanghai, Decimal("1.0") == Decimal("1.00"), 1 == True), the repr tells them apart.
-MEMO_TYPES = frozenset({str, int, float, bool, type(None), decimal.Decimal, datetime.date,
-                        datetime.datetime})
+SCALAR_TYPES = frozenset({str, int, float, bool, type(None), decimal.Decimal, datetime.date,
+                          datetime.datetime})
 MEMO_SIZE = 1024  # rendered values remembered per variable; past that, rendered each time
 _SLOW = object()  # "not a plain lookup: let Django resolve it"
 
@@ -99,7 +99,7 @@ def _remembered(node: VariableNode, lookups: tuple[str, ...]) -> Callable[[Conte
 
     def render(context: Context) -> str:
         value = _value(context, lookups)
-        if value is _SLOW or type(value) not in MEMO_TYPES:
+        if value is _SLOW or type(value) not in SCALAR_TYPES:
             return node.render_annotated(context)
         key = (type(value), repr(value), translation.get_language(), context.autoescape,
                context.use_tz, context.use_l10n)

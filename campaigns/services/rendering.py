@@ -51,7 +51,7 @@ from campaigns.channels import CHANNELS, ChannelType
 from campaigns.flows.lookups import zone
 from campaigns.models import Coupon
 from campaigns.services.coupons import display_code
-from campaigns.services.flat_templates import FlatTemplate, Values
+from campaigns.services.flat_templates import SCALAR_TYPES, FlatTemplate, Values
 from campaigns.services.unsubscribe import PREVIEW_LINK, unsubscribe_prefix
 from customers.models import Customer
 
@@ -74,8 +74,7 @@ TEXT_ENGINE = _engine(autoescape=False)
 
 
 # Values a template cannot change: returned by readonly() as they are, with one type check.
-_IMMUTABLE = frozenset({str, int, float, bool, type(None), decimal.Decimal, datetime.date,
-                        datetime.datetime, Values})
+_IMMUTABLE = SCALAR_TYPES | {Values}
 
 
 def readonly(value: Any) -> Any:

@@ -270,10 +270,16 @@ def test_a_definition_s_codes_are_paged_by_id_newest_first(viewer):
     assert re.findall(r"<code>(CODE[^<]+)<", back) == re.findall(r"<code>(CODE[^<]+)<", first)
 
 
+def read_version(client, url: str) -> str:
+    """The version an editor page says it showed (its hidden read_at)."""
+    [read_at] = re.findall(r'<input type="hidden" name="read_at" value="([^"]+)"',
+                           text(client.get(url)))
+    return read_at
+
+
 def test_a_save_over_a_newer_version_of_the_definition_is_refused(manager):
     definition = CouponDefinitionFactory(name="Welcome")
-    page = text(manager.get(reverse("coupon-edit", args=[definition.pk])))
-    [read_at] = re.findall(r'<input type="hidden" name="read_at" value="([^"]+)"', page)
+    read_at = read_version(manager, reverse("coupon-edit", args=[definition.pk]))
     saved = manager.post(reverse("coupon-edit", args=[definition.pk]),
                          {**COUPON, "name": "Mine", "read_at": read_at})
     assert saved.status_code == 302  # saved from the version it read
@@ -346,8 +352,7 @@ def test_a_template_with_a_syntax_error_is_not_saved(marketer):
 
 def test_a_save_over_another_operators_change_is_refused(marketer):
     template = MessageTemplateFactory(name="Shared")
-    page = text(marketer.get(reverse("template-edit", args=[template.pk])))
-    [read_at] = re.findall(r'<input type="hidden" name="read_at" value="([^"]+)"', page)
+    read_at = read_version(marketer, reverse("template-edit", args=[template.pk]))
     saved = marketer.post(reverse("template-edit", args=[template.pk]),
                           {**TEMPLATE, "name": "Mine", "read_at": read_at})
     assert saved.status_code == 302  # saved from the version it read
