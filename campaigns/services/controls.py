@@ -284,28 +284,28 @@ def touches_load(customer_ids: Iterable[int], *, rules: Rules, now: datetime.dat
                  exclude: Iterable[int] = ()) -> list[Touch]:
     """The customers' messages that count for caps and priority: sent or being sent within
     the look-back, or queued for the next day; never test sends or webhooks. `exclude`: the
-    deliveries being screened themselves."""
+    deliveries being screened themselves (left out by the query: a dispatcher's batch would
+    otherwise read back all of its own rows)."""
     customer_ids = set(customer_ids)
     if not customer_ids:
         return []
     capped = [key for key, channel in CHANNELS.items() if channel.capped]
     customers, ids = _one_of("d.customer_id", customer_ids)
     channels, names = _one_of("d.channel", capped)
+    excluded, skip = _one_of("d.id", set(exclude))
     at = "COALESCE(d.sent_at, d.due_at)"
     field = Delivery._meta.get_field("due_at")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT d.id, d.customer_id, d.channel, d.campaign_id, c.priority, {at}, d.status "
+            f"SELECT d.customer_id, d.channel, d.campaign_id, c.priority, {at}, d.status "
             f"FROM {DELIVERIES} d LEFT JOIN {CAMPAIGNS} c ON c.id = d.campaign_id "
-            f"WHERE {customers} AND NOT d.test AND {channels} "
+            f"WHERE {customers} AND NOT d.test AND {channels} AND NOT ({excluded}) "
             f"AND d.status IN ('sent', 'sending', 'queued') AND {at} >= %s AND {at} < %s",
-            [ids, names, *(field.get_db_prep_value(moment, connection) for moment in
-                           (now - rules.lookback(), now + datetime.timedelta(days=2)))])
+            [ids, names, skip, *(field.get_db_prep_value(moment, connection) for moment in
+                                 (now - rules.lookback(), now + datetime.timedelta(days=2)))])
         rows = cursor.fetchall()
-    skip = set(exclude)
     return [Touch(customer, channel, campaign, priority or 0, _aware(moment), status)
-            for pk, customer, channel, campaign, priority, moment, status in rows
-            if pk not in skip]
+            for customer, channel, campaign, priority, moment, status in rows]
 
 
 def _aware(moment: Any) -> datetime.datetime:

@@ -39,7 +39,7 @@ from django.utils import timezone, translation
 from campaigns.channels import CHANNELS, Outgoing, Result
 from campaigns.models import Campaign, Delivery, MessageTemplate, WebhookEndpoint
 from campaigns.services import controls, rendering
-from campaigns.services.bulk import rows_update
+from campaigns.services.bulk import as_json, rows_update
 from campaigns.services.controls import DEFER, SEND, Candidate, Decision, Reason
 from campaigns.services.unsubscribe import PREVIEW_LINK, unsubscribe_prefix, unsubscribe_url
 
@@ -95,7 +95,7 @@ def deliveries_dispatch(*, now: datetime.datetime | None = None, limit: int = BA
     them. Returns what became of them."""
     now = now or timezone.now()
     with transaction.atomic():
-        claimed, customers = _claim(now, limit, ids)
+        claimed, customers, coupons = _claim(now, limit, ids)
         if not claimed:
             return Dispatched(0, limit=limit)
         _lock_customers([c.customer_id for c in claimed if not c.test])
@@ -105,7 +105,7 @@ def deliveries_dispatch(*, now: datetime.datetime | None = None, limit: int = BA
     sending = [c for c in claimed if decisions[c.id].action == SEND]
     for item in sending:
         item.address = decisions[item.id].address
-    finished = _record(_send(sending, customers, webhooks, now), now)
+    finished = _record(_send(sending, customers, coupons, webhooks, now), now)
     actions = [decision.action for decision in decisions.values()]
     return Dispatched(len(claimed), sent=finished["sent"], skipped=actions.count(controls.SKIP),
                       deferred=actions.count(DEFER),
@@ -115,28 +115,34 @@ def deliveries_dispatch(*, now: datetime.datetime | None = None, limit: int = BA
 
 # --- 1. claim and screen ---------------------------------------------------------------------
 
-# The customer's fields and metrics come with the claim (one query): the controls and the
-# renderer read them from here.
+# The customer's fields and metrics and the coupon come with the claim (one query): the
+# controls and the renderer read them from here.
 CUSTOMER_COLUMNS = [f"customer__{name}" for name in rendering.CUSTOMER_FIELDS] + \
     [f"customer__metrics__{name}" for name in rendering.METRICS_FIELDS]
+COUPON_COLUMNS = [f"coupon__{name}" for name in rendering.COUPON_FIELDS]
 
 
 def _claim(now: datetime.datetime, limit: int, ids: Sequence[int] | None
-           ) -> tuple[list[Claimed], dict[int, dict]]:
+           ) -> tuple[list[Claimed], dict[int, dict], dict[int, dict]]:
     query = (Delivery.objects.select_for_update(skip_locked=True, of=("self",))
              .filter(status=Status.QUEUED, due_at__lte=now)
              .filter(Q(campaign__isnull=True) | Q(campaign__status=Campaign.Status.ACTIVE)))
     if ids is not None:
         query = query.filter(pk__in=list(ids))
-    rows = query.order_by("due_at").values_list(*Claimed.COLUMNS,
-                                                      *CUSTOMER_COLUMNS)[:limit]
-    width, claimed, customers = len(Claimed.COLUMNS), [], {}
+    rows = query.order_by("due_at").values_list(*Claimed.COLUMNS, *CUSTOMER_COLUMNS,
+                                                *COUPON_COLUMNS)[:limit]
+    width, claimed, customers, coupons = len(Claimed.COLUMNS), [], {}, {}
+    customer_end = width + len(CUSTOMER_COLUMNS)
     names = [name.removeprefix("customer__") for name in CUSTOMER_COLUMNS]
     for row in rows:
-        claimed.append(Claimed(*row[:width - 2], row[width - 2] or 0, row[width - 1] or ""))
-        if row[1] is not None and row[1] not in customers:
-            customers[row[1]] = dict(zip(names, row[width:], strict=True))
-    return claimed, customers
+        item = Claimed(*row[:width - 2], row[width - 2] or 0, row[width - 1] or "")
+        claimed.append(item)
+        if item.customer_id is not None and item.customer_id not in customers:
+            customers[item.customer_id] = dict(zip(names, row[width:customer_end], strict=True))
+        if item.coupon_id is not None:
+            coupons[item.coupon_id] = dict(zip(rendering.COUPON_FIELDS, row[customer_end:],
+                                               strict=True))
+    return claimed, customers, coupons
 
 
 def _lock_customers(customer_ids: list[int | None]) -> None:
@@ -239,16 +245,15 @@ class Outcome:
     unsubscribe_url: str = ""
 
 
-def _send(sending: list[Claimed], customers: dict[int, dict], webhooks: dict,
-          now: datetime.datetime) -> list[Outcome]:
+def _send(sending: list[Claimed], customers: dict[int, dict], coupons: dict[int, dict],
+          webhooks: dict, now: datetime.datetime) -> list[Outcome]:
     if not sending:
         return []
     deadline = time.monotonic() + SEND_WINDOW
     batch = _Batch(
         now, customers, webhooks,
         MessageTemplate.objects.in_bulk({c.template_id for c in sending if c.template_id}),
-        rendering.coupon_rows(c.coupon_id for c in sending),
-        unsubscribe_prefix())
+        coupons, unsubscribe_prefix())
     by_channel: dict[str, list[Claimed]] = defaultdict(list)
     for item in sending:
         by_channel[item.channel].append(item)
@@ -377,7 +382,7 @@ def _finish(rows: list[dict[str, Any]]) -> None:
                 f"UPDATE {table} SET {sets}, lease_until = NULL "
                 f"FROM json_to_recordset(%s::json) AS r({record}) "
                 f"WHERE {table}.id = r.id AND {table}.status = 'sending' "
-                f"AND {table}.attempts = r.claimed", [json.dumps(rows, default=str)])
+                f"AND {table}.attempts = r.claimed", [as_json(rows)])
         return
     assignments = ", ".join(f"{name} = %s" for name in FINISH_COLUMNS)
     fields = {name: Delivery._meta.get_field(name) for name in FINISH_COLUMNS}

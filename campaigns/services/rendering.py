@@ -81,10 +81,11 @@ def readonly(value: Any) -> Any:
     """Nested dicts and lists as Values and tuples (a list's pop/sort would change it)."""
     if type(value) in _IMMUTABLE:
         return value  # a Values was made by readonly(): read-only all the way down
-    if isinstance(value, dict):
-        return Values({key: readonly(item) for key, item in value.items()})
+    if isinstance(value, dict):  # scalars inline: most values are, and a call each adds up
+        return Values({key: item if type(item) in _IMMUTABLE else readonly(item)
+                       for key, item in value.items()})
     if isinstance(value, list | tuple):
-        return tuple(readonly(item) for item in value)
+        return tuple(item if type(item) in _IMMUTABLE else readonly(item) for item in value)
     return value
 
 
