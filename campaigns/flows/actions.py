@@ -82,7 +82,7 @@ def _send_message(node_id: str, config: SendMessageConfig, walkers: Sequence[Wal
     from campaigns.services.deliveries import deliveries_queue
 
     deliveries_queue(walkers=walkers, channel=config.channel, template_id=config.template,
-                     webhook_id=config.webhook, node=node_id, now=run.now)
+                     webhook_id=config.webhook, node=node_id, now=run.now, outbox=run.outbox)
     return [Go("next") for _walker in walkers]
 
 
@@ -103,7 +103,7 @@ def _call_webhook(node_id: str, config: CallWebhookConfig, walkers: Sequence[Wal
     from campaigns.services.deliveries import deliveries_queue
 
     deliveries_queue(walkers=walkers, channel="webhook", template_id=None,
-                     webhook_id=config.webhook, node=node_id, now=run.now)
+                     webhook_id=config.webhook, node=node_id, now=run.now, outbox=run.outbox)
     return [Go("next") for _walker in walkers]
 
 

@@ -83,9 +83,12 @@ Outcome = Go | Hold | End
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """What an executor runs against."""
+    """What an executor runs against. `outbox`: where the runner collects the messages it
+    sends itself after its commit (campaigns.services.dispatch.Outbox); None when the
+    dispatcher sends them (the runner inside a caller's transaction, a dry run)."""
 
     now: datetime.datetime
+    outbox: Any = None
 
 
 # execute(node_id, config, walkers, run) -> one outcome per walker, in order.

@@ -10,7 +10,7 @@ SQLite, the embedded default, takes plain parameterised statements.
 
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,14 @@ def _default(value: Any) -> str:
 
 def as_json(rows: list) -> str:
     return orjson.dumps(rows, default=_default).decode()
+
+
+def one_of(column: str, values: Iterable) -> tuple[str, Any]:
+    """SQL `column` in `values`, the values as ONE parameter: a 1,000-id IN list costs ~10 ms
+    of Python quoting and PostgreSQL planning, one array ~0.1 ms."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", list(values)
+    return f"{column} IN (SELECT value FROM json_each(%s))", json.dumps(list(values))
 
 
 def _record(model: type[models.Model], columns: Sequence[str]) -> str:

@@ -100,7 +100,7 @@ def deliveries_dispatch(*, now: datetime.datetime | None = None, limit: int = BA
             return Dispatched(0, limit=limit)
         _lock_customers([c.customer_id for c in claimed if not c.test])
         webhooks = _webhooks(claimed)
-        decisions = _screen(claimed, customers, webhooks, now)
+        decisions = _screen(claimed, customers, webhooks, now, [c.id for c in claimed])
         rows_update(Delivery, [_claim_row(c, decisions[c.id], now) for c in claimed])
     sending = [c for c in claimed if decisions[c.id].action == SEND]
     for item in sending:
@@ -111,6 +111,87 @@ def deliveries_dispatch(*, now: datetime.datetime | None = None, limit: int = BA
                       deferred=actions.count(DEFER),
                       failed=finished["failed"] + actions.count(FAIL),
                       retried=finished["retried"], limit=limit)
+
+
+# --- claimed as they are queued: the runner sends its own ------------------------------------
+
+class Outbox:
+    """The messages a runner's batch queues, claimed for that runner in its own transaction,
+    so that it sends them itself once the batch has committed: no second claim, and one
+    write of each row less.
+
+        rows = outbox.claim(rows, now)    # in the runner's transaction, before the insert
+        outbox.inserted(returned)         # (id, journey_id, status) of the rows inserted
+        ... the runner's transaction commits ...
+        outbox.send(now)                  # render, send and record, as the dispatcher does
+
+    Each row is screened and written as the dispatcher's claim would write it: 'sending'
+    with a lease and its first attempt, skipped with the reason, or deferred (queued, due
+    later). A customer whose lock another transaction holds stays queued for the dispatcher.
+    Exactly once as with the dispatcher: only this runner sends what it claimed; if it dies
+    after the commit, the lease runs out and the sweep queues those messages again, to be
+    sent under the same delivery id."""
+
+    def __init__(self) -> None:
+        self.sending: list[Claimed] = []
+        self.customers: dict[int, dict] = {}
+        self.webhooks: dict[int, WebhookEndpoint] = {}
+        self.started = time.monotonic()  # with the batch, as its `now`: when leases begin
+        self._waiting: dict[int, Claimed] = {}  # journey id -> claimed, until inserted
+
+    def __bool__(self) -> bool:
+        return bool(self.sending)
+
+    def claim(self, rows: list[dict[str, Any]], now: datetime.datetime) -> list[dict[str, Any]]:
+        """The rows (one per journey, as deliveries_queue builds them), claimed where the
+        customer's lock could be taken."""
+        locked = _try_lock_customers({row["customer_id"] for row in rows})
+        mine = [row for row in rows if row["customer_id"] in locked]
+        if not mine:
+            return rows
+        customers = rendering.customer_rows(locked)
+        campaigns = {pk: (priority, name) for pk, priority, name in Campaign.objects.filter(
+            pk__in={row["campaign_id"] for row in mine}).values_list("pk", "priority", "name")}
+        items = [Claimed(row["journey_id"], row["customer_id"], row["channel"],
+                         row["campaign_id"], row["template_id"], row["webhook_id"],
+                         row["coupon_id"], 0, False, "", row["node"],
+                         *campaigns[row["campaign_id"]])
+                 for row in mine]  # keyed by journey until the rows have their ids
+        webhooks = _webhooks(items)
+        decisions = _screen(items, customers, webhooks, now, exclude=())
+        for row, item in zip(mine, items, strict=True):
+            decision = decisions[item.id]
+            row.update({name: value for name, value in _claim_row(item, decision, now).items()
+                        if name != "id"})
+            if decision.action == SEND:
+                item.address = decision.address
+                self._waiting[item.id] = item
+        self.customers.update(customers)
+        self.webhooks.update(webhooks)
+        return rows
+
+    def inserted(self, returned: Sequence[tuple]) -> None:
+        """(id, journey id, ...) of the rows the insert wrote: those claimed for sending get
+        their ids. A row the insert skipped (stored by a batch run before) is not this
+        claim's to send."""
+        for delivery_id, journey_id, *_rest in returned:
+            item = self._waiting.get(journey_id)
+            if item is not None:
+                item.id = delivery_id
+                self.sending.append(item)
+        self._waiting.clear()
+
+    def send(self, now: datetime.datetime) -> Dispatched:
+        """Render, send and record (after the claiming transaction committed), at the
+        batch's `now`. The send window counts from the batch's start, as the leases do."""
+        if not self.sending:
+            return Dispatched(0)
+        coupons = rendering.coupon_rows(c.coupon_id for c in self.sending)
+        window = SEND_WINDOW - (time.monotonic() - self.started)
+        finished = _record(_send(self.sending, self.customers, coupons, self.webhooks, now,
+                                 window), now)
+        return Dispatched(len(self.sending), sent=finished["sent"], failed=finished["failed"],
+                          retried=finished["retried"])
 
 
 # --- 1. claim and screen ---------------------------------------------------------------------
@@ -157,13 +238,29 @@ def _lock_customers(customer_ids: list[int | None]) -> None:
                            [LOCK_NAMESPACE, keys])
 
 
+def _try_lock_customers(customer_ids: set[int]) -> set[int]:
+    """The customers whose lock this transaction holds now (taken here or before), without
+    waiting for any: a runner never waits for a customer's lock, so it cannot deadlock with a
+    dispatcher or another runner."""
+    if connection.vendor != "postgresql":
+        return customer_ids
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT k FROM unnest(%s::int[]) AS k "
+                       "WHERE pg_try_advisory_xact_lock(%s, k)",
+                       [sorted({pk % 2**31 for pk in customer_ids}), LOCK_NAMESPACE])
+        locked = {key for (key,) in cursor.fetchall()}
+    return {pk for pk in customer_ids if pk % 2**31 in locked}
+
+
 def _webhooks(claimed: list[Claimed]) -> dict[int, WebhookEndpoint]:
     ids = {c.webhook_id for c in claimed if c.webhook_id}
     return WebhookEndpoint.objects.in_bulk(ids) if ids else {}
 
 
 def _screen(claimed: list[Claimed], customers: dict[int, dict], webhooks: dict,
-            now: datetime.datetime) -> dict[int, Decision]:
+            now: datetime.datetime, exclude: Sequence[int]) -> dict[int, Decision]:
+    """A decision per claimed delivery (by id). `exclude`: deliveries stored already that are
+    among them (not counted against their own caps)."""
     decided: dict[int, Decision] = {}
     candidates = []
     for item in claimed:
@@ -179,7 +276,7 @@ def _screen(claimed: list[Claimed], customers: dict[int, dict], webhooks: dict,
     if candidates:
         recipients = {pk: controls.Recipient.of(row) for pk, row in customers.items()}
         inputs = controls.screen_inputs(candidates, now=now, recipients=recipients,
-                                        exclude=[c.id for c in claimed])
+                                        exclude=exclude)
         decided.update((d.key, d) for d in controls.screen(candidates, inputs=inputs, now=now))
     return decided
 
@@ -246,10 +343,12 @@ class Outcome:
 
 
 def _send(sending: list[Claimed], customers: dict[int, dict], coupons: dict[int, dict],
-          webhooks: dict, now: datetime.datetime) -> list[Outcome]:
+          webhooks: dict, now: datetime.datetime, window: float = SEND_WINDOW
+          ) -> list[Outcome]:
+    """Render and send; no new message is tried once `window` seconds have passed."""
     if not sending:
         return []
-    deadline = time.monotonic() + SEND_WINDOW
+    deadline = time.monotonic() + window
     batch = _Batch(
         now, customers, webhooks,
         MessageTemplate.objects.in_bulk({c.template_id for c in sending if c.template_id}),

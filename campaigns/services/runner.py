@@ -21,9 +21,10 @@ from django.utils import timezone
 from campaigns.flows import End, Go, Hold, Outcome, Run, Walker
 from campaigns.models import Journey, JourneyStep
 from campaigns.services.bulk import rows_insert, rows_update
+from campaigns.services.dispatch import Outbox
 from campaigns.services.entry import version_graph
 from campaigns.services.goals import goals_reached
-from campaigns.signals import batch_executed
+from campaigns.signals import batch_committed, batch_executed
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Advanced:
     claimed: int
     steps: int
     finished: int
+    sent: int = 0  # messages the batch claimed for itself and sent after its commit
 
     @property
     def full(self) -> bool:
@@ -71,20 +73,25 @@ class Advanced:
 
 
 def journeys_advance(*, now: datetime.datetime | None = None, limit: int = BATCH) -> Advanced:
-    """Claim up to `limit` due journeys and advance them. Returns what was done."""
+    """Claim up to `limit` due journeys and advance them; then send the messages the batch
+    claimed for itself. Returns what was done."""
     now = now or timezone.now()
+    # The batch sends its own messages once it has committed. Inside a caller's transaction
+    # there is no commit to wait for: the dispatcher sends them, after the caller's.
+    outbox = None if transaction.get_connection().in_atomic_block else Outbox()
     with transaction.atomic():
         positions = _claim(now, limit)
         if not positions:
             return Advanced(0, 0, 0)
         steps: list[dict] = []
         _convert(positions, now)
+        run = Run(now=now, outbox=outbox)
         for _hop in range(MAX_HOPS):
             moving = [p for p in positions if p.moving]
             if not moving:
                 break
             for group in _by_node(moving).values():
-                _execute(group, now, steps)
+                _execute(group, run, steps)
         for position in positions:
             if position.moving:  # past MAX_HOPS: the next claim goes on from here
                 position.due_at = now
@@ -92,7 +99,12 @@ def journeys_advance(*, now: datetime.datetime | None = None, limit: int = BATCH
         rows_update(Journey, [_row(p) for p in positions])
         batch_executed.send(sender=journeys_advance, journey_ids=[p.id for p in positions])
     finished = sum(1 for p in positions if p.status != ACTIVE)
-    return Advanced(len(positions), len(steps), finished)
+    sent = 0
+    if outbox:
+        batch_committed.send(sender=journeys_advance,
+                             delivery_ids=[item.id for item in outbox.sending])
+        sent = outbox.send(now).sent
+    return Advanced(len(positions), len(steps), finished, sent)
 
 
 def _claim(now: datetime.datetime, limit: int) -> list[Position]:
@@ -123,9 +135,10 @@ def _by_node(positions: list[Position]) -> dict[tuple[int, str], list[Position]]
     return groups
 
 
-def _execute(group: list[Position], now: datetime.datetime, steps: list[dict]) -> None:
+def _execute(group: list[Position], run: Run, steps: list[dict]) -> None:
     """Run one node for the journeys standing on it. A node that raises fails just these
     journeys (recorded on their step), never the rest of the batch."""
+    now = run.now
     graph = version_graph(group[0].version_id)
     node = graph.nodes.get(group[0].node)
     try:
@@ -133,7 +146,7 @@ def _execute(group: list[Position], now: datetime.datetime, steps: list[dict]) -
             raise LookupError(f"node {group[0].node!r} cannot run")
         with transaction.atomic():  # a savepoint: a failed node's writes are undone
             outcomes = node.type.execute(node.id, node.config, [p.walker() for p in group],
-                                         Run(now=now))
+                                         run)
     except Exception as exc:
         log.exception("campaign node %s failed for %d journeys", group[0].node, len(group))
         for position in group:

@@ -42,9 +42,9 @@ def _campaign(publish):
     return publish(graph, at=timezone.now())
 
 
-def _hanging_worker(marker) -> subprocess.Popen:
+def _hanging_worker(marker, at: str = "executed") -> subprocess.Popen:
     database = connection.settings_dict
-    env = {**os.environ, "HANG_MARKER": str(marker),
+    env = {**os.environ, "HANG_MARKER": str(marker), "HANG_AT": at,
            "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:"
                            f"{database['PORT']}/{database['NAME']}",
            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
