@@ -105,6 +105,9 @@ class TriggerCursor(models.Model):
     source = models.CharField(max_length=100)
     position = models.BigIntegerField(default=0)  # last id read, where the source has ids
     read_until = models.DateTimeField(null=True, blank=True)  # or the time read up to
+    # A schedule whose audience enters in chunks: the occurrence under way (its members
+    # entered up to customer id `position`).
+    occurrence = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -165,23 +165,47 @@ def _customer_zone_names() -> list[str]:
     return names
 
 
+# Members of a schedule's audience entered per transaction: the runners start on the first
+# ones while the rest enter (a million in one transaction kept a core idle for its ~25 s).
+ENTRY_CHUNK = 20_000
+
+
 def _occurrence(campaign: Campaign, config, now: datetime.datetime, source: str, tz,
                 members: QuerySet) -> int:
     """Start the members for the latest occurrence, unless that one was already started or
-    came before the campaign was active (a one-off `at` in the past starts at once)."""
+    came before the campaign was active (a one-off `at` in the past starts at once). A large
+    audience enters ENTRY_CHUNK members at a time, in customer id order, each chunk in its
+    own transaction; the next chunk follows at once (a task queued on commit)."""
     moment = _latest_occurrence(config, now, tz)
     cursor = _cursor(campaign, source)
     if moment is None or (cursor.read_until is not None and moment <= cursor.read_until):
         return 0
     started = 0
     if config.at is not None or moment >= (campaign.activated_at or now):
+        after = cursor.position if cursor.occurrence == moment else 0
+        chunk = members.filter(customer_id__gt=after)
+        last = chunk.order_by("customer_id").values_list("customer_id", flat=True)[
+            ENTRY_CHUNK - 1:ENTRY_CHUNK].first()
+        if last is not None:
+            chunk = chunk.filter(customer_id__lte=last)
         key = f"sched:{moment.astimezone(tz).isoformat()}"
         started = journeys_enter(campaign=campaign, now=now,
-                                 source=members.annotate(entry_key=Value(key, CharField()))
+                                 source=chunk.annotate(entry_key=Value(key, CharField()))
                                  .values("customer_id", "entry_key"))
-    cursor.read_until = moment
-    cursor.save(update_fields=["read_until", "updated_at"])
+        if last is not None:  # more may follow
+            cursor.occurrence, cursor.position = moment, last
+            cursor.save(update_fields=["occurrence", "position", "updated_at"])
+            transaction.on_commit(_consume_again, robust=True)
+            return started
+    cursor.read_until, cursor.occurrence, cursor.position = moment, None, 0
+    cursor.save(update_fields=["read_until", "occurrence", "position", "updated_at"])
     return started
+
+
+def _consume_again() -> None:
+    from campaigns.tasks import consume_triggers_task
+
+    consume_triggers_task.delay()
 
 
 CONSUMERS = {

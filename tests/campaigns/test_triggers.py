@@ -186,3 +186,52 @@ def test_a_schedule_does_not_make_up_for_a_time_before_it_was_published(publish)
     assert entered(campaign) == set()
     run(dt.datetime(2026, 6, 2, 9, 0, tzinfo=dt.UTC))
     assert len(entered(campaign)) == 1
+
+
+def test_a_large_audience_enters_in_chunks_each_member_once(publish, monkeypatch):
+    monkeypatch.setattr("campaigns.services.triggers.ENTRY_CHUNK", 2)
+    members = CustomerFactory.create_batch(5, city="Paris")
+    segment = _segment()
+    campaign = publish(chain(node("start", "scheduled", segment=segment.pk,
+                                  at=T0.isoformat()), END))
+
+    # A chunk per transaction (a task queued on commit does the next one, here by hand).
+    assert [triggers_consume(now=T0 + HOUR) for _round in range(4)] == [2, 2, 1, 0]
+    assert sorted(Journey.objects.filter(campaign=campaign).values_list(
+        "customer_id", flat=True)) == sorted(m.pk for m in members)
+    assert triggers_consume(now=T0 + 2 * HOUR) == 0  # the occurrence is done
+
+
+def test_a_campaign_paused_between_chunks_enters_the_rest_when_resumed(publish, monkeypatch):
+    from campaigns.services.campaigns import campaign_pause, campaign_resume
+
+    monkeypatch.setattr("campaigns.services.triggers.ENTRY_CHUNK", 2)
+    members = CustomerFactory.create_batch(3, city="Paris")
+    segment = _segment()
+    campaign = publish(chain(node("start", "scheduled", segment=segment.pk,
+                                  at=T0.isoformat()), END))
+    assert triggers_consume(now=T0 + HOUR) == 2
+
+    campaign_pause(campaign)
+    assert triggers_consume(now=T0 + HOUR) == 0
+    campaign_resume(campaign, now=T0 + 2 * HOUR)
+    assert triggers_consume(now=T0 + 2 * HOUR) == 1
+
+    assert entered(campaign) == {m.pk for m in members}
+
+
+def test_a_new_occurrence_starts_its_audience_from_the_first_member(publish, monkeypatch):
+    monkeypatch.setattr("campaigns.services.triggers.ENTRY_CHUNK", 2)
+    members = CustomerFactory.create_batch(3, city="Paris")
+    segment = _segment()
+    campaign = publish(chain(node("start", "scheduled", segment=segment.pk, time="09:00"),
+                             END), entry="every_time", at=dt.datetime(2026, 6, 1, 8, 0,
+                                                                      tzinfo=dt.UTC))
+    day_one = dt.datetime(2026, 6, 1, 9, 30, tzinfo=dt.UTC)
+    assert triggers_consume(now=day_one) == 2  # the first day's occurrence half done
+
+    day_two = dt.datetime(2026, 6, 2, 9, 30, tzinfo=dt.UTC)  # missed ones are not made up
+    assert [triggers_consume(now=day_two) for _round in range(3)] == [2, 1, 0]
+    day_two_keys = Journey.objects.filter(campaign=campaign, entry_key__contains="06-02")
+    assert sorted(day_two_keys.values_list("customer_id", flat=True)) == sorted(
+        m.pk for m in members)
