@@ -235,7 +235,9 @@ def triggers_consume(*, now: datetime.datetime | None = None,
 def _consume_one(campaign_id: int, now: datetime.datetime,
                  customers: list[int] | None) -> int:
     with transaction.atomic():
-        campaign = (Campaign.objects.select_for_update(skip_locked=True)
+        # NO KEY UPDATE: excludes another reader of the campaign and a status change, but not
+        # the runners, whose foreign-key checks take KEY SHARE locks on the campaign row.
+        campaign = (Campaign.objects.select_for_update(skip_locked=True, no_key=True)
                     .filter(pk=campaign_id, status=Campaign.Status.ACTIVE).first())
         if campaign is None or campaign.current_version_id is None:
             return 0

@@ -199,3 +199,18 @@ def test_a_runner_killed_between_its_commit_and_its_sends_loses_and_doubles_noth
     assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
     assert sorted(m.extra_headers["X-Retentio-Delivery"] for m in mail.outbox) == sorted(
         str(pk) for pk in Delivery.objects.values_list("pk", flat=True))
+
+
+def test_a_schedule_enters_while_runners_hold_the_campaign_row(controls, publish, monkeypatch):
+    """The runners' foreign-key checks lock the campaign row (KEY SHARE) as they commit; the
+    trigger's own lock on it must not skip the campaign then, or a chunked entry stops."""
+    monkeypatch.setattr("campaigns.services.triggers.ENTRY_CHUNK", 2)
+    _paris(3)
+    campaign = _gift_campaign(publish)
+    database = connection.settings_dict
+    with psycopg.connect(host=database["HOST"], port=database["PORT"], user=database["USER"],
+                         dbname=database["NAME"]) as runner:
+        runner.execute("SELECT 1 FROM campaigns_campaign WHERE id = %s FOR KEY SHARE",
+                       [campaign.pk])
+        assert [triggers_consume(now=NOW) for _round in range(3)] == [2, 1, 0]
+        runner.rollback()
