@@ -48,10 +48,12 @@ def in_holdout(campaign: Campaign, customer_id: int) -> bool:
     return bucket(customer_id, holdout_salt(campaign.pk)) < int(campaign.holdout_percent * 100)
 
 
-def journeys_enter(*, campaign: Campaign, source: QuerySet, now: datetime.datetime) -> int:
+def journeys_enter(*, campaign: Campaign, source: QuerySet, now: datetime.datetime,
+                   resample: bool = True) -> int:
     """Start journeys for the rows of `source` (values `customer_id` and `entry_key`) on the
     campaign's current version, as its entry rule allows. Returns how many started,
-    holdouts included. Safe to repeat: a repeated entry key starts nothing."""
+    holdouts included. Safe to repeat: a repeated entry key starts nothing. `resample`
+    False: a later chunk of one entry (the first one refreshed the statistics)."""
     version_id = campaign.current_version_id
     if version_id is None:
         return 0
@@ -84,7 +86,7 @@ def journeys_enter(*, campaign: Campaign, source: QuerySet, now: datetime.dateti
             from campaigns.tasks import advance_on_commit
 
             advance_on_commit()
-        if started >= RESAMPLE_AFTER and connection.vendor == "postgresql":
+        if resample and started >= RESAMPLE_AFTER and connection.vendor == "postgresql":
             transaction.on_commit(_resample)
     return started
 
@@ -96,8 +98,10 @@ RESAMPLE_AFTER = 10_000
 
 
 def _resample() -> None:
+    # SKIP_LOCKED: a vacuum at work on the table analyzes it too, and waiting for it would
+    # hold up whatever follows this commit.
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {JOURNEY}")
+        cursor.execute(f"ANALYZE (SKIP_LOCKED) {JOURNEY}")
 
 
 def _reentry_guard(campaign: Campaign, now: datetime.datetime) -> tuple[str, list]:

@@ -186,16 +186,16 @@ def _occurrence(campaign: Campaign, config, now: datetime.datetime, source: str,
         chunk = members.filter(customer_id__gt=after)
         last = chunk.order_by("customer_id").values_list("customer_id", flat=True)[
             ENTRY_CHUNK - 1:ENTRY_CHUNK].first()
-        if last is not None:
+        if last is not None:  # more may follow: the next chunk as soon as this one commits
             chunk = chunk.filter(customer_id__lte=last)
+            transaction.on_commit(_consume_again, robust=True)
         key = f"sched:{moment.astimezone(tz).isoformat()}"
-        started = journeys_enter(campaign=campaign, now=now,
+        started = journeys_enter(campaign=campaign, now=now, resample=after == 0,
                                  source=chunk.annotate(entry_key=Value(key, CharField()))
                                  .values("customer_id", "entry_key"))
-        if last is not None:  # more may follow
+        if last is not None:
             cursor.occurrence, cursor.position = moment, last
             cursor.save(update_fields=["occurrence", "position", "updated_at"])
-            transaction.on_commit(_consume_again, robust=True)
             return started
     cursor.read_until, cursor.occurrence, cursor.position = moment, None, 0
     cursor.save(update_fields=["read_until", "occurrence", "position", "updated_at"])

@@ -214,3 +214,24 @@ def test_a_schedule_enters_while_runners_hold_the_campaign_row(controls, publish
                        [campaign.pk])
         assert [triggers_consume(now=NOW) for _round in range(3)] == [2, 1, 0]
         runner.rollback()
+
+
+def test_an_entry_does_not_wait_for_a_vacuum_to_refresh_statistics(controls, publish,
+                                                                     monkeypatch):
+    """A large entry refreshes the journeys' statistics after its commit, unless a vacuum
+    (which analyzes too) holds the table: waiting for it held up the next chunk."""
+    monkeypatch.setattr("campaigns.services.entry.RESAMPLE_AFTER", 1)
+    _paris(2)
+    _gift_campaign(publish)
+    database = connection.settings_dict
+    with psycopg.connect(host=database["HOST"], port=database["PORT"], user=database["USER"],
+                         dbname=database["NAME"]) as vacuum:
+        vacuum.execute("LOCK TABLE campaigns_journey IN SHARE UPDATE EXCLUSIVE MODE")
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")
+        try:
+            assert triggers_consume(now=NOW) == 2
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+        vacuum.rollback()
