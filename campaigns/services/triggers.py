@@ -174,8 +174,9 @@ def _occurrence(campaign: Campaign, config, now: datetime.datetime, source: str,
                 members: QuerySet) -> int:
     """Start the members for the latest occurrence, unless that one was already started or
     came before the campaign was active (a one-off `at` in the past starts at once). A large
-    audience enters ENTRY_CHUNK members at a time, in customer id order, each chunk in its
-    own transaction; the next chunk follows at once (a task queued on commit)."""
+    audience enters ENTRY_CHUNK members at a time, in customer id order: the cursor keeps the
+    occurrence under way and the last member entered, and triggers_consume goes on with the
+    next chunk in a transaction of its own."""
     moment = _latest_occurrence(config, now, tz)
     cursor = _cursor(campaign, source)
     if moment is None or (cursor.read_until is not None and moment <= cursor.read_until):
@@ -186,9 +187,8 @@ def _occurrence(campaign: Campaign, config, now: datetime.datetime, source: str,
         chunk = members.filter(customer_id__gt=after)
         last = chunk.order_by("customer_id").values_list("customer_id", flat=True)[
             ENTRY_CHUNK - 1:ENTRY_CHUNK].first()
-        if last is not None:  # more may follow: the next chunk as soon as this one commits
+        if last is not None:  # more may follow
             chunk = chunk.filter(customer_id__lte=last)
-            transaction.on_commit(_consume_again, robust=True)
         key = f"sched:{moment.astimezone(tz).isoformat()}"
         started = journeys_enter(campaign=campaign, now=now, resample=after == 0,
                                  source=chunk.annotate(entry_key=Value(key, CharField()))
@@ -201,11 +201,6 @@ def _occurrence(campaign: Campaign, config, now: datetime.datetime, source: str,
     cursor.save(update_fields=["read_until", "occurrence", "position", "updated_at"])
     return started
 
-
-def _consume_again() -> None:
-    from campaigns.tasks import consume_triggers_task
-
-    consume_triggers_task.delay()
 
 
 CONSUMERS = {
@@ -229,7 +224,19 @@ def triggers_consume(*, now: datetime.datetime | None = None,
     for campaign_id in Campaign.objects.filter(status=Campaign.Status.ACTIVE).exclude(
             current_version=None).values_list("pk", flat=True):
         started += _consume_one(campaign_id, now, customers)
+        under_way = _entries_under_way(campaign_id) if customers is None else []
+        while under_way:  # a large audience: its next chunk, each committed on its own
+            started += _consume_one(campaign_id, now, customers)
+            under_way, before = _entries_under_way(campaign_id), under_way
+            if under_way == before:  # paused, or another worker is at it
+                break
     return started
+
+
+def _entries_under_way(campaign_id: int) -> list[int]:
+    """How far each chunked entry of the campaign has got (none: nothing under way)."""
+    return sorted(TriggerCursor.objects.filter(campaign_id=campaign_id, occurrence__isnull=False)
+                  .values_list("position", flat=True))
 
 
 def _consume_one(campaign_id: int, now: datetime.datetime,

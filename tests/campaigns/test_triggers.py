@@ -188,15 +188,45 @@ def test_a_schedule_does_not_make_up_for_a_time_before_it_was_published(publish)
     assert len(entered(campaign)) == 1
 
 
-def test_a_large_audience_enters_in_chunks_each_member_once(publish, monkeypatch):
+
+def _crash_on_chunk(monkeypatch, number: int, also=None) -> None:
+    """journeys_enter raises on its `number`th call (a worker lost mid-entry); `also` runs on
+    each call before that one, inside its chunk's transaction."""
+    from campaigns.services import triggers
+
+    calls = []
+    enter = triggers.journeys_enter
+
+    def crashing(**kwargs):
+        calls.append(1)
+        if len(calls) == number:
+            raise RuntimeError("worker lost")
+        if also:
+            also()
+        return enter(**kwargs)
+
+    monkeypatch.setattr(triggers, "journeys_enter", crashing)
+
+
+def _broadcast(publish):
+    segment = _segment()
+    return publish(chain(node("start", "scheduled", segment=segment.pk, at=T0.isoformat()),
+                         END))
+
+
+def test_a_large_audience_enters_in_chunks_each_committed_on_its_own(publish, monkeypatch):
     monkeypatch.setattr("campaigns.services.triggers.ENTRY_CHUNK", 2)
     members = CustomerFactory.create_batch(5, city="Paris")
-    segment = _segment()
-    campaign = publish(chain(node("start", "scheduled", segment=segment.pk,
-                                  at=T0.isoformat()), END))
+    campaign = _broadcast(publish)
+    _crash_on_chunk(monkeypatch, 2)
 
-    # A chunk per transaction (a task queued on commit does the next one, here by hand).
-    assert [triggers_consume(now=T0 + HOUR) for _round in range(4)] == [2, 2, 1, 0]
+    with pytest.raises(RuntimeError):
+        triggers_consume(now=T0 + HOUR)
+    assert entered(campaign) == {m.pk for m in members[:2]}  # the first chunk committed
+
+    monkeypatch.undo()
+    monkeypatch.setattr("campaigns.services.triggers.ENTRY_CHUNK", 2)
+    assert triggers_consume(now=T0 + HOUR) == 3  # the rest, chunk after chunk
     assert sorted(Journey.objects.filter(campaign=campaign).values_list(
         "customer_id", flat=True)) == sorted(m.pk for m in members)
     assert triggers_consume(now=T0 + 2 * HOUR) == 0  # the occurrence is done
@@ -207,12 +237,10 @@ def test_a_campaign_paused_between_chunks_enters_the_rest_when_resumed(publish, 
 
     monkeypatch.setattr("campaigns.services.triggers.ENTRY_CHUNK", 2)
     members = CustomerFactory.create_batch(3, city="Paris")
-    segment = _segment()
-    campaign = publish(chain(node("start", "scheduled", segment=segment.pk,
-                                  at=T0.isoformat()), END))
-    assert triggers_consume(now=T0 + HOUR) == 2
+    campaign = _broadcast(publish)
+    _crash_on_chunk(monkeypatch, 99, also=lambda: campaign_pause(campaign))
 
-    campaign_pause(campaign)
+    assert triggers_consume(now=T0 + HOUR) == 2
     assert triggers_consume(now=T0 + HOUR) == 0
     campaign_resume(campaign, now=T0 + 2 * HOUR)
     assert triggers_consume(now=T0 + 2 * HOUR) == 1
@@ -227,11 +255,14 @@ def test_a_new_occurrence_starts_its_audience_from_the_first_member(publish, mon
     campaign = publish(chain(node("start", "scheduled", segment=segment.pk, time="09:00"),
                              END), entry="every_time", at=dt.datetime(2026, 6, 1, 8, 0,
                                                                       tzinfo=dt.UTC))
-    day_one = dt.datetime(2026, 6, 1, 9, 30, tzinfo=dt.UTC)
-    assert triggers_consume(now=day_one) == 2  # the first day's occurrence half done
+    _crash_on_chunk(monkeypatch, 2)
+    with pytest.raises(RuntimeError):  # the first day's occurrence half done
+        triggers_consume(now=dt.datetime(2026, 6, 1, 9, 30, tzinfo=dt.UTC))
+    monkeypatch.undo()
+    monkeypatch.setattr("campaigns.services.triggers.ENTRY_CHUNK", 2)
 
-    day_two = dt.datetime(2026, 6, 2, 9, 30, tzinfo=dt.UTC)  # missed ones are not made up
-    assert [triggers_consume(now=day_two) for _round in range(3)] == [2, 1, 0]
-    day_two_keys = Journey.objects.filter(campaign=campaign, entry_key__contains="06-02")
-    assert sorted(day_two_keys.values_list("customer_id", flat=True)) == sorted(
+    # Missed ones are not made up: the second day's starts from its first member.
+    assert triggers_consume(now=dt.datetime(2026, 6, 2, 9, 30, tzinfo=dt.UTC)) == 3
+    day_two = Journey.objects.filter(campaign=campaign, entry_key__contains="06-02")
+    assert sorted(day_two.values_list("customer_id", flat=True)) == sorted(
         m.pk for m in members)
