@@ -55,14 +55,27 @@ def new_code(prefix: str = "") -> str:
     """A random code: 50 random bits drawn until they fall below 31^10 (so every code is
     equally likely), written in base 31 (one token_bytes call: 5x faster than
     secrets.choice per character, which counts at a million coupons)."""
-    number = _CODES
-    while number >= _CODES:
-        number = int.from_bytes(secrets.token_bytes(7)) >> 6
-    digits = []
-    for _position in range(CODE_LENGTH):
-        number, digit = divmod(number, len(ALPHABET))
-        digits.append(ALPHABET[digit])
-    return canonical_code(prefix) + "".join(digits)
+    return new_codes(1, prefix)[0]
+
+
+def new_codes(count: int, prefix: str = "") -> list[str]:
+    """`count` random codes as new_code draws them, from one token_bytes call for all (a
+    call per code was 3% of a campaign's delivery time: a system call each)."""
+    pool = secrets.token_bytes(7 * count)
+    codes, start, head = [], 0, canonical_code(prefix)
+    while len(codes) < count:
+        if start + 7 > len(pool):  # a draw or more fell out of range: draw again
+            pool, start = secrets.token_bytes(7 * (count - len(codes))), 0
+        number = int.from_bytes(pool[start:start + 7]) >> 6
+        start += 7
+        if number >= _CODES:
+            continue
+        digits = []
+        for _position in range(CODE_LENGTH):
+            number, digit = divmod(number, len(ALPHABET))
+            digits.append(ALPHABET[digit])
+        codes.append(head + "".join(digits))
+    return codes
 
 
 def coupon_expiry(definition: CouponDefinition, issued_at: datetime.datetime
@@ -188,12 +201,13 @@ def _insert(definition: CouponDefinition, walkers: Sequence[Walker], node: str,
     for _attempt in range(5):
         if not pending:
             break
-        rows = [{"definition_id": definition.pk, "code": new_code(definition.code_prefix),
+        codes = new_codes(len(pending), definition.code_prefix)
+        rows = [{"definition_id": definition.pk, "code": code,
                  "customer_id": w.customer_id, "campaign_id": w.campaign_id,
                  "journey_id": w.journey_id, "step": w.step, "node": node,
                  "status": Coupon.Status.ACTIVE, "max_redemptions": 1, "redemptions": 0,
                  "issued_at": now, "starts_at": definition.valid_from, "expires_at": expires_at}
-                for w in pending]
+                for w, code in zip(pending, codes, strict=True)]
         inserted = rows_insert(Coupon, rows, conflict=("code",),
                                returning=("journey_id", "code", "id"))
         issued.update({journey: Issued(code=code, coupon_id=pk)

@@ -363,7 +363,7 @@ def _send(sending: list[Claimed], customers: dict[int, dict], coupons: dict[int,
             (ready if outcome.result.ok else outcomes).append(outcome)
         if ready:
             sent = CHANNELS[channel].send([_outgoing(o, batch) for o in ready], deadline)
-            outcomes.extend(dataclasses.replace(o, result=result)
+            outcomes.extend(Outcome(o.item, result, o.rendered, o.reason, o.unsubscribe_url)
                             for o, result in zip(ready, sent, strict=True))
     return outcomes
 

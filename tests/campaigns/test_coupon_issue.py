@@ -85,3 +85,18 @@ def test_a_customer_past_the_per_customer_limit_gets_none():
                            now=timezone.now())
 
     assert sorted(issued[w.journey_id].reason for w in batch) == ["", "limit"]
+
+
+def test_codes_drawn_together_are_well_formed_and_redrawn_when_out_of_range(monkeypatch):
+    from campaigns.services import coupons
+
+    draws = [b"\xff" * 7 + bytes(range(1, 15)), bytes(range(20, 27))]  # the first too big
+    monkeypatch.setattr(coupons.secrets, "token_bytes",
+                        lambda size: draws.pop(0)[:size] if draws else bytes(size))
+
+    codes = coupons.new_codes(3, "vip-")
+
+    assert len(set(codes)) == 3
+    assert all(len(code) == 3 + coupons.CODE_LENGTH and code.startswith("VIP")
+               and set(code[3:]) <= set(coupons.ALPHABET) for code in codes)
+    assert not draws  # the range check asked for one more draw
