@@ -1,6 +1,12 @@
 """The dispatcher: claim a batch of due deliveries, screen them through the delivery controls,
 render and send them per channel, and record what became of each.
 
+Most messages never wait for it: the runner claims the deliveries its batch queues as it
+writes them and sends them itself once its batch has committed (Outbox, below), with the
+same screen, the same lease and the same recording. The dispatcher sends the rest: messages
+deferred by quiet hours, retries, those taken back after a lease ran out, those whose
+customer another transaction held, and test sends.
+
     1. One transaction: claim up to BATCH queued, due deliveries (SELECT ... FOR UPDATE SKIP
        LOCKED on PostgreSQL, in due order; not those of paused or archived campaigns), take an
        advisory lock per customer (sorted) so two dispatchers never both pass a customer's
@@ -169,6 +175,12 @@ class Outbox:
         self.customers.update(customers)
         self.webhooks.update(webhooks)
         return rows
+
+    def discard(self, since: int) -> None:
+        """Forget what was claimed after the first `since` (a node that failed: its
+        deliveries were rolled back with it, so there is nothing of it to send)."""
+        del self.sending[since:]
+        self._waiting.clear()
 
     def inserted(self, returned: Sequence[tuple]) -> None:
         """(id, journey id, ...) of the rows the insert wrote: those claimed for sending get

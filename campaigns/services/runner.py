@@ -141,6 +141,7 @@ def _execute(group: list[Position], run: Run, steps: list[dict]) -> None:
     now = run.now
     graph = version_graph(group[0].version_id)
     node = graph.nodes.get(group[0].node)
+    claimed = len(run.outbox.sending) if run.outbox is not None else 0
     try:
         if node is None or node.type.execute is None:
             raise LookupError(f"node {group[0].node!r} cannot run")
@@ -149,6 +150,8 @@ def _execute(group: list[Position], run: Run, steps: list[dict]) -> None:
                                          run)
     except Exception as exc:
         log.exception("campaign node %s failed for %d journeys", group[0].node, len(group))
+        if run.outbox is not None:  # its deliveries went with the savepoint
+            run.outbox.discard(claimed)
         for position in group:
             _fail(position, now, steps, f"{type(exc).__name__}: {exc}")
         return

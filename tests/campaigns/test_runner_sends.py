@@ -235,3 +235,26 @@ def test_an_entry_does_not_wait_for_a_vacuum_to_refresh_statistics(controls, pub
             with connection.cursor() as cursor:
                 cursor.execute("RESET lock_timeout")
         vacuum.rollback()
+
+
+def test_a_send_node_that_fails_after_writing_sends_nothing(controls, publish, monkeypatch):
+    """The node's writes go with its savepoint; what it claimed for sending must go too."""
+    from campaigns.services.dispatch import Outbox
+
+    _paris(2)
+    campaign = _gift_campaign(publish)
+    triggers_consume(now=NOW)
+    written = Outbox.inserted
+
+    def fail_after_writing(self, returned):
+        written(self, returned)
+        raise RuntimeError("lost after the insert")
+
+    monkeypatch.setattr(Outbox, "inserted", fail_after_writing)
+
+    assert _advance_all() == 0
+
+    assert not mail.outbox
+    assert not Delivery.objects.exists()
+    assert set(Journey.objects.filter(campaign=campaign).values_list("status", flat=True)) \
+        == {"failed"}
