@@ -202,7 +202,6 @@ def _occurrence(campaign: Campaign, config, now: datetime.datetime, source: str,
     return started
 
 
-
 CONSUMERS = {
     "segment_entered": _segment_changes(SegmentChange.Kind.ENTERED),
     "segment_exited": _segment_changes(SegmentChange.Kind.EXITED),

@@ -60,6 +60,13 @@ def _paris(count: int, **fields):
     return CustomerFactory.create_batch(count, city="Paris", email_consent=True, **fields)
 
 
+def _another_connection() -> psycopg.Connection:
+    """A second session on the test database, as another worker would hold."""
+    database = connection.settings_dict
+    return psycopg.connect(host=database["HOST"], port=database["PORT"], user=database["USER"],
+                           dbname=database["NAME"])
+
+
 def _advance_all(now=NOW) -> int:
     sent = 0
     while (advanced := journeys_advance(now=now)).claimed:
@@ -129,9 +136,7 @@ def test_a_customer_another_transaction_holds_is_left_to_the_dispatcher(controls
     held, free = _paris(2)
     _gift_campaign(publish)
     triggers_consume(now=NOW)
-    database = connection.settings_dict
-    with psycopg.connect(host=database["HOST"], port=database["PORT"], user=database["USER"],
-                         dbname=database["NAME"]) as other:
+    with _another_connection() as other:
         other.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, held.pk])
         assert _advance_all() == 1
         other.rollback()
@@ -207,9 +212,7 @@ def test_a_schedule_enters_while_runners_hold_the_campaign_row(controls, publish
     monkeypatch.setattr("campaigns.services.triggers.ENTRY_CHUNK", 2)
     _paris(3)
     campaign = _gift_campaign(publish)
-    database = connection.settings_dict
-    with psycopg.connect(host=database["HOST"], port=database["PORT"], user=database["USER"],
-                         dbname=database["NAME"]) as runner:
+    with _another_connection() as runner:
         runner.execute("SELECT 1 FROM campaigns_campaign WHERE id = %s FOR KEY SHARE",
                        [campaign.pk])
         assert triggers_consume(now=NOW) == 3
@@ -223,9 +226,7 @@ def test_an_entry_does_not_wait_for_a_vacuum_to_refresh_statistics(controls, pub
     monkeypatch.setattr("campaigns.services.entry.RESAMPLE_AFTER", 1)
     _paris(2)
     _gift_campaign(publish)
-    database = connection.settings_dict
-    with psycopg.connect(host=database["HOST"], port=database["PORT"], user=database["USER"],
-                         dbname=database["NAME"]) as vacuum:
+    with _another_connection() as vacuum:
         vacuum.execute("LOCK TABLE campaigns_journey IN SHARE UPDATE EXCLUSIVE MODE")
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '2s'")
