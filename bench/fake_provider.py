@@ -3,7 +3,7 @@ message's MIME bytes (what the file backend writes) and, like a provider honouri
 idempotency keys, records the key of every message it accepts in Redis, so duplicates are
 counted exactly: accepted - distinct keys.
 
-What it accepted is written to Redis when the connection closes (once per dispatcher batch)
+What it accepted is written to Redis when the connection closes (once per batch of sends)
 rather than once per message: a Redis transaction per message cost ~200 us, more than the
 file or locmem backends the target names cost a message, so the figures measured the stand-in
 instead of the product. A worker killed mid-batch would lose its unwritten keys; the bench

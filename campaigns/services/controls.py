@@ -35,7 +35,7 @@ from django.db import connection
 from campaigns.channels import CHANNELS
 from campaigns.flows.lookups import local_moment, zone
 from campaigns.models import Campaign, Delivery, DeliverySettings, Suppression
-from campaigns.services.bulk import one_of
+from campaigns.services.bulk import filter_one_of, one_of
 from customers.models import Customer
 
 SEND, SKIP, DEFER = "send", "skip", "defer"
@@ -262,8 +262,7 @@ def rules_load() -> Rules:
 
 
 def recipients_load(customer_ids: Iterable[int]) -> dict[int, Recipient]:
-    match, ids = one_of("id", set(customer_ids))
-    rows = Customer.objects.extra(where=[match], params=[ids]).values(  # noqa: S610
+    rows = filter_one_of(Customer.objects, "id", set(customer_ids)).values(
         *Recipient.RECIPIENT_FIELDS)
     return {row["id"]: Recipient.of(row) for row in rows}
 

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.flows import Walker
 from campaigns.models import Coupon, CouponDefinition, CouponRedemption
-from campaigns.services.bulk import one_of, rows_insert
+from campaigns.services.bulk import filter_one_of, rows_insert
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 10
@@ -134,9 +134,9 @@ def _held(definition: CouponDefinition, walkers: Sequence[Walker]
     steps = {(w.journey_id, w.step) for w in walkers}
     held: Counter = Counter()
     existing: dict[int, Issued] = {}
-    match, customer_ids = one_of("customer_id", {w.customer_id for w in walkers})
-    for customer_id, journey_id, step, code, pk in Coupon.objects.filter(
-            definition=definition).extra(where=[match], params=[customer_ids]).values_list(  # noqa: S610
+    holders = filter_one_of(Coupon.objects.filter(definition=definition), "customer_id",
+                            {w.customer_id for w in walkers})
+    for customer_id, journey_id, step, code, pk in holders.values_list(
             "customer_id", "journey_id", "step", "code", "pk"):
         held[customer_id] += 1
         if (journey_id, step) in steps:

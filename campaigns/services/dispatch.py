@@ -158,11 +158,14 @@ class Outbox:
         customers = rendering.customer_rows(locked)
         campaigns = {pk: (priority, name) for pk, priority, name in Campaign.objects.filter(
             pk__in={row["campaign_id"] for row in mine}).values_list("pk", "priority", "name")}
-        items = [Claimed(row["journey_id"], row["customer_id"], row["channel"],
-                         row["campaign_id"], row["template_id"], row["webhook_id"],
-                         row["coupon_id"], 0, False, "", row["node"],
-                         *campaigns[row["campaign_id"]])
-                 for row in mine]  # keyed by journey until the rows have their ids
+        items = [Claimed(id=row["journey_id"],  # by journey until the rows have their ids
+                         customer_id=row["customer_id"], channel=row["channel"],
+                         campaign_id=row["campaign_id"], template_id=row["template_id"],
+                         webhook_id=row["webhook_id"], coupon_id=row["coupon_id"], attempts=0,
+                         test=False, address="", node=row["node"],
+                         priority=campaigns[row["campaign_id"]][0],
+                         campaign_name=campaigns[row["campaign_id"]][1])
+                 for row in mine]
         webhooks = _webhooks(items)
         decisions = _screen(items, customers, webhooks, now, exclude=())
         for row, item in zip(mine, items, strict=True):
@@ -243,7 +246,7 @@ def _lock_customers(customer_ids: list[int | None]) -> None:
     one's cap check sees the first one's messages (always in the same order: no deadlock)."""
     if connection.vendor != "postgresql":
         return  # SQLite's write transaction serialises dispatchers already
-    keys = sorted({pk % 2**31 for pk in customer_ids if pk is not None})
+    keys = sorted({_lock_key(pk) for pk in customer_ids if pk is not None})
     if keys:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%s::int[]) AS k",
@@ -259,9 +262,14 @@ def _try_lock_customers(customer_ids: set[int]) -> set[int]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT k FROM unnest(%s::int[]) AS k "
                        "WHERE pg_try_advisory_xact_lock(%s, k)",
-                       [sorted({pk % 2**31 for pk in customer_ids}), LOCK_NAMESPACE])
+                       [sorted({_lock_key(pk) for pk in customer_ids}), LOCK_NAMESPACE])
         locked = {key for (key,) in cursor.fetchall()}
-    return {pk for pk in customer_ids if pk % 2**31 in locked}
+    return {pk for pk in customer_ids if _lock_key(pk) in locked}
+
+
+def _lock_key(customer_id: int) -> int:
+    """The second key of a customer's advisory lock (an int; ids beyond 2^31 share one)."""
+    return customer_id % 2**31
 
 
 def _webhooks(claimed: list[Claimed]) -> dict[int, WebhookEndpoint]:

@@ -50,7 +50,7 @@ from django.utils.translation import gettext as _
 from campaigns.channels import CHANNELS, ChannelType
 from campaigns.flows.lookups import zone
 from campaigns.models import Coupon
-from campaigns.services.bulk import one_of
+from campaigns.services.bulk import filter_one_of
 from campaigns.services.coupons import display_code
 from campaigns.services.flat_templates import SCALAR_TYPES, FlatTemplate, Values
 from campaigns.services.unsubscribe import PREVIEW_LINK, unsubscribe_prefix
@@ -103,9 +103,9 @@ METRICS_FIELDS = ("ltv", "order_count", "aov", "frequency", "monetary", "rfm_cla
 def customer_rows(customer_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     """Customer id -> its fields and metrics (metrics__*), in one query."""
     fields = [*CUSTOMER_FIELDS, *(f"metrics__{name}" for name in METRICS_FIELDS)]
-    match, ids = one_of(f"{Customer._meta.db_table}.id", set(customer_ids))
-    return {row["id"]: row for row in
-            Customer.objects.extra(where=[match], params=[ids]).values(*fields)}  # noqa: S610
+    customers = filter_one_of(Customer.objects, f"{Customer._meta.db_table}.id",
+                              set(customer_ids))
+    return {row["id"]: row for row in customers.values(*fields)}
 
 
 def _local(moment: datetime.datetime | None, tz: zoneinfo.ZoneInfo) -> datetime.datetime | None:
@@ -166,9 +166,8 @@ def coupon_rows(coupon_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     ids = {pk for pk in coupon_ids if pk}
     if not ids:
         return {}
-    match, ids = one_of(f"{Coupon._meta.db_table}.id", ids)
-    return {row["id"]: row for row in
-            Coupon.objects.extra(where=[match], params=[ids]).values(*COUPON_FIELDS)}  # noqa: S610
+    coupons = filter_one_of(Coupon.objects, f"{Coupon._meta.db_table}.id", ids)
+    return {row["id"]: row for row in coupons.values(*COUPON_FIELDS)}
 
 
 def coupon_values(row: Mapping[str, Any], tz: zoneinfo.ZoneInfo) -> dict[str, Any]:
