@@ -44,7 +44,7 @@ METRICS_LOCK_KEY = zlib.crc32(b"retentio.customers.metrics")
 # reading in customer order is faster. Measured with 1M customers / 10M orders: 17 s with
 # the hash table, 9-13 s sorting, 6 s reading an index on orders (customer_id, placed_at)
 # that includes status, amount and refunded_amount (Order's covering index). Hash joins are
-# off until the writes: the per-customer aggregates then merge-join with the customers and
+# off for the aggregation: the per-customer aggregates then merge-join with the customers and
 # with the stored metrics rows as they stream out of that index, instead of hashing a million
 # rows each (bench/metrics.py next night: 7.1-7.5 s -> 6.5 s).
 # Nor does the recompute wait for its commit to reach the disk: a crash may lose the run
@@ -73,13 +73,13 @@ PG_PARTS_SETTINGS = [
     "SET LOCAL parallel_leader_participation = off", "SET LOCAL jit = off",
     "SET LOCAL enable_bitmapscan = off", "SET LOCAL enable_sort = off",
 ]
-PG_AFTER_AGGREGATE_SETTINGS = ["SET LOCAL enable_hashagg TO DEFAULT"] + [
+PG_AFTER_AGGREGATE_SETTINGS = ["SET LOCAL enable_hashagg TO DEFAULT",
+                               "SET LOCAL enable_hashjoin TO DEFAULT"] + [
     statement.split(" = ")[0] + " TO DEFAULT" for statement in PG_PARTS_SETTINGS]
 # The comparison keeps a few of a million rows: handing one over from a parallel worker costs
 # next to nothing, which the planner, without statistics for the computed rows, does not
 # know (0.25 s alone, 0.13-0.15 s with two workers, 1M customers).
-PG_WRITE_SETTINGS = ["SET LOCAL enable_hashjoin TO DEFAULT",
-                     "SET LOCAL parallel_tuple_cost = 0.001"]
+PG_WRITE_SETTINGS = ["SET LOCAL parallel_tuple_cost = 0.001"]
 # From this many customers the first run writes its two million-row tables without their
 # secondary indexes and foreign keys and builds them after (customers.services.bulk): 1M
 # customers took 17-25 s with them, mostly row-by-row index entries and deferred key checks.
@@ -226,19 +226,16 @@ def _split_by_order_volume(q: MetricsSql) -> None:
     q.bind_parts(sorted(set(splits or [])))
 
 
-def _create_temp(q: MetricsSql, table: str) -> int:
-    """Returns the rows written (-1 where the database does not say: SQLite)."""
+def _create_temp(q: MetricsSql, table: str) -> None:
     for statement in q.create_temp(table):
-        rows = _execute(statement, q.params)
-    return rows
+        _execute(statement, q.params)
 
 
 def _create_calc(q: MetricsSql) -> None:
-    """The computed rows, counted (quintile scoring needs the number of customers)."""
-    rows = _create_temp(q, CALC_TABLE)
-    if rows < 0:
-        [(rows,)] = _fetch(f"SELECT COUNT(*) FROM {CALC_TABLE}", {})
-    q.bind_customers(rows)
+    """The computed rows, and the number of customers (the rows leave out unchanged
+    prospects)."""
+    _create_temp(q, CALC_TABLE)
+    q.bind_customers(Customer.objects.count())
 
 
 def _write_run(
