@@ -336,8 +336,8 @@ def test_monetary_quintiles_of_many_buyers_match_the_python_reference(amounts, w
 
 @contextmanager
 def wide_money_buckets(width: int):
-    wide = {"postgresql": f"floor(monetary / {width})::bigint",
-            "sqlite": f"CAST(monetary / {width} AS INTEGER)"}
+    wide = {"postgresql": f"floor(({{monetary}}) / {width})::bigint",
+            "sqlite": f"CAST(({{monetary}}) / {width} AS INTEGER)"}
     with mock.patch.dict(VENDOR_SQL["postgresql"], money_bucket=wide["postgresql"]), \
             mock.patch.dict(VENDOR_SQL["sqlite"], money_bucket=wide["sqlite"]):
         yield

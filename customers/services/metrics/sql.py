@@ -67,7 +67,7 @@ VENDOR_SQL: dict[str, dict[str, str]] = {
         ),
         # Monetary values in whole units, for the first pass of the quintiles (rounding is
         # monotone: a lower bucket never holds a higher value).
-        "money_bucket": "monetary::bigint",
+        "money_bucket": "({monetary})::bigint",
     },
     "sqlite": {
         "recency": (
@@ -86,7 +86,7 @@ VENDOR_SQL: dict[str, dict[str, str]] = {
             " UNION ALL SELECT NULL, frequency, NULL, {buyers} FROM {source} GROUP BY frequency"
             " UNION ALL SELECT NULL, NULL, {bucket}, {buyers} FROM {source} GROUP BY {bucket}"
         ),
-        "money_bucket": "CAST(monetary AS INTEGER)",
+        "money_bucket": "CAST({monetary} AS INTEGER)",
     },
 }
 
@@ -212,11 +212,13 @@ class MetricsSql:
         recency = self.snippets["recency"].format(last="o.last_order_at")
         return f"""
             SELECT c.id AS customer_id,
-                   COALESCE(o.order_count, 0) AS order_count,
+                   CAST(COALESCE(o.order_count, 0) AS INTEGER) AS order_count,
                    o.first_order_at, o.last_order_at,
                    {recency} AS recency_days,
-                   COALESCE(o.frequency, 0) AS frequency,
+                   CAST(COALESCE(o.frequency, 0) AS INTEGER) AS frequency,
                    COALESCE(o.monetary, 0) AS monetary,
+                   {self.snippets["money_bucket"].format(monetary="COALESCE(o.monetary, 0)")}
+                       AS money_bucket,
                    COALESCE(o.ltv, 0) AS ltv,
                    {self._stage()} AS lifecycle_stage
             FROM {Customer._meta.db_table} c
@@ -291,7 +293,7 @@ class MetricsSql:
         numeric on PostgreSQL (0.1-0.15 s less, 1M customers)."""
         return self.snippets["per_value"].format(
             source=self._buyers(), buyers="CAST(COUNT(*) AS INTEGER)",
-            bucket=self.snippets["money_bucket"])
+            bucket="money_bucket")
 
     def _ranked(self, dim: str) -> str:
         """Each distinct value of recency or frequency among the buyers with the number of
@@ -328,15 +330,14 @@ class MetricsSql:
     def _ranked_money(self) -> str:
         """As _ranked(), for the monetary values in the candidate buckets only: the buyers
         worse than a value are those below its bucket and those before it in it."""
-        bucket = self.snippets["money_bucket"]
         return f"""
             SELECT v.value, candidates.below + SUM(v.buyers) OVER (
                        PARTITION BY v.bucket ORDER BY v.value) - v.buyers AS worse,
                    candidates.n
-            FROM (SELECT monetary AS value, {bucket} AS bucket, COUNT(*) AS buyers
+            FROM (SELECT monetary AS value, money_bucket AS bucket, COUNT(*) AS buyers
                   FROM {self._buyers()}
-                    AND {bucket} IN (SELECT bucket FROM candidates)
-                  GROUP BY monetary) v
+                    AND money_bucket IN (SELECT bucket FROM candidates)
+                  GROUP BY monetary, money_bucket) v
             JOIN candidates ON candidates.bucket = v.bucket"""
 
     def quintile_thresholds(self) -> str:
