@@ -111,8 +111,7 @@ def _customers_upsert_sql(*, exclusive: bool) -> str:
         f" RETURNING 1), "
         f"created AS (INSERT INTO {CUSTOMERS} ({', '.join(names)}, created_at, updated_at) "
         f"SELECT {', '.join(values)}, %(now)s, %(now)s FROM src s WHERE s.stored_id IS NULL "
-        f"{_in_key_order('external_id', exclusive)} {_on_conflict('(external_id)', exclusive)} "
-        "RETURNING 1) "
+        f"ORDER BY s.external_id {_on_conflict('(external_id)', exclusive)} RETURNING 1) "
         f"SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM updated), 0"
     )
 
@@ -120,13 +119,6 @@ def _customers_upsert_sql(*, exclusive: bool) -> str:
 def _on_conflict(target: str, exclusive: bool) -> str:
     # Under the exclusive lock of a large load nobody else inserts: the anti-join is enough.
     return "" if exclusive else f"ON CONFLICT {target} DO NOTHING"
-
-
-def _in_key_order(key: str, exclusive: bool) -> str:
-    # Writers that may meet others insert in key order, so that two of them never wait for
-    # each other's keys in opposite orders. Under a large load's exclusive lock there is no
-    # other, and sorting each chunk by key cost 3% of a first load of orders.
-    return "" if exclusive else f"ORDER BY s.{key}"
 
 
 # --- orders ---------------------------------------------------------------------------------
@@ -162,8 +154,7 @@ def _orders_upsert_sql(*, exclusive: bool) -> str:
         f"{', '.join(ORDER_UPDATABLE)}, created_at, updated_at) "
         f"SELECT {', '.join(new_values)}, %(now)s, %(now)s FROM src s "
         f"WHERE s.stored_id IS NULL AND s.customer_id IS NOT NULL "
-        f"{_in_key_order('external_id', exclusive)} {_on_conflict('(external_id)', exclusive)} "
-        "RETURNING 1) "
+        f"ORDER BY s.external_id {_on_conflict('(external_id)', exclusive)} RETURNING 1) "
         f"SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM updated), "
         f"(SELECT count(*) FROM src WHERE customer_id IS NULL)"
     )
@@ -201,7 +192,7 @@ def _events_insert_sql(*, exclusive: bool) -> str:
         f"FROM {STAGING} s JOIN {CUSTOMERS} c ON c.external_id = s.customer "
         f"LEFT JOIN LATERAL (SELECT true AS stored FROM {EVENTS} e "
         f"WHERE e.storefront_id = %(storefront)s AND e.event_id = s.event_id LIMIT 1) e ON true "
-        f"WHERE e.stored IS NULL {_in_key_order('event_id', exclusive)} {conflict} "
+        f"WHERE e.stored IS NULL ORDER BY s.event_id {conflict} "
         "RETURNING customer_id, name, occurred_at), "
         "latest AS (SELECT customer_id, max(occurred_at) AS seen FROM inserted "
         "WHERE cardinality(%(activity)s::text[]) = 0 OR name = ANY(%(activity)s::text[]) "
