@@ -118,6 +118,10 @@ def _customers_upsert_sql(*, exclusive: bool) -> str:
 
 def _on_conflict(target: str, exclusive: bool) -> str:
     # Under the exclusive lock of a large load nobody else inserts: the anti-join is enough.
+    # (The inserts' ORDER BY stays even then: the sort reads every row of `src` before the
+    # first insert. Without it, a first chunk planned against the empty table probes it by
+    # a sequential scan while its own rows pour in: 27 s instead of 0.3 s for 50,000
+    # customers on a new database.)
     return "" if exclusive else f"ON CONFLICT {target} DO NOTHING"
 
 
