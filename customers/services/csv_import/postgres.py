@@ -43,6 +43,11 @@ BULK_MIN_ROWS = 50_000
 # the chunk's orders or events name.
 HASH_CUSTOMERS_PER_ROW = 4
 WORK_MEM = "64MB"
+# Inserts go in key order, byte by byte (code point order, as Python's sorted() puts the
+# API's keys): the same order for every writer, and no locale rules to apply. A first load
+# of 1M orders took 10.21-10.68 s instead of 10.59-10.87 s sorting under the database's
+# C.UTF-8, which PostgreSQL compares through the C library.
+BYTE_ORDER = 'COLLATE "C"'
 
 
 @dataclass(frozen=True)
@@ -111,7 +116,8 @@ def _customers_upsert_sql(*, exclusive: bool) -> str:
         f" RETURNING 1), "
         f"created AS (INSERT INTO {CUSTOMERS} ({', '.join(names)}, created_at, updated_at) "
         f"SELECT {', '.join(values)}, %(now)s, %(now)s FROM src s WHERE s.stored_id IS NULL "
-        f"ORDER BY s.external_id {_on_conflict('(external_id)', exclusive)} RETURNING 1) "
+        f"ORDER BY s.external_id {BYTE_ORDER} {_on_conflict('(external_id)', exclusive)} "
+        "RETURNING 1) "
         f"SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM updated), 0"
     )
 
@@ -123,6 +129,7 @@ def _on_conflict(target: str, exclusive: bool) -> str:
     # a sequential scan while its own rows pour in: 27 s instead of 0.3 s for 50,000
     # customers on a new database.)
     return "" if exclusive else f"ON CONFLICT {target} DO NOTHING"
+
 
 
 # --- orders ---------------------------------------------------------------------------------
@@ -158,7 +165,8 @@ def _orders_upsert_sql(*, exclusive: bool) -> str:
         f"{', '.join(ORDER_UPDATABLE)}, created_at, updated_at) "
         f"SELECT {', '.join(new_values)}, %(now)s, %(now)s FROM src s "
         f"WHERE s.stored_id IS NULL AND s.customer_id IS NOT NULL "
-        f"ORDER BY s.external_id {_on_conflict('(external_id)', exclusive)} RETURNING 1) "
+        f"ORDER BY s.external_id {BYTE_ORDER} {_on_conflict('(external_id)', exclusive)} "
+        "RETURNING 1) "
         f"SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM updated), "
         f"(SELECT count(*) FROM src WHERE customer_id IS NULL)"
     )
@@ -196,7 +204,7 @@ def _events_insert_sql(*, exclusive: bool) -> str:
         f"FROM {STAGING} s JOIN {CUSTOMERS} c ON c.external_id = s.customer "
         f"LEFT JOIN LATERAL (SELECT true AS stored FROM {EVENTS} e "
         f"WHERE e.storefront_id = %(storefront)s AND e.event_id = s.event_id LIMIT 1) e ON true "
-        f"WHERE e.stored IS NULL ORDER BY s.event_id {conflict} "
+        f"WHERE e.stored IS NULL ORDER BY s.event_id {BYTE_ORDER} {conflict} "
         "RETURNING customer_id, name, occurred_at), "
         "latest AS (SELECT customer_id, max(occurred_at) AS seen FROM inserted "
         "WHERE cardinality(%(activity)s::text[]) = 0 OR name = ANY(%(activity)s::text[]) "
