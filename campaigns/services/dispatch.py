@@ -383,7 +383,8 @@ def _send(sending: list[Claimed], customers: dict[int, dict], coupons: dict[int,
             (ready if outcome.result.ok else outcomes).append(outcome)
         if ready:
             sent = CHANNELS[channel].send([_outgoing(o, batch) for o in ready], deadline)
-            outcomes.extend(Outcome(o.item, result, o.rendered, o.reason, o.unsubscribe_url)
+            outcomes.extend(Outcome(item=o.item, result=result, rendered=o.rendered,
+                                    reason=o.reason, unsubscribe_url=o.unsubscribe_url)
                             for o, result in zip(ready, sent, strict=True))
     return outcomes
 
