@@ -171,7 +171,8 @@ def test_sql_never_accepts_an_event_pydantic_rejects(db, tmp_path, batch):
 @example(batch=[{**dict.fromkeys(OrderIn.model_fields, ""), "external_id": "o1",
                  "customer": "c1", "amount": "1.00", "placed_at": placed_at}
                 for placed_at in ("2024-03-10 02:30:00", "2024-11-03 01:30:00",
-                                  "2024-07-01 12:00:00", "1883-11-18 12:00:00")])
+                                  "2024-07-01 12:00:00", "1883-11-18 12:00:00", "2024-02-29",
+                                  "2024-07-01T12:00:00-04:00")])
 def test_naive_times_are_read_in_the_storefront_zone_as_pydantic_reads_them(db, tmp_path,
                                                                              batch):
     _assert_never_looser(tmp_path, OrderIn, batch, time_zone="America/New_York")

@@ -272,7 +272,9 @@ def _decimal_value(cell: str, metadata: list[Any]) -> str:
 
 
 def _datetime_value(cell: str, tz: Zone) -> str:
-    aware = f"right({cell}, 1) = 'Z' OR substr({cell}, length({cell}) - 5, 1) IN ('+', '-')"
+    # Once the pattern holds, a cell is aware when it ends in Z or an offset (a date alone,
+    # 'YYYY-MM-DD', is naive: its dashes are no offset).
+    aware = " OR ".join(f"{cell} LIKE {text(end)}" for end in ("%Z", "%+__:__", "%-__:__"))
     return (f"CASE WHEN {cell} ~ {text(DATETIME_PATTERN)} THEN CASE WHEN {_day_exists(cell)} "
             f"THEN CASE WHEN {aware} THEN {cell}::timestamptz "
             f"ELSE {_naive_to_utc(cell, tz)} END END END")
