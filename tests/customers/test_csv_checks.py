@@ -98,7 +98,9 @@ def _sql_verdicts(tmp_path: Path, model: type[BaseModel], batch: list[dict[str, 
                     copy.write_row([cell or None for cell in row.values()])
             table = preparer._new_table()
             preparer._check_json(cursor)
-            cursor.execute(preparer.check_sql.replace(CHECKED, table), preparer.params)
+            no_flags = bytes(preparer.layout.width * len(batch))  # SQL checks every cell
+            cursor.execute(preparer.check_sql.replace(CHECKED, table),
+                           {**preparer.params, "flags": no_flags})
             cursor.execute(f"SELECT ok, {', '.join(model.model_fields)} FROM {table} ORDER BY n")
             return [(ok, dict(zip(model.model_fields, values, strict=True)))
                     for ok, *values in cursor.fetchall()]

@@ -37,6 +37,10 @@ from pydantic_core import from_json, to_json
 from customers.models import _time_zones
 from customers.schemas import _PHONE, MAX_FUTURE, has_nul
 
+# The bytes vouch.py gives a cell it vouches for (defined here: vouch.py reads WHITE_SPACE).
+NAIVE, AWARE = 1, 2  # a date and time, without or with Z / an offset
+VOUCHED = 1  # a date; the row's text cells free of white space at their ends
+
 # Characters that Python's str.isspace() (the CSV reader's "blank cell") or pydantic's strip
 # (Unicode White_Space) treat as white space: a cell starting or ending with one goes to
 # pydantic, which knows what stripping does to it.
@@ -413,14 +417,29 @@ class Column:
     text: bool = False
 
 
-def columns(model: type[BaseModel], tz: Zone, cell: str = "{name}") -> list[Column]:
+def _vouched_value(sql_type: str, cell: str, value: str, flag: str, tz: Zone) -> str:
+    """`value`, unless `flag` (SQL: the cell's byte from vouch.py) says the cell has the
+    shape the pattern demands: then the same conversion without the pattern."""
+    if sql_type == "date":
+        return f"CASE WHEN {flag} = {VOUCHED} THEN {cell}::date ELSE {value} END"
+    if sql_type == "timestamptz":
+        return (f"CASE {flag} WHEN {AWARE} THEN {cell}::timestamptz "
+                f"WHEN {NAIVE} THEN {_naive_to_utc(cell, tz)} ELSE {value} END")
+    return value
+
+
+def columns(model: type[BaseModel], tz: Zone, cell: str = "{name}",
+            flags: dict[str, str] | None = None) -> list[Column]:
     """The model's fields in SQL, in declaration order; `cell` is a field's text, {name}
-    standing for the field's name."""
+    standing for the field's name; `flags`: SQL for the byte vouch.py gives a date or time
+    column's cell, by field name."""
     twins = _validator_twins(model)
     out = []
     for name, info in model.model_fields.items():
         c = _fill(cell, name=name)
         sql_type, value = _field_value(c, info, tz)
+        if flags and name in flags:
+            value = _vouched_value(sql_type, c, value, flags[name], tz)
         for twin in twins.get(name, []):
             if twin.before:
                 value = f"CASE WHEN {_fill(twin.before, c=c)} THEN {value} END"
@@ -433,18 +452,20 @@ def columns(model: type[BaseModel], tz: Zone, cell: str = "{name}") -> list[Colu
 
 
 def accepted(model: type[BaseModel], cols: list[Column], *, cell: str, value: str,
-             required: frozenset[str] = frozenset()) -> str:
+             required: frozenset[str] = frozenset(), ends_flag: str | None = None) -> str:
     """SQL, true when SQL vouches for the whole row: every non-empty cell has a value (as
     many NULL values as empty cells), the required ones (and `required`) are there, no text
     cell needs stripping, the validators' twins hold. `cell` and `value` refer to a field's
-    text and value, {name} standing for its name."""
+    text and value, {name} standing for its name; `ends_flag`: SQL for the row's byte from
+    vouch.py that says no text cell needs stripping."""
     cells = [_fill(cell, name=c.name) for c in cols]
     values = {c.name: _fill(value, name=c.name) for c in cols}
     must = [values[c.name] for c in cols if c.required or c.name in required]
+    ends = _white_space_free_ends([_fill(cell, name=c.name) for c in cols if c.text])
     conditions = [
         f"num_nulls({', '.join(values.values())}) = num_nulls({', '.join(cells)})",
         f"num_nonnulls({', '.join(must)}) = {len(must)}" if must else "true",
-        _white_space_free_ends([_fill(cell, name=c.name) for c in cols if c.text]),
+        f"({ends_flag} = {VOUCHED} OR {ends})" if ends_flag else ends,
     ]
     for column in cols:
         conditions.extend(f"coalesce({_fill(after, v=values[column.name])}, true)"

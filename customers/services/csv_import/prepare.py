@@ -25,7 +25,7 @@ from django.utils import timezone
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from . import checks, rawcsv
+from . import checks, rawcsv, vouch
 from .readahead import ReadAhead
 from .reading import (
     CellError,
@@ -70,6 +70,8 @@ class _Staged:
     bytes_read: int
     record_lines: Iterable[int]
     rejects: list[Reject] = field(default_factory=list)
+    flags: bytes | None = None  # vouch.py's, a line of the block each, when it ran
+    last_n: int = 0  # csv_raw's highest n
 
 
 def connect() -> psycopg.Connection:
@@ -92,7 +94,11 @@ class Preparer:
         self.key = KEYS[self.kind.name]
         now = timezone.now()
         zone = checks.zone(time_zone, now.date())
-        self.columns = checks.columns(self.model, zone, cell="r.{name}")
+        typed = {c.name: c for c in checks.columns(self.model, zone)}
+        self.kinds = {name: vouch.kind(typed[name]) for name in reader.header}
+        self.layout = vouch.layout(self.kinds)
+        self.columns = checks.columns(self.model, zone, cell="r.{name}", flags={
+            name: self._flag("r", byte) for name, byte in self.layout.columns.items()})
         self.json = {name: check for name, check in checks.json_fields(self.model).items()
                      if name in reader.header}
         self.params = checks.params(zone, now)
@@ -156,7 +162,7 @@ class Preparer:
         # A row whose event_id is empty gets one derived in Python (reading.derived_event_id).
         derived = frozenset({"event_id"}) if self.kind.name == "events" else frozenset()
         ok = checks.accepted(self.model, self.columns, cell="s.{name}", value="s.v_{name}",
-                             required=derived)
+                             required=derived, ends_flag=self._flag("s", self.layout.ends))
         values = ", ".join(
             f"{c.value.replace(checks.JSON_VALUE, self._json_value(c.name))} AS v_{c.name}"
             for c in self.columns)
@@ -166,6 +172,10 @@ class Preparer:
         return (f"INSERT INTO {CHECKED} SELECT s.n, {ok}, "
                 f"{', '.join(f's.v_{name}' for name in self.names)} "
                 f"FROM (SELECT r.*, {values} FROM csv_raw r{joins} OFFSET 0) s")
+
+    def _flag(self, row: str, byte: int) -> str:
+        """SQL: a byte of the row's flags (vouch.py), passed as the bytea %(flags)s."""
+        return f"get_byte(%(flags)s, (({row}.n - 1) * {self.layout.width} + {byte})::int)"
 
     def _json_value(self, name: str) -> str:
         return f"j_{name}.value" if name in self.json else "NULL::jsonb"
@@ -183,10 +193,10 @@ class Preparer:
             if self._copyable_columns():
                 # The next blocks are read and scanned (~1 us a row of Python) while
                 # PostgreSQL checks this one.
-                blocks = ReadAhead((block, rawcsv.copyable(block.data)) for block in
-                                   rawcsv.blocks(file, offset, first_line, self.batch_size))
+                blocks = ReadAhead(self._scanned(rawcsv.blocks(file, offset, first_line,
+                                                                self.batch_size)))
                 try:
-                    for block, copyable in blocks:
+                    for block, copyable, flags in blocks:
                         if not copyable:  # Python reads the rest
                             offset, first_line = block.end - len(block.data), block.first_line
                             break
@@ -195,12 +205,20 @@ class Preparer:
                             yield self._copy_records(self._block_records(block), block.end)
                             continue
                         yield _Staged(block.first_line - 1, rows, block.end,
-                                      range(block.first_line, block.first_line + rows))
+                                      range(block.first_line, block.first_line + rows),
+                                      flags=flags, last_n=rows)
                     else:
                         return
                 finally:
                     blocks.close()
         yield from self._staged_by_python(offset, first_line)
+
+    def _scanned(self, blocks: Iterator[rawcsv.Block]
+                 ) -> Iterator[tuple[rawcsv.Block, bool, bytes | None]]:
+        """Each block, whether COPY may take it as it is, and then its flags."""
+        for block in blocks:
+            scan = rawcsv.scan(block.data)
+            yield block, scan is not None, scan and vouch.vouch(scan, self.kinds)
 
     def _copyable_columns(self) -> bool:
         # Without an event_id column every row needs Python to derive one.
@@ -250,7 +268,8 @@ class Preparer:
 
     def _copy_records(self, batch: list[tuple[int, list[str]]], bytes_read: int) -> _Staged:
         base = batch[0][0] - 1
-        staged = _Staged(base, len(batch), bytes_read, [line for line, _cells in batch])
+        staged = _Staged(base, len(batch), bytes_read, [line for line, _cells in batch],
+                         last_n=batch[-1][0] - base)
         width = len(self.reader.header)
         self.conn.execute("TRUNCATE csv_raw RESTART IDENTITY")
         with self.conn.cursor() as cursor, cursor.copy(
@@ -289,7 +308,7 @@ class Preparer:
         table = self._new_table()
         with self.conn.cursor() as cursor:
             self._check_json(cursor)
-            cursor.execute(self.check_sql.replace(CHECKED, table), self.params)
+            cursor.execute(self.check_sql.replace(CHECKED, table), self._params(staged))
             cursor.execute(
                 f"SELECT r.n, {', '.join(f'r.{n}' for n in self.reader.header)} "
                 f"FROM csv_raw r JOIN {table} c USING (n) WHERE NOT c.ok ORDER BY r.n")
@@ -309,6 +328,12 @@ class Preparer:
         self._merge_repeated_keys(table)
         return Prepared(table, staged.rows - rejected_rows, staged.rows, rejected_rows,
                         staged.rejects, staged.bytes_read, staged.record_lines)
+
+    def _params(self, staged: _Staged) -> dict[str, Any]:
+        """The checks' parameters for the chunk: no flags (all 0) where vouch() did not run
+        (the Python path, or a block whose lines it could not take apart)."""
+        flags = staged.flags or bytes(self.layout.width * staged.last_n)
+        return {**self.params, "flags": flags}
 
     def _new_table(self) -> str:
         """A table for the chunk's accepted rows, which the writer reads and drops: unlogged,

@@ -93,27 +93,52 @@ def _even_quotes(buffer: bytes, cut: int) -> int:
     return cut
 
 
+@dataclass(frozen=True)
+class Scan:
+    """A copyable block as copyable() scanned it: `padded` is its bytes with a line break
+    added at each end (byte i of the block at i + 1) and PAD zero bytes after, `breaks` and
+    `quotes` the offsets of its line breaks (the two added ones included) and quotes."""
+
+    padded: np.ndarray
+    breaks: np.ndarray
+    quotes: np.ndarray
+    size: int  # the block's bytes
+
+
+PAD = 32  # zero bytes after a Scan's padded bytes, so that reading past a cell is safe
+
+
 def copyable(data: bytes) -> bool:
     """Whether COPY ... (FORMAT csv) reads `data` exactly as Python's csv module does, one
-    record per line. A few vectorised scans (numpy) of the block with a line break added at
-    each end, so that every byte has neighbours: ~12 ms for 50,000 lines of orders, where
-    Python's byte scans and a regular expression took 51 ms (bench/README.md, CSV import)."""
-    padded = np.frombuffer(b"\n" + data + b"\n", dtype=np.uint8)
+    record per line (scan() says how)."""
+    return scan(data) is not None
+
+
+def scan(data: bytes) -> Scan | None:
+    """The block's Scan when COPY ... (FORMAT csv) reads it exactly as Python's csv module
+    does, one record per line; else None. A few vectorised scans (numpy) of the block with a
+    line break added at each end, so that every byte has neighbours: ~12 ms for 50,000 lines
+    of orders, where Python's byte scans and a regular expression took 51 ms
+    (bench/README.md, CSV import)."""
+    padded = np.frombuffer(b"\n" + data + b"\n" + bytes(PAD), dtype=np.uint8)
     last = len(data)  # the block's last byte in `padded`
-    if not padded.all():  # a NUL
-        return False
-    if (padded[np.flatnonzero(padded == _BACKSLASH) + 1] == _DOT).any():
-        return False  # PostgreSQL's end-of-data marker
-    breaks = np.flatnonzero(padded == _LF)  # the two added ones included
-    returns = np.flatnonzero(padded == _CR)
+    block = padded[:last + 2]
+    if not block.all():  # a NUL
+        return None
+    if (padded[np.flatnonzero(block == _BACKSLASH) + 1] == _DOT).any():
+        return None  # PostgreSQL's end-of-data marker
+    breaks = np.flatnonzero(block == _LF)  # the two added ones included
+    returns = np.flatnonzero(block == _CR)
     if len(returns) and (returns[-1] == last or (padded[returns + 1] != _LF).any()
                          or len(returns) != len(breaks) - 2):
-        return False  # a lone \r, or \r\n and \n mixed
+        return None  # a lone \r, or \r\n and \n mixed
     line_starts = breaks[breaks < last]  # a line starts after each (the block's first too)
     if np.isin(padded[line_starts + 1], _BLANK_LINE_STARTS).any():
-        return False  # a blank line: Python skips it, COPY would not
-    quotes = np.flatnonzero(padded == _QUOTE)
-    return not len(quotes) or _quotes_round_whole_cells(padded, quotes, breaks)
+        return None  # a blank line: Python skips it, COPY would not
+    quotes = np.flatnonzero(block == _QUOTE)
+    if len(quotes) and not _quotes_round_whole_cells(padded, quotes, breaks):
+        return None
+    return Scan(padded, breaks, quotes, last)
 
 
 def _quotes_round_whole_cells(padded: np.ndarray, quotes: np.ndarray,
