@@ -557,3 +557,36 @@ def test_no_hand_over_table_outlives_an_import(db):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'csv\\_import\\_%%'")
         assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.postgres
+def test_large_load_of_orders_takes_known_customers_ids_from_a_copy_made_before_its_lock(
+    transactional_db, write_csv, monkeypatch
+):
+    """The checks look up the customers the database held (committed, so that their own
+    connection sees them) in a copy taken before the writer locks the customers; customers
+    the import creates itself are found by the writer. Reading the customers themselves from
+    the checks' connection would wait for the writer's lock while the writer waits for the
+    next chunk."""
+    from customers.services.csv_import import postgres, prepare
+
+    for external_id in ("k0", "k1", "k2"):
+        CustomerFactory(external_id=external_id)
+    monkeypatch.setattr(postgres, "BULK_MIN_ROWS", 0)
+    monkeypatch.setattr(prepare, "SNAPSHOT_MIN_ROWS", 0)
+    copied = []
+    original = prepare.Preparer._snapshot_customers_for_a_large_load
+    monkeypatch.setattr(prepare.Preparer, "_snapshot_customers_for_a_large_load",
+                        lambda self, staged: original(self, staged) or copied.append(
+                            self.knows_customers))
+    names = ["k0", "new1", "k1", "k2", "new1", "new2", "k0", "k2"]  # new ones in later chunks
+    lines = [f"o{n},{name},1.00,2024-01-01T00:00:00Z" for n, name in enumerate(names)]
+    path = write_csv("external_id,customer,amount,placed_at\n" + "\n".join(lines) + "\n")
+
+    report = csv_import(kind="orders", path=path, batch_size=2)
+
+    assert copied == [True]
+    assert counts(report) == (8, 0, 0, 0)
+    assert [order.customer.external_id for order in
+            Order.objects.select_related("customer").order_by("placed_at", "id")] == names
+    assert Customer.objects.count() == 5

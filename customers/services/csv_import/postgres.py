@@ -27,7 +27,7 @@ from customers.services.ingest import column_defaults
 
 from . import checks
 from .counts import Counts
-from .prepare import Prepared
+from .prepare import KNOWN_CUSTOMER, Prepared
 from .reading import KINDS
 
 CUSTOMERS = Customer._meta.db_table
@@ -136,7 +136,16 @@ ORDER_UPDATABLE = ["amount", "refunded_amount", "currency", "status", "placed_at
                    "coupon_code", "items"]
 
 
-def _orders_upsert_sql(*, exclusive: bool) -> str:
+# The customer a chunk's row names, as `c.id`: read from the customers, or, under a large
+# load's lock (no customer can go meanwhile), the id the checks found (prepare.py) and, for a
+# customer created since (by this import), its row looked up by external id.
+_CUSTOMER_OF_ROW = f"LEFT JOIN {CUSTOMERS} c ON c.external_id = s.customer"
+_KNOWN_CUSTOMER_OF_ROW = (
+    f"LEFT JOIN LATERAL (SELECT COALESCE(s.{KNOWN_CUSTOMER}, (SELECT k.id FROM {CUSTOMERS} k "
+    "WHERE k.external_id = s.customer)) AS id) c ON true")
+
+
+def _orders_upsert_sql(*, exclusive: bool, known: bool = False) -> str:
     """Changed orders updated, new ones inserted, in one statement that reads the customers
     and the stored orders once (an order is compared where it is read, so that a re-import
     visits no row twice). Rows naming an unknown customer are left out and counted (the third
@@ -153,7 +162,7 @@ def _orders_upsert_sql(*, exclusive: bool) -> str:
     return (
         f"WITH src AS MATERIALIZED (SELECT s.*, c.id AS customer_id, o.id AS stored_id, "
         f"o.id IS NOT NULL AND ({', '.join(stored)}) IS DISTINCT FROM ({', '.join(given)}) "
-        f"AS changed FROM {STAGING} s LEFT JOIN {CUSTOMERS} c ON c.external_id = s.customer "
+        f"AS changed FROM {STAGING} s {_KNOWN_CUSTOMER_OF_ROW if known else _CUSTOMER_OF_ROW} "
         f"LEFT JOIN LATERAL (SELECT * FROM {ORDERS} o WHERE o.external_id = s.external_id "
         f"LIMIT 1) o ON true), "
         f"updated AS (UPDATE {ORDERS} AS o SET {', '.join(assignments)}, updated_at = %(now)s "
@@ -220,6 +229,7 @@ UPSERTS = {
                         ("events", _events_insert_sql))
     for exclusive in (False, True)
 }
+ORDERS_KNOWN_CUSTOMERS_UPSERT = _orders_upsert_sql(exclusive=True, known=True)
 # Rows of the chunk whose key the table does not hold yet.
 _NEW_ROWS = {
     "customers": f"SELECT count(*) FROM {STAGING} s WHERE NOT EXISTS "
@@ -240,6 +250,7 @@ class PostgresWriter:
         self.dropped: SetAside | None = None
         self.decided = False
         self.staging = ""  # the chunk's table (prepare.py)
+        self.knows_customers = False  # the chunk has the ids of known customers
 
     def begin(self, batch_size: int) -> None:
         with self._cursor() as cursor:
@@ -250,7 +261,7 @@ class PostgresWriter:
             # so the joins are chosen here: stored rows by their unique index (LATERAL ...
             # LIMIT 1 where it matters), and the customers that orders and events name by
             # one hash join of the chunk with all customers while there are few of them
-            # (a probe per row cost ~5 us against ~0.5 us).
+            # (a probe per row cost ~5 us against ~0.5 us), unless the chunk has their ids.
             cursor.execute("SET LOCAL enable_mergejoin = off")
             cursor.execute("SET LOCAL enable_hashjoin = off")
             # The hash of the customers stays in memory; JIT compiling (the disabled joins'
@@ -278,6 +289,7 @@ class PostgresWriter:
         params = {"now": now, "storefront": self.storefront.pk,
                   "currency": self.storefront.currency, **_bare_customer_params(now)}
         self.staging = prepared.table
+        self.knows_customers = prepared.knows_customers
         with self._cursor() as cursor:
             if not self.decided:
                 self.decided = True
@@ -310,7 +322,11 @@ class PostgresWriter:
         self.dropped = set_aside(cursor, table)  # None: write through the indexes
 
     def _upsert(self, cursor, params: dict[str, Any]) -> tuple[int, int, int]:
-        self._execute(cursor, UPSERTS[self.kind, self.dropped is not None], params)
+        exclusive = self.dropped is not None
+        sql = ORDERS_KNOWN_CUSTOMERS_UPSERT if (
+            self.kind == "orders" and exclusive and self.knows_customers) \
+            else UPSERTS[self.kind, exclusive]
+        self._execute(cursor, sql, params)
         return cursor.fetchone()
 
     def _customers(self, cursor, params: dict[str, Any]) -> tuple[int, int]:
