@@ -25,7 +25,7 @@ from django.utils import timezone
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from customers.models import Customer
+from customers.models import Customer, Order
 
 from . import checks, rawcsv, vouch
 from .readahead import ReadAhead
@@ -44,7 +44,9 @@ KEYS = {"customers": "external_id", "orders": "external_id", "events": "event_id
 # the handover table's KNOWN_CUSTOMER column; NULL for the others), from a copy of the
 # customers' ids taken before the writer locks the table: the writer then need not hash
 # every customer for every chunk. Only up to this many customers per row of a chunk (as
-# many as the writer would hash), and for a file of at least SNAPSHOT_MIN_ROWS.
+# many as the writer would hash), for at least SNAPSHOT_MIN_ROWS new orders. (Reading the
+# customers themselves once the writer holds its lock would wait for the writer, which
+# waits for the chunk.)
 NAMES_CUSTOMER = frozenset({"orders"})
 KNOWN_CUSTOMER = "known_customer_id"
 SNAPSHOT_CUSTOMERS_PER_ROW = 4
@@ -331,21 +333,31 @@ class Preparer:
 
     def _snapshot_customers_for_a_large_load(self, staged: _Staged) -> None:
         """Before the first chunk's checks (the writer has locked nothing yet): the
-        customers' ids in csv_customers, when this is a large load into few customers."""
-        rows = self.reader.size * staged.rows // max(staged.bytes_read, 1)
-        most = SNAPSHOT_CUSTOMERS_PER_ROW * self.batch_size
-        if self.kind.name not in NAMES_CUSTOMER or rows < SNAPSHOT_MIN_ROWS:
+        customers' ids in csv_customers, when the file looks like a large load (the writer's
+        rule, postgres.py: at least as many new orders as the table holds) into few
+        customers."""
+        if self.kind.name not in NAMES_CUSTOMER or not self._large_load(staged):
             return
-        customers = Customer._meta.db_table
-        [(count,)] = self.conn.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {customers} LIMIT %s) c", [most + 1]
-        ).fetchall()
-        if count > most:
+        most = SNAPSHOT_CUSTOMERS_PER_ROW * self.batch_size
+        if self._rows_up_to(Customer._meta.db_table, most + 1) > most:
             return
         self.conn.execute(f"CREATE TEMP TABLE csv_customers AS SELECT external_id, id "
-                          f"FROM {customers}; ANALYZE csv_customers")
+                          f"FROM {Customer._meta.db_table}; ANALYZE csv_customers")
         self.knows_customers = True
         self.check_sql = self._check_sql()
+
+    def _large_load(self, staged: _Staged) -> bool:
+        table = Order._meta.db_table
+        [(new,)] = self.conn.execute(
+            f"SELECT count(*) FROM csv_raw r WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {table} o WHERE o.external_id = r.external_id)").fetchall()
+        new = new * self.reader.size // max(staged.bytes_read, 1)
+        return new >= SNAPSHOT_MIN_ROWS and self._rows_up_to(table, new + 1) <= new
+
+    def _rows_up_to(self, table: str, most: int) -> int:
+        [(count,)] = self.conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT %s) t", [most]).fetchall()
+        return count
 
     def _prepared(self, staged: _Staged) -> Prepared:
         if not self.tables:
