@@ -138,7 +138,9 @@ ORDER_UPDATABLE = ["amount", "refunded_amount", "currency", "status", "placed_at
 
 # The customer a chunk's row names, as `c.id`: read from the customers, or, under a large
 # load's lock (no customer can go meanwhile), the id the checks found (prepare.py) and, for a
-# customer created since (by this import), its row looked up by external id.
+# customer created since (by this import), its row looked up by external id. (A customer
+# deleted in the moment between the checks' copy and the lock fails the foreign key's rebuild
+# in finish(): the import then writes nothing, and can be run again.)
 _CUSTOMER_OF_ROW = f"LEFT JOIN {CUSTOMERS} c ON c.external_id = s.customer"
 _KNOWN_CUSTOMER_OF_ROW = (
     f"LEFT JOIN LATERAL (SELECT COALESCE(s.{KNOWN_CUSTOMER}, (SELECT k.id FROM {CUSTOMERS} k "

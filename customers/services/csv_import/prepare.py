@@ -2,14 +2,15 @@
 ahead of the writer (postgres.py), so that both of the server's cores work.
 
 For each chunk: its bytes go to COPY ... (FORMAT csv) into an all-text table as they are
-(rawcsv.py says when that reads them as Python would; otherwise Python's csv module reads
-the rest of the file and its records are copied); pydantic checks each distinct JSON cell;
-one INSERT ... SELECT converts every other cell with the SQL twins of the input model
-(checks.py); the rows it cannot vouch for go to the pydantic model, which rejects them with
-their line and reason or accepts them; repeated keys are merged (later cells win; for events
-the first row). The checked rows go to an unlogged table of their own, which the writer
-reads and drops. (Handing them over through COPY TO and FROM STDIN cost ~5 us
-a row of Python: PostgreSQL sends one message per row.)
+(rawcsv.py says when that reads them as Python would, and vouch.py which cells need no
+regular expression; otherwise Python's csv module reads the rest of the file and its records
+are copied); pydantic checks each distinct JSON cell; one INSERT ... SELECT converts every
+other cell with the SQL twins of the input model (checks.py), and for a large load of orders
+adds the ids of the customers they name; the rows it cannot vouch for go to the pydantic
+model, which rejects them with their line and reason or accepts them; repeated keys are
+merged (later cells win; for events the first row). The checked rows go to an unlogged table
+of their own, which the writer reads and drops. (Handing them over through COPY TO and FROM
+STDIN cost ~5 us a row of Python: PostgreSQL sends one message per row.)
 """
 
 import contextlib
