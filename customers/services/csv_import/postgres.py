@@ -200,9 +200,16 @@ def _bare_customer_params(now: dt.datetime) -> dict[str, Any]:
 
 # --- events ---------------------------------------------------------------------------------
 
+# The latest activity of each customer whose events the import wrote, gathered chunk by chunk
+# and moved onto the customers once, in finish(): a first load of events named most
+# customers in every chunk, and rewrote each of them once a chunk.
+LAST_SEEN = "csv_last_seen"
+
+
 def _events_insert_sql(*, exclusive: bool) -> str:
-    """New events, then last_seen_at moved forward for activity events (the API's rule), in
-    one statement: the UPDATE in the WITH clause runs even though nothing reads its output."""
+    """New events, and the latest activity event of each of their customers noted (the API's
+    rule for last_seen_at; finish() applies them), in one statement: the INSERT in the WITH
+    clause runs even though nothing reads its output."""
     occurred_at, properties = _column("events", "occurred_at"), _column("events", "properties")
     conflict = _on_conflict("(storefront_id, event_id) WHERE event_id IS NOT NULL", exclusive)
     return (
@@ -215,14 +222,19 @@ def _events_insert_sql(*, exclusive: bool) -> str:
         f"WHERE e.storefront_id = %(storefront)s AND e.event_id = s.event_id LIMIT 1) e ON true "
         f"WHERE e.stored IS NULL ORDER BY s.event_id {BYTE_ORDER} {conflict} "
         "RETURNING customer_id, name, occurred_at), "
-        "latest AS (SELECT customer_id, max(occurred_at) AS seen FROM inserted "
+        f"seen AS (INSERT INTO {LAST_SEEN} (customer_id, seen) "
+        "SELECT customer_id, max(occurred_at) FROM inserted "
         "WHERE cardinality(%(activity)s::text[]) = 0 OR name = ANY(%(activity)s::text[]) "
-        "GROUP BY customer_id), "
-        f"moved AS (UPDATE {CUSTOMERS} c SET last_seen_at = latest.seen FROM latest "
-        "WHERE c.id = latest.customer_id AND (c.last_seen_at IS NULL OR c.last_seen_at < "
-        "latest.seen) RETURNING 1) "
+        "GROUP BY customer_id) "
         "SELECT count(*), 0, 0 FROM inserted"
     )
+
+
+_MOVE_LAST_SEEN = (
+    f"UPDATE {CUSTOMERS} c SET last_seen_at = latest.seen "
+    f"FROM (SELECT customer_id, max(seen) AS seen FROM {LAST_SEEN} GROUP BY customer_id) latest "
+    "WHERE c.id = latest.customer_id AND (c.last_seen_at IS NULL OR c.last_seen_at < latest.seen)"
+)
 
 
 UPSERTS = {
@@ -269,6 +281,9 @@ class PostgresWriter:
             # The hash of the customers stays in memory; JIT compiling (the disabled joins'
             # cost estimate asks for it) took ~0.5 s a statement.
             cursor.execute(f"SET LOCAL work_mem = {checks.text(WORK_MEM)}; SET LOCAL jit = off")
+            if self.kind == "events":
+                cursor.execute(f"CREATE TEMP TABLE {LAST_SEEN} (customer_id bigint, "
+                               "seen timestamptz) ON COMMIT DROP")
             if self.kind != "customers" and self._few_customers(cursor, batch_size):
                 cursor.execute("SET LOCAL enable_hashjoin = on; SET LOCAL enable_nestloop = off")
 
@@ -307,6 +322,9 @@ class PostgresWriter:
     def finish(self) -> None:
         with self._cursor() as cursor:
             cursor.execute("RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_nestloop")
+            if self.kind == "events":
+                cursor.execute(_MOVE_LAST_SEEN)
+                cursor.execute(f"DROP TABLE {LAST_SEEN}")
             if self.dropped:
                 self.dropped.restore(cursor)
             # SET LOCAL lasts as long as the caller's transaction (in tests, the test's).
