@@ -2,17 +2,18 @@
 
 Creates its own PostgreSQL database (retentio_bench_csv, dropped and re-created), migrates it,
 writes CSV files into /tmp (customers with every profile column, orders with line items on
-half of them, referring to those customers), and times `import_csv` for each file via
-call_command: COPY of the file, the checks (SQL twins of the API's pydantic models, pydantic for
-JSON cells and doubtful rows) and the set-based writes. Then it imports the orders file again
-(every row unchanged) to time the idempotent pass. The load average is printed before and after:
+half of them and events with properties on a third of them, both naming those customers), and
+times `import_csv` for each file via call_command: COPY of the file, the checks (SQL twins of
+the API's pydantic models, pydantic for JSON cells and doubtful rows) and the set-based
+writes. It imports the orders and the events files again (every row unchanged) to time the
+idempotent pass. The load average is printed before and after:
 the machine may be shared.
 
 The line items of the default orders file repeat (500 distinct cells: pydantic checks each
 distinct JSON cell once); --distinct-items gives every order its own.
 
     .venv/bin/python bench/import_csv.py [--customers 200000] [--orders 1000000]
-                                          [--distinct-items]
+                                          [--events 1000000] [--distinct-items]
 """
 
 import argparse
@@ -97,6 +98,21 @@ def orders_file(path: Path, count: int, customers: int, rng: random.Random,
             ])
 
 
+def events_file(path: Path, count: int, customers: int, rng: random.Random) -> None:
+    # Activity events with the storefront's own ids, naive times; a third carry properties.
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC).replace(tzinfo=None)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["event_id", "customer", "name", "occurred_at", "properties"])
+        for n in range(count):
+            out.writerow([
+                f"e{n}", f"c{rng.randrange(customers)}",
+                rng.choice(["visit", "login", "cart_add", "search"]),
+                (start + dt.timedelta(seconds=rng.randrange(30_000_000))).isoformat(" "),
+                '{"page": "/home"}' if n % 3 == 0 else "",
+            ])
+
+
 def import_timed(kind: str, path: Path, rows: int) -> float:
     from django.core.management import call_command
 
@@ -112,15 +128,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--distinct-items", action="store_true",
                         help="a line item of its own for every order (not 500 repeated ones)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     rng = random.Random(7)
-    customers, orders = OUT / "customers.csv", OUT / "orders.csv"
-    print(f"Writing {args.customers:,} customers and {args.orders:,} orders into {OUT} ...")
+    customers, orders, events = OUT / "customers.csv", OUT / "orders.csv", OUT / "events.csv"
+    print(f"Writing {args.customers:,} customers, {args.orders:,} orders and {args.events:,} "
+          f"events into {OUT} ...")
     customers_file(customers, args.customers, rng)
     orders_file(orders, args.orders, args.customers, rng, args.distinct_items)
+    events_file(events, args.events, args.customers, rng)
     database_recreate()
     django_setup()
     from django.core.management import call_command
@@ -129,7 +148,9 @@ def main() -> None:
     print(f"Database {DB_NAME}; target {TARGET:,} rows/s; load average {_load()}")
     runs = [("customers", customers, args.customers, "customers (new)"),
             ("orders", orders, args.orders, "orders (new)"),
-            ("orders", orders, args.orders, "orders (again: unchanged)")]
+            ("orders", orders, args.orders, "orders (again: unchanged)"),
+            ("events", events, args.events, "events (new)"),
+            ("events", events, args.events, "events (again: unchanged)")]
     for kind, path, rows, label in runs:
         rate = import_timed(kind, path, rows)
         print(f"{label:28} {rate:>10,.0f} rows/s   {rate / TARGET:.2f}x the target")
