@@ -590,3 +590,27 @@ def test_large_load_of_orders_takes_known_customers_ids_from_a_copy_made_before_
     assert [order.customer.external_id for order in
             Order.objects.select_related("customer").order_by("placed_at", "id")] == names
     assert Customer.objects.count() == 5
+
+
+@pytest.mark.postgres
+def test_large_load_of_events_takes_known_customers_ids_and_moves_last_seen_once(
+    transactional_db, write_csv, monkeypatch
+):
+    from customers.services.csv_import import postgres, prepare
+
+    for external_id in ("k0", "k1"):
+        CustomerFactory(external_id=external_id, last_seen_at=None)
+    monkeypatch.setattr(postgres, "BULK_MIN_ROWS", 0)
+    monkeypatch.setattr(prepare, "SNAPSHOT_MIN_ROWS", 0)
+    names = ["k0", "new1", "k1", "k0", "new1", "new2"]  # a chunk of two rows each
+    lines = [f"e{n},{name},visit,2024-01-0{n + 1} 10:00:00" for n, name in enumerate(names)]
+    path = write_csv("event_id,customer,name,occurred_at\n" + "\n".join(lines) + "\n")
+
+    report = csv_import(kind="events", path=path, batch_size=2)
+
+    assert counts(report) == (6, 0, 0, 0)
+    assert [event.customer.external_id for event in
+            Event.objects.select_related("customer").order_by("occurred_at")] == names
+    seen = dict(Customer.objects.values_list("external_id", "last_seen_at"))
+    assert {name: moment.day for name, moment in seen.items()} == {
+        "k0": 4, "new1": 5, "k1": 3, "new2": 6}

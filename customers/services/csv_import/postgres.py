@@ -184,13 +184,20 @@ def _orders_upsert_sql(*, exclusive: bool, known: bool = False) -> str:
 # Customers that orders and events name but the database does not know yet: external id only,
 # every other column as the API path writes it (customers.services.ingest.column_defaults).
 _BARE_CUSTOMER_COLUMNS = list(column_defaults(Customer, ["external_id"], None))
-_CUSTOMERS_ENSURE = (
-    f"INSERT INTO {CUSTOMERS} (external_id, {', '.join(_BARE_CUSTOMER_COLUMNS)}) "
-    f"SELECT s.customer, {', '.join(f'%(bare_{name})s' for name in _BARE_CUSTOMER_COLUMNS)} "
-    f"FROM (SELECT DISTINCT customer FROM {STAGING}) s "
-    f"WHERE NOT EXISTS (SELECT 1 FROM {CUSTOMERS} c WHERE c.external_id = s.customer) "
-    "ORDER BY s.customer ON CONFLICT (external_id) DO NOTHING"
-)
+def _customers_ensure_sql(*, known: bool) -> str:
+    """Customers the chunk names and the database lacks (`known`: only among the rows whose
+    customer the checks did not find)."""
+    unknown = f" WHERE {KNOWN_CUSTOMER} IS NULL" if known else ""
+    return (
+        f"INSERT INTO {CUSTOMERS} (external_id, {', '.join(_BARE_CUSTOMER_COLUMNS)}) "
+        f"SELECT s.customer, {', '.join(f'%(bare_{name})s' for name in _BARE_CUSTOMER_COLUMNS)} "
+        f"FROM (SELECT DISTINCT customer FROM {STAGING}{unknown}) s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {CUSTOMERS} c WHERE c.external_id = s.customer) "
+        "ORDER BY s.customer ON CONFLICT (external_id) DO NOTHING"
+    )
+
+
+_CUSTOMERS_ENSURE = {known: _customers_ensure_sql(known=known) for known in (False, True)}
 
 
 def _bare_customer_params(now: dt.datetime) -> dict[str, Any]:
@@ -206,7 +213,7 @@ def _bare_customer_params(now: dt.datetime) -> dict[str, Any]:
 LAST_SEEN = "csv_last_seen"
 
 
-def _events_insert_sql(*, exclusive: bool) -> str:
+def _events_insert_sql(*, exclusive: bool, known: bool = False) -> str:
     """New events, and the latest activity event of each of their customers noted (the API's
     rule for last_seen_at; finish() applies them), in one statement: the INSERT in the WITH
     clause runs even though nothing reads its output."""
@@ -217,10 +224,11 @@ def _events_insert_sql(*, exclusive: bool) -> str:
         "occurred_at, properties, event_id, created_at) "
         f"SELECT c.id, %(storefront)s, s.name, {_new_value(occurred_at)}, "
         f"{_new_value(properties)}, s.event_id, %(now)s "
-        f"FROM {STAGING} s JOIN {CUSTOMERS} c ON c.external_id = s.customer "
+        f"FROM {STAGING} s {_KNOWN_CUSTOMER_OF_ROW if known else _CUSTOMER_OF_ROW} "
         f"LEFT JOIN LATERAL (SELECT true AS stored FROM {EVENTS} e "
         f"WHERE e.storefront_id = %(storefront)s AND e.event_id = s.event_id LIMIT 1) e ON true "
-        f"WHERE e.stored IS NULL ORDER BY s.event_id {BYTE_ORDER} {conflict} "
+        f"WHERE e.stored IS NULL AND c.id IS NOT NULL "
+        f"ORDER BY s.event_id {BYTE_ORDER} {conflict} "
         "RETURNING customer_id, name, occurred_at), "
         f"seen AS (INSERT INTO {LAST_SEEN} (customer_id, seen) "
         "SELECT customer_id, max(occurred_at) FROM inserted "
@@ -243,7 +251,9 @@ UPSERTS = {
                         ("events", _events_insert_sql))
     for exclusive in (False, True)
 }
-ORDERS_KNOWN_CUSTOMERS_UPSERT = _orders_upsert_sql(exclusive=True, known=True)
+# Under a large load's lock, with the ids the checks found.
+KNOWN_CUSTOMERS_UPSERTS = {"orders": _orders_upsert_sql(exclusive=True, known=True),
+                           "events": _events_insert_sql(exclusive=True, known=True)}
 # Rows of the chunk whose key the table does not hold yet.
 _NEW_ROWS = {
     "customers": f"SELECT count(*) FROM {STAGING} s WHERE NOT EXISTS "
@@ -341,13 +351,17 @@ class PostgresWriter:
             return
         self.dropped = set_aside(cursor, table)  # None: write through the indexes
 
+    def _takes_known_customers(self) -> bool:
+        return self.dropped is not None and self.knows_customers
+
     def _upsert(self, cursor, params: dict[str, Any]) -> tuple[int, int, int]:
-        exclusive = self.dropped is not None
-        sql = ORDERS_KNOWN_CUSTOMERS_UPSERT if (
-            self.kind == "orders" and exclusive and self.knows_customers) \
-            else UPSERTS[self.kind, exclusive]
+        sql = KNOWN_CUSTOMERS_UPSERTS[self.kind] if self._takes_known_customers() \
+            else UPSERTS[self.kind, self.dropped is not None]
         self._execute(cursor, sql, params)
         return cursor.fetchone()
+
+    def _ensure_customers(self, cursor, params: dict[str, Any]) -> None:
+        self._execute(cursor, _CUSTOMERS_ENSURE[self._takes_known_customers()], params)
 
     def _customers(self, cursor, params: dict[str, Any]) -> tuple[int, int]:
         created, updated, _unknown = self._upsert(cursor, params)
@@ -359,14 +373,14 @@ class PostgresWriter:
         # then writes (the rows the first one wrote are unchanged for it).
         created, updated, unknown = self._upsert(cursor, params)
         if unknown:
-            self._execute(cursor, _CUSTOMERS_ENSURE, params)
+            self._ensure_customers(cursor, params)
             more_created, more_updated, _unknown = self._upsert(cursor, params)
             created, updated = created + more_created, updated + more_updated
         return created, updated
 
     def _events(self, cursor, params: dict[str, Any]) -> tuple[int, int]:
         params["activity"] = list(MetricsSettings.load().activity_events)
-        self._execute(cursor, _CUSTOMERS_ENSURE, params)
+        self._ensure_customers(cursor, params)
         created, _updated, _unknown = self._upsert(cursor, params)
         return created, 0
 

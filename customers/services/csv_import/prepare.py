@@ -6,11 +6,11 @@ For each chunk: its bytes go to COPY ... (FORMAT csv) into an all-text table as 
 regular expression; otherwise Python's csv module reads the rest of the file and its records
 are copied); pydantic checks each distinct JSON cell; one INSERT ... SELECT converts every
 other cell with the SQL twins of the input model (checks.py), and for a large load of orders
-adds the ids of the customers they name; the rows it cannot vouch for go to the pydantic
-model, which rejects them with their line and reason or accepts them; repeated keys are
-merged (later cells win; for events the first row). The checked rows go to an unlogged table
-of their own, which the writer reads and drops. (Handing them over through COPY TO and FROM
-STDIN cost ~5 us a row of Python: PostgreSQL sends one message per row.)
+or events adds the ids of the customers they name; the rows it cannot vouch for go to the
+pydantic model, which rejects them with their line and reason or accepts them; repeated keys
+are merged (later cells win; for events the first row). The checked rows go to an unlogged
+table of their own, which the writer reads and drops. (Handing them over through COPY TO and
+FROM STDIN cost ~5 us a row of Python: PostgreSQL sends one message per row.)
 """
 
 import contextlib
@@ -26,7 +26,7 @@ from django.utils import timezone
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from customers.models import Customer, Order
+from customers.models import Customer, Event, Order
 
 from . import checks, rawcsv, vouch
 from .readahead import ReadAhead
@@ -40,15 +40,15 @@ from .reading import (
 )
 
 KEYS = {"customers": "external_id", "orders": "external_id", "events": "event_id"}
-# Orders name their customer. In a large load, where the writer sets the pace (postgres.py),
-# the checks look up the id of each customer the database held when the import began (in
-# the handover table's KNOWN_CUSTOMER column; NULL for the others), from a copy of the
-# customers' ids taken before the writer locks the table: the writer then need not hash
-# every customer for every chunk. Only up to this many customers per row of a chunk (as
-# many as the writer would hash), for at least SNAPSHOT_MIN_ROWS new orders. (Reading the
-# customers themselves once the writer holds its lock would wait for the writer, which
-# waits for the chunk.)
-NAMES_CUSTOMER = frozenset({"orders"})
+# Orders and events name their customer (NAMES_CUSTOMER: their table and key). In a large
+# load, where the writer sets the pace (postgres.py), the checks look up the id of each
+# customer the database held when the import began (in the handover table's KNOWN_CUSTOMER
+# column; NULL for the others), from a copy of the customers' ids taken before the writer
+# locks the table: the writer then need not hash every customer for every chunk. Only up to
+# this many customers per row of a chunk (as many as the writer would hash), for at least
+# SNAPSHOT_MIN_ROWS new rows. (Reading the customers themselves once the writer holds its
+# lock would wait for the writer, which waits for the chunk.)
+NAMES_CUSTOMER = {"orders": (Order, "external_id"), "events": (Event, "event_id")}
 KNOWN_CUSTOMER = "known_customer_id"
 SNAPSHOT_CUSTOMERS_PER_ROW = 4
 SNAPSHOT_MIN_ROWS = 25_000
@@ -348,10 +348,12 @@ class Preparer:
         self.check_sql = self._check_sql()
 
     def _large_load(self, staged: _Staged) -> bool:
-        table = Order._meta.db_table
+        model, key = NAMES_CUSTOMER[self.kind.name]
+        table = model._meta.db_table
+        # (Events of any storefront: the estimate may only err towards a smaller load.)
         [(new,)] = self.conn.execute(
             f"SELECT count(*) FROM csv_raw r WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {table} o WHERE o.external_id = r.external_id)").fetchall()
+            f"(SELECT 1 FROM {table} t WHERE t.{key} = r.{key})").fetchall()
         new = new * self.reader.size // max(staged.bytes_read, 1)
         return new >= SNAPSHOT_MIN_ROWS and self._rows_up_to(table, new + 1) <= new
 
