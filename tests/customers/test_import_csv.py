@@ -596,10 +596,23 @@ def test_large_load_of_orders_takes_known_customers_ids_from_a_copy_made_before_
 def test_large_load_of_events_takes_known_customers_ids_and_moves_last_seen_once(
     transactional_db, write_csv, monkeypatch
 ):
+    from django.db import connection
+
     from customers.services.csv_import import postgres, prepare
+
+    def customer_indexes() -> list[tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexname, indexdef FROM pg_indexes "
+                           "WHERE tablename = 'customers_customer' ORDER BY 1")
+            return cursor.fetchall()
 
     for external_id in ("k0", "k1"):
         CustomerFactory(external_id=external_id, last_seen_at=None)
+    before = customer_indexes()
+    set_aside = []
+    original = postgres.set_aside
+    monkeypatch.setattr(postgres, "set_aside",
+                        lambda cursor, table: set_aside.append(table) or original(cursor, table))
     monkeypatch.setattr(postgres, "BULK_MIN_ROWS", 0)
     monkeypatch.setattr(prepare, "SNAPSHOT_MIN_ROWS", 0)
     names = ["k0", "new1", "k1", "k0", "new1", "new2"]  # a chunk of two rows each
@@ -614,3 +627,6 @@ def test_large_load_of_events_takes_known_customers_ids_and_moves_last_seen_once
     seen = dict(Customer.objects.values_list("external_id", "last_seen_at"))
     assert {name: moment.day for name, moment in seen.items()} == {
         "k0": 4, "new1": 5, "k1": 3, "new2": 6}
+    # the customers' indexes, set aside while every customer's last_seen_at moved, are back
+    assert set_aside == ["customers_event", "customers_customer"]
+    assert customer_indexes() == before

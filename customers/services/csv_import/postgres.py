@@ -238,9 +238,9 @@ def _events_insert_sql(*, exclusive: bool, known: bool = False) -> str:
     )
 
 
+LATEST_SEEN = "csv_latest_seen"
 _MOVE_LAST_SEEN = (
-    f"UPDATE {CUSTOMERS} c SET last_seen_at = latest.seen "
-    f"FROM (SELECT customer_id, max(seen) AS seen FROM {LAST_SEEN} GROUP BY customer_id) latest "
+    f"UPDATE {CUSTOMERS} c SET last_seen_at = latest.seen FROM {LATEST_SEEN} latest "
     "WHERE c.id = latest.customer_id AND (c.last_seen_at IS NULL OR c.last_seen_at < latest.seen)"
 )
 
@@ -333,12 +333,29 @@ class PostgresWriter:
         with self._cursor() as cursor:
             cursor.execute("RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_nestloop")
             if self.kind == "events":
-                cursor.execute(_MOVE_LAST_SEEN)
-                cursor.execute(f"DROP TABLE {LAST_SEEN}")
+                self._move_last_seen(cursor)
             if self.dropped:
                 self.dropped.restore(cursor)
             # SET LOCAL lasts as long as the caller's transaction (in tests, the test's).
             cursor.execute("RESET work_mem; RESET jit")
+
+    def _move_last_seen(self, cursor) -> None:
+        """The customers' latest activity (LAST_SEEN) onto their rows. When a large load moves
+        many of them, the customers' secondary indexes are set aside for it and built again
+        after: 200,000 of 200,000 customers took 7.2 s through their nine indexes."""
+        cursor.execute(f"CREATE TEMP TABLE {LATEST_SEEN} ON COMMIT DROP AS SELECT customer_id, "
+                       f"max(seen) AS seen FROM {LAST_SEEN} GROUP BY customer_id")
+        moving = cursor.rowcount
+        aside = None
+        if self.dropped and moving >= BULK_MIN_ROWS:
+            cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {CUSTOMERS} LIMIT %s) c",
+                           [2 * moving + 1])
+            if cursor.fetchone()[0] <= 2 * moving:  # at least half of them
+                aside = set_aside(cursor, CUSTOMERS)
+        cursor.execute(_MOVE_LAST_SEEN)
+        if aside:
+            aside.restore(cursor)
+        cursor.execute(f"DROP TABLE {LAST_SEEN}, {LATEST_SEEN}")
 
     def _begin_bulk_if_large(self, cursor, prepared: Prepared, params: dict[str, Any]) -> None:
         self._execute(cursor, _NEW_ROWS[self.kind], params)
