@@ -630,3 +630,31 @@ def test_large_load_of_events_takes_known_customers_ids_and_moves_last_seen_once
     # the customers' indexes, set aside while every customer's last_seen_at moved, are back
     assert set_aside == ["customers_event", "customers_customer"]
     assert customer_indexes() == before
+
+
+@pytest.mark.postgres
+def test_a_large_load_of_events_is_told_by_the_events_of_its_own_storefront(
+    transactional_db, write_csv, monkeypatch
+):
+    """Event ids are the storefront's own: the same ids sent by another storefront are new
+    events, and the checks copy the customers' ids for them (looking the ids up with the
+    storefront, by the unique index, not among every storefront's events)."""
+    from customers.services.csv_import import postgres, prepare
+
+    monkeypatch.setattr(postgres, "BULK_MIN_ROWS", 0)
+    monkeypatch.setattr(prepare, "SNAPSHOT_MIN_ROWS", 1)
+    copied = []
+    original = prepare.Preparer._snapshot_customers_for_a_large_load
+    monkeypatch.setattr(prepare.Preparer, "_snapshot_customers_for_a_large_load",
+                        lambda self, staged: original(self, staged) or copied.append(
+                            self.knows_customers))
+    lines = [f"e{n},c{n},visit,2024-01-01 10:00:00" for n in range(4)]
+    path = write_csv("event_id,customer,name,occurred_at\n" + "\n".join(lines) + "\n")
+
+    first = csv_import(kind="events", path=path, storefront_name="shop-a")
+    again = csv_import(kind="events", path=path, storefront_name="shop-a")
+    elsewhere = csv_import(kind="events", path=path, storefront_name="shop-b")
+
+    assert [counts(r) for r in (first, again, elsewhere)] == [
+        (4, 0, 0, 0), (0, 0, 4, 0), (4, 0, 0, 0)]
+    assert copied == [True, False, True]

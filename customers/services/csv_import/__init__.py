@@ -141,7 +141,8 @@ class _Run:
 
 def _import_postgres(reader: CsvReader, storefront: Storefront, batch_size: int,
                      run: _Run) -> None:
-    preparer = Preparer(reader=reader, time_zone=storefront.time_zone, batch_size=batch_size)
+    preparer = Preparer(reader=reader, time_zone=storefront.time_zone, batch_size=batch_size,
+                        storefront=storefront.pk)
     writer = PostgresWriter(kind=reader.kind.name, storefront=storefront, file_size=reader.size)
     ahead = ReadAhead(preparer.chunks())
     try:

@@ -40,15 +40,19 @@ from .reading import (
 )
 
 KEYS = {"customers": "external_id", "orders": "external_id", "events": "event_id"}
-# Orders and events name their customer (NAMES_CUSTOMER: their table and key). In a large
-# load, where the writer sets the pace (postgres.py), the checks look up the id of each
-# customer the database held when the import began (in the handover table's KNOWN_CUSTOMER
-# column; NULL for the others), from a copy of the customers' ids taken before the writer
-# locks the table: the writer then need not hash every customer for every chunk. Only up to
-# this many customers per row of a chunk (as many as the writer would hash), for at least
+# Orders and events name their customer (NAMES_CUSTOMER: their table, and the condition of
+# a stored row with the key of a staged one `r`, by its unique index). In a large load, where
+# the writer sets the pace (postgres.py), the checks look up the id of each customer the
+# database held when the import began (in the handover table's KNOWN_CUSTOMER column; NULL
+# for the others), from a copy of the customers' ids taken before the writer locks the table:
+# the writer then need not hash every customer for every chunk. Only up to this many
+# customers per row of a chunk (as many as the writer would hash), for at least
 # SNAPSHOT_MIN_ROWS new rows. (Reading the customers themselves once the writer holds its
 # lock would wait for the writer, which waits for the chunk.)
-NAMES_CUSTOMER = {"orders": (Order, "external_id"), "events": (Event, "event_id")}
+NAMES_CUSTOMER = {
+    "orders": (Order, "t.external_id = r.external_id"),
+    "events": (Event, "t.storefront_id = %(storefront)s AND t.event_id = r.event_id"),
+}
 KNOWN_CUSTOMER = "known_customer_id"
 SNAPSHOT_CUSTOMERS_PER_ROW = 4
 SNAPSHOT_MIN_ROWS = 25_000
@@ -103,8 +107,10 @@ def connect() -> psycopg.Connection:
 class Preparer:
     """chunks() yields the file's chunks as Prepared; close() ends the connection."""
 
-    def __init__(self, *, reader: CsvReader, time_zone: str, batch_size: int):
+    def __init__(self, *, reader: CsvReader, time_zone: str, batch_size: int,
+                 storefront: int | None = None):
         self.reader, self.kind, self.batch_size = reader, reader.kind, batch_size
+        self.storefront = storefront  # the id of the storefront the rows come from
         self.model = self.kind.model
         self.names = list(self.model.model_fields)
         self.key = KEYS[self.kind.name]
@@ -348,12 +354,11 @@ class Preparer:
         self.check_sql = self._check_sql()
 
     def _large_load(self, staged: _Staged) -> bool:
-        model, key = NAMES_CUSTOMER[self.kind.name]
+        model, stored = NAMES_CUSTOMER[self.kind.name]
         table = model._meta.db_table
-        # (Events of any storefront: the estimate may only err towards a smaller load.)
         [(new,)] = self.conn.execute(
-            f"SELECT count(*) FROM csv_raw r WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {table} t WHERE t.{key} = r.{key})").fetchall()
+            f"SELECT count(*) FROM csv_raw r WHERE NOT EXISTS (SELECT 1 FROM {table} t "
+            f"WHERE {stored})", {"storefront": self.storefront}).fetchall()
         new = new * self.reader.size // max(staged.bytes_read, 1)
         return new >= SNAPSHOT_MIN_ROWS and self._rows_up_to(table, new + 1) <= new
 
