@@ -214,3 +214,11 @@ def test_boolean_words_are_pydantics(word):
     expected = word in checks.TRUE_WORDS
     for variant in (word, word.upper(), word.capitalize()):
         assert CustomerIn(external_id="c", email_consent=variant).email_consent is expected
+
+
+@pytest.mark.parametrize("name", sorted(checks.ALWAYS_UTC))
+def test_the_names_of_utc_are_utc_in_the_tz_database(name):
+    today = dt.date(2026, 12, 5)
+
+    assert checks.zone(name, today) == checks.zone_by_days(name, today)
+    assert checks.zone(name, today).fixed == dt.timedelta(0)
