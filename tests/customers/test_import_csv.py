@@ -559,9 +559,22 @@ def test_no_hand_over_table_outlives_an_import(db):
         assert cursor.fetchone()[0] == 0
 
 
+@pytest.fixture
+def copied(monkeypatch) -> list[bool]:
+    """Whether each import's checks copied the customers' ids, in order."""
+    from customers.services.csv_import import prepare
+
+    copies: list[bool] = []
+    original = prepare.Preparer._snapshot_customers_for_a_large_load
+    monkeypatch.setattr(prepare.Preparer, "_snapshot_customers_for_a_large_load",
+                        lambda self, staged: original(self, staged) or copies.append(
+                            self.knows_customers))
+    return copies
+
+
 @pytest.mark.postgres
 def test_large_load_of_orders_takes_known_customers_ids_from_a_copy_made_before_its_lock(
-    transactional_db, write_csv, monkeypatch
+    transactional_db, write_csv, monkeypatch, copied
 ):
     """The checks look up the customers the database held (committed, so that their own
     connection sees them) in a copy taken before the writer locks the customers; customers
@@ -574,11 +587,6 @@ def test_large_load_of_orders_takes_known_customers_ids_from_a_copy_made_before_
         CustomerFactory(external_id=external_id)
     monkeypatch.setattr(postgres, "BULK_MIN_ROWS", 0)
     monkeypatch.setattr(prepare, "SNAPSHOT_MIN_ROWS", 0)
-    copied = []
-    original = prepare.Preparer._snapshot_customers_for_a_large_load
-    monkeypatch.setattr(prepare.Preparer, "_snapshot_customers_for_a_large_load",
-                        lambda self, staged: original(self, staged) or copied.append(
-                            self.knows_customers))
     names = ["k0", "new1", "k1", "k2", "new1", "new2", "k0", "k2"]  # new ones in later chunks
     lines = [f"o{n},{name},1.00,2024-01-01T00:00:00Z" for n, name in enumerate(names)]
     path = write_csv("external_id,customer,amount,placed_at\n" + "\n".join(lines) + "\n")
@@ -634,7 +642,7 @@ def test_large_load_of_events_takes_known_customers_ids_and_moves_last_seen_once
 
 @pytest.mark.postgres
 def test_a_large_load_of_events_is_told_by_the_events_of_its_own_storefront(
-    transactional_db, write_csv, monkeypatch
+    transactional_db, write_csv, monkeypatch, copied
 ):
     """Event ids are the storefront's own: the same ids sent by another storefront are new
     events, and the checks copy the customers' ids for them (looking the ids up with the
@@ -643,11 +651,6 @@ def test_a_large_load_of_events_is_told_by_the_events_of_its_own_storefront(
 
     monkeypatch.setattr(postgres, "BULK_MIN_ROWS", 0)
     monkeypatch.setattr(prepare, "SNAPSHOT_MIN_ROWS", 1)
-    copied = []
-    original = prepare.Preparer._snapshot_customers_for_a_large_load
-    monkeypatch.setattr(prepare.Preparer, "_snapshot_customers_for_a_large_load",
-                        lambda self, staged: original(self, staged) or copied.append(
-                            self.knows_customers))
     lines = [f"e{n},c{n},visit,2024-01-01 10:00:00" for n in range(4)]
     path = write_csv("event_id,customer,name,occurred_at\n" + "\n".join(lines) + "\n")
 
