@@ -27,6 +27,7 @@ from customers.services.ingest import column_defaults
 
 from . import checks
 from .counts import Counts
+from .large import few_customers, is_large_load, rows_up_to
 from .prepare import KNOWN_CUSTOMER, Prepared
 from .reading import KINDS
 
@@ -37,11 +38,8 @@ TABLES = {"customers": CUSTOMERS, "orders": ORDERS, "events": EVENTS}
 STAGING = "{staging}"  # in the statements: the chunk's table (prepare.py)
 
 # A load is large when it adds at least this many rows and at least as many as the table
-# holds. Below, rows are written through the indexes (no exclusive lock).
+# holds (large.py). Below, rows are written through the indexes (no exclusive lock).
 BULK_MIN_ROWS = 50_000
-# Customers per row of a chunk up to which they are read whole (a hash join) to find those
-# the chunk's orders or events name.
-HASH_CUSTOMERS_PER_ROW = 4
 WORK_MEM = "64MB"
 # Inserts go in key order, byte by byte (code point order, as Python's sorted() puts the
 # API's keys): the same order for every writer, and no locale rules to apply. A first load
@@ -254,15 +252,6 @@ UPSERTS = {
 # Under a large load's lock, with the ids the checks found.
 KNOWN_CUSTOMERS_UPSERTS = {"orders": _orders_upsert_sql(exclusive=True, known=True),
                            "events": _events_insert_sql(exclusive=True, known=True)}
-# Rows of the chunk whose key the table does not hold yet.
-_NEW_ROWS = {
-    "customers": f"SELECT count(*) FROM {STAGING} s WHERE NOT EXISTS "
-                 f"(SELECT 1 FROM {CUSTOMERS} t WHERE t.external_id = s.external_id)",
-    "orders": f"SELECT count(*) FROM {STAGING} s WHERE NOT EXISTS "
-              f"(SELECT 1 FROM {ORDERS} t WHERE t.external_id = s.external_id)",
-    "events": f"SELECT count(*) FROM {STAGING} s WHERE NOT EXISTS (SELECT 1 FROM {EVENTS} t "
-              f"WHERE t.storefront_id = %(storefront)s AND t.event_id = s.event_id)",
-}
 
 
 class PostgresWriter:
@@ -294,13 +283,8 @@ class PostgresWriter:
             if self.kind == "events":
                 cursor.execute(f"CREATE TEMP TABLE {LAST_SEEN} (customer_id bigint, "
                                "seen timestamptz) ON COMMIT DROP")
-            if self.kind != "customers" and self._few_customers(cursor, batch_size):
+            if self.kind != "customers" and few_customers(cursor, batch_size):
                 cursor.execute("SET LOCAL enable_hashjoin = on; SET LOCAL enable_nestloop = off")
-
-    def _few_customers(self, cursor, batch_size: int) -> bool:
-        most = HASH_CUSTOMERS_PER_ROW * batch_size
-        cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {CUSTOMERS} LIMIT %s) c", [most + 1])
-        return cursor.fetchone()[0] <= most
 
     def _cursor(self):
         connection.ensure_connection()
@@ -320,7 +304,7 @@ class PostgresWriter:
         with self._cursor() as cursor:
             if not self.decided:
                 self.decided = True
-                self._begin_bulk_if_large(cursor, prepared, params)
+                self._begin_bulk_if_large(cursor, prepared)
             with transaction.atomic():
                 created, updated = getattr(self, f"_{self.kind}")(cursor, params)
             cursor.execute(f"DROP TABLE {self.staging}")
@@ -341,32 +325,25 @@ class PostgresWriter:
 
     def _move_last_seen(self, cursor) -> None:
         """The customers' latest activity (LAST_SEEN) onto their rows. When a large load moves
-        many of them, the customers' secondary indexes are set aside for it and built again
-        after: 200,000 of 200,000 customers took 7.2 s through their nine indexes."""
+        at least half of the customers, their secondary indexes are set aside for it and built
+        again after: 200,000 of 200,000 customers took 7.2 s through their nine indexes."""
         cursor.execute(f"CREATE TEMP TABLE {LATEST_SEEN} ON COMMIT DROP AS SELECT customer_id, "
                        f"max(seen) AS seen FROM {LAST_SEEN} GROUP BY customer_id")
         moving = cursor.rowcount
         aside = None
-        if self.dropped and moving >= BULK_MIN_ROWS:
-            cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {CUSTOMERS} LIMIT %s) c",
-                           [2 * moving + 1])
-            if cursor.fetchone()[0] <= 2 * moving:  # at least half of them
-                aside = set_aside(cursor, CUSTOMERS)
+        if self.dropped and moving >= BULK_MIN_ROWS and \
+                rows_up_to(cursor, CUSTOMERS, 2 * moving + 1) <= 2 * moving:
+            aside = set_aside(cursor, CUSTOMERS)
         cursor.execute(_MOVE_LAST_SEEN)
         if aside:
             aside.restore(cursor)
         cursor.execute(f"DROP TABLE {LAST_SEEN}, {LATEST_SEEN}")
 
-    def _begin_bulk_if_large(self, cursor, prepared: Prepared, params: dict[str, Any]) -> None:
-        self._execute(cursor, _NEW_ROWS[self.kind], params)
-        new = cursor.fetchone()[0] * self.file_size // max(prepared.bytes_read, 1)
-        if new < BULK_MIN_ROWS:
-            return
-        table = TABLES[self.kind]
-        cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT %s) t", [new + 1])
-        if cursor.fetchone()[0] > new:
-            return
-        self.dropped = set_aside(cursor, table)  # None: write through the indexes
+    def _begin_bulk_if_large(self, cursor, prepared: Prepared) -> None:
+        if is_large_load(cursor, self.kind, self.staging, storefront=self.storefront.pk,
+                         file_size=self.file_size, bytes_read=prepared.bytes_read,
+                         least=BULK_MIN_ROWS):
+            self.dropped = set_aside(cursor, TABLES[self.kind])  # None: through the indexes
 
     def _takes_known_customers(self) -> bool:
         return self.dropped is not None and self.knows_customers

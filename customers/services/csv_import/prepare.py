@@ -26,9 +26,10 @@ from django.utils import timezone
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from customers.models import Customer, Event, Order
+from customers.models import Customer
 
 from . import checks, rawcsv, vouch
+from .large import few_customers, is_large_load
 from .readahead import ReadAhead
 from .reading import (
     CellError,
@@ -40,21 +41,16 @@ from .reading import (
 )
 
 KEYS = {"customers": "external_id", "orders": "external_id", "events": "event_id"}
-# Orders and events name their customer (NAMES_CUSTOMER: their table, and the condition of
-# a stored row with the key of a staged one `r`, by its unique index). In a large load, where
-# the writer sets the pace (postgres.py), the checks look up the id of each customer the
-# database held when the import began (in the handover table's KNOWN_CUSTOMER column; NULL
-# for the others), from a copy of the customers' ids taken before the writer locks the table:
-# the writer then need not hash every customer for every chunk. Only up to this many
-# customers per row of a chunk (as many as the writer would hash), for at least
-# SNAPSHOT_MIN_ROWS new rows. (Reading the customers themselves once the writer holds its
-# lock would wait for the writer, which waits for the chunk.)
-NAMES_CUSTOMER = {
-    "orders": (Order, "t.external_id = r.external_id"),
-    "events": (Event, "t.storefront_id = %(storefront)s AND t.event_id = r.event_id"),
-}
+# Orders and events name their customer. In a large load (large.py), where the writer sets
+# the pace (postgres.py), the checks look up the id of each customer the database held when
+# the import began (in the handover table's KNOWN_CUSTOMER column; NULL for the others), from
+# a copy of the customers' ids taken before the writer locks the table: the writer then need
+# not hash every customer for every chunk. Only while the writer would hash them
+# (large.few_customers), for at least SNAPSHOT_MIN_ROWS new rows. (Reading the customers
+# themselves once the writer holds its lock would wait for the writer, which waits for the
+# chunk.)
+NAMES_CUSTOMER = frozenset({"orders", "events"})
 KNOWN_CUSTOMER = "known_customer_id"
-SNAPSHOT_CUSTOMERS_PER_ROW = 4
 SNAPSHOT_MIN_ROWS = 25_000
 
 
@@ -343,29 +339,15 @@ class Preparer:
         customers' ids in csv_customers, when the file looks like a large load (the writer's
         rule, postgres.py: at least as many new orders as the table holds) into few
         customers."""
-        if self.kind.name not in NAMES_CUSTOMER or not self._large_load(staged):
-            return
-        most = SNAPSHOT_CUSTOMERS_PER_ROW * self.batch_size
-        if self._rows_up_to(Customer._meta.db_table, most + 1) > most:
+        if self.kind.name not in NAMES_CUSTOMER or not is_large_load(
+                self.conn, self.kind.name, "csv_raw", storefront=self.storefront,
+                file_size=self.reader.size, bytes_read=staged.bytes_read,
+                least=SNAPSHOT_MIN_ROWS) or not few_customers(self.conn, self.batch_size):
             return
         self.conn.execute(f"CREATE TEMP TABLE csv_customers AS SELECT external_id, id "
                           f"FROM {Customer._meta.db_table}; ANALYZE csv_customers")
         self.knows_customers = True
         self.check_sql = self._check_sql()
-
-    def _large_load(self, staged: _Staged) -> bool:
-        model, stored = NAMES_CUSTOMER[self.kind.name]
-        table = model._meta.db_table
-        [(new,)] = self.conn.execute(
-            f"SELECT count(*) FROM csv_raw r WHERE NOT EXISTS (SELECT 1 FROM {table} t "
-            f"WHERE {stored})", {"storefront": self.storefront}).fetchall()
-        new = new * self.reader.size // max(staged.bytes_read, 1)
-        return new >= SNAPSHOT_MIN_ROWS and self._rows_up_to(table, new + 1) <= new
-
-    def _rows_up_to(self, table: str, most: int) -> int:
-        [(count,)] = self.conn.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT %s) t", [most]).fetchall()
-        return count
 
     def _prepared(self, staged: _Staged) -> Prepared:
         if not self.tables:

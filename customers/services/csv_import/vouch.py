@@ -62,15 +62,16 @@ def vouch(scan: rawcsv.Scan, kinds: dict[str, str | None]) -> bytes | None:
     if bounds is None:
         return None
     starts, ends = bounds
-    flags = np.zeros((starts.shape[1], layout(kinds).width), dtype=np.uint8)
-    columns = list(kinds.values())
-    dated = [n for n, kind in enumerate(columns) if kind in (DATE, DATETIME)]
-    for byte, n in enumerate(dated):
-        check = _date if columns[n] == DATE else _datetime
+    bytes_of = layout(kinds)
+    flags = np.zeros((starts.shape[1], bytes_of.width), dtype=np.uint8)
+    names = list(kinds)
+    for name, byte in bytes_of.columns.items():
+        n = names.index(name)
+        check = _date if kinds[name] == DATE else _datetime
         flags[:, byte] = check(buf, *_unquoted(buf, starts[n], ends[n]))
-    text = [n for n, kind in enumerate(columns) if kind == TEXT]
+    text = [n for n, kind in enumerate(kinds.values()) if kind == TEXT]
     free = _ends_free(buf, *_unquoted(buf, starts[text], ends[text]))
-    flags[:, -1] = free.all(axis=0) * VOUCHED
+    flags[:, bytes_of.ends] = free.all(axis=0) * VOUCHED
     return flags.tobytes()
 
 

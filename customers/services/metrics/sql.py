@@ -233,9 +233,9 @@ class MetricsSql:
         evaluate its CASE a second time for every customer. Prospects whose stored row says
         so already are left out: nothing about them can change, and quintiles count buyers
         only (a third of the rows at 1M customers; the customers are counted apart, see
-        bind_customers). Once split (bind_parts), the
-        same per id range, the ranges one after the other (UNION ALL): parallel workers
-        then each take whole ranges (see metrics.PG_PARTS_SETTINGS)."""
+        bind_customers). Once split (bind_parts), the same per id range, the ranges one
+        after the other (UNION ALL): parallel workers then each take whole ranges (see
+        metrics.PG_PARTS_SETTINGS)."""
         if not self.parts:
             return self._rows(None)
         return " UNION ALL ".join(f"({self._rows(part)})" for part in range(self.parts))
