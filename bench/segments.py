@@ -57,8 +57,7 @@ TARGET_EVENT_P95_SECONDS = 2.0
 CUSTOMERS_SQL = """
 INSERT INTO customers_customer
     (external_id, email, phone, name, gender, birthday, city, signup_at, acquisition_channel,
-     time_zone, email_consent, sms_consent, attributes, tags, last_seen_at, language, created_at,
-     updated_at)
+     time_zone, email_consent, sms_consent, attributes, tags, language, created_at, updated_at)
 SELECT 'c' || g, 'c' || g || '@example.com',
        CASE WHEN g %% 2 = 0 THEN '+86138' || lpad(g::text, 8, '0') ELSE '' END,
        'Customer ' || g, (ARRAY['', 'female', 'male', 'other'])[1 + g %% 4],
@@ -74,7 +73,6 @@ SELECT 'c' || g, 'c' || g || '@example.com',
                           'store', (ARRAY['north', 'south'])[1 + g %% 2]),
        (ARRAY['[]', '[]', '["vip"]', '["wholesale"]', '["vip", "newsletter"]', '[]', '[]',
               '["newsletter"]'])[1 + g %% 8]::jsonb,
-       CASE WHEN random() < 0.6 THEN now() - power(random(), 2) * interval '400 days' END,
        '', now(), now()
 FROM generate_series(1, %(customers)s) g
 """
@@ -324,6 +322,8 @@ def load(customers: int) -> None:
         [storefront] = conn.execute("SELECT id FROM customers_storefront").fetchone()
         metrics_bench.bulk_load(conn, "customers_customer",
                                 lambda: conn.execute(CUSTOMERS_SQL, {"customers": customers}))
+        metrics_bench.bulk_load(conn, "customers_customeractivity",
+                                lambda: conn.execute(metrics_bench.ACTIVITY_SQL))
         [first_id] = conn.execute("SELECT min(id) FROM customers_customer").fetchone()
         say(f"  {customers:,} customers ({time.monotonic() - started:.0f} s)")
         params = {"first_id": first_id, "buyers": int(customers * metrics_bench.BUYER_SHARE),

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import (
     Customer,
+    CustomerActivity,
     CustomerMetrics,
     CustomerPrediction,
     DashboardFigure,
@@ -149,6 +150,15 @@ class CustomerAdmin(admin.ModelAdmin):
         (_("Activity"), {"fields": ("last_seen_at", "created_at", "updated_at")}),
     )
     inlines = (CustomerMetricsInline,)
+
+
+@admin.register(CustomerActivity)
+class CustomerActivityAdmin(ReadOnlyAdmin):
+    list_display = ("customer", "last_seen_at")
+    list_select_related = ("customer",)
+    search_fields = ("=customer__external_id",)
+    raw_id_fields = ("customer",)
+    show_full_result_count = False
 
 
 @admin.register(Order)

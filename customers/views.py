@@ -204,7 +204,7 @@ def _sections(request, customer: Customer) -> list[dict]:
 
 @role_required(Role.VIEWER)
 def customer_detail(request, external_id: str):
-    customers = Customer.objects.select_related("metrics", "prediction")
+    customers = Customer.objects.select_related("metrics", "prediction", "activity")
     customer = get_object_or_404(customers, external_id=external_id)
     timeline = _timeline(customer, request.GET.get("before"))
     if timeline is None:

@@ -44,6 +44,8 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
     # null until the value model first scored the customer; its model figures are null
     # without a paid order (docs: the README's "Value predictions").
     prediction = CustomerPredictionOutputSerializer(read_only=True, allow_null=True)
+    # null until the first activity event (customers.models.CustomerActivity).
+    last_seen_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Customer

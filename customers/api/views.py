@@ -221,7 +221,8 @@ class CustomerDetailView(StorefrontAPIView):
         responses={200: CustomerProfileOutputSerializer, **_errors(401, 404, 429)},
     )
     def get(self, request, external_id: str):
-        customers = with_sections(Customer.objects.select_related("metrics", "prediction"))
+        customers = with_sections(
+            Customer.objects.select_related("metrics", "prediction", "activity"))
         customer = customers.filter(external_id=external_id).first()
         if customer is None:
             raise exceptions.NotFound(f"No customer with external id {external_id!r}.")

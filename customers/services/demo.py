@@ -21,7 +21,7 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from customers.models import Customer, Event, Order, OrderStatus, Storefront
+from customers.models import Customer, CustomerActivity, Event, Order, OrderStatus, Storefront
 
 ID_PREFIX = "demo-"
 CUSTOMERS_PER_BATCH = 2000
@@ -129,6 +129,7 @@ class _Shopper:
     customer: Row
     orders: list[Row] = field(default_factory=list)
     events: list[Row] = field(default_factory=list)
+    activity: Row | None = None  # the CustomerActivity row: the latest event
 
 
 class _Generator:
@@ -183,7 +184,6 @@ class _Generator:
             "sms_consent_at": signup_at if sms_consent else None,
             "attributes": {"locale": "zh-CN" if country == "CN" else "en"},
             "tags": [],
-            "last_seen_at": None,
         }
         shopper = _Shopper(customer)
         domestic = country in ("CN", "HK")
@@ -342,7 +342,8 @@ class _Generator:
     def finish(self, shopper: _Shopper) -> None:
         customer = shopper.customer
         if shopper.events:
-            customer["last_seen_at"] = max(e["occurred_at"] for e in shopper.events)
+            shopper.activity = {"customer": customer["external_id"],
+                                "last_seen_at": max(e["occurred_at"] for e in shopper.events)}
         paid = [o for o in shopper.orders if o["status"] == OrderStatus.PAID]
         if len(paid) >= 10:
             customer["tags"] = ["vip"]
@@ -397,9 +398,9 @@ def _storefronts(kinds: list[str]) -> dict[str, Storefront]:
 CUSTOMER_COLUMNS = [
     "external_id", "email", "phone", "name", "gender", "birthday", "city", "signup_at",
     "acquisition_channel", "time_zone", "language", "email_consent", "email_consent_at",
-    "sms_consent", "sms_consent_at", "attributes", "tags", "last_seen_at", "created_at",
-    "updated_at",
+    "sms_consent", "sms_consent_at", "attributes", "tags", "created_at", "updated_at",
 ]
+ACTIVITY_COLUMNS = ["customer", "last_seen_at"]
 ORDER_COLUMNS = [
     "external_id", "customer", "storefront", "amount", "refunded_amount", "currency", "status",
     "placed_at", "coupon_code", "items", "created_at", "updated_at",
@@ -432,8 +433,12 @@ class _Writer:
         events = [e for s in shoppers for e in s.events]
         for row in (*orders, *events):
             row.update(self.stamps, customer=ids[row["customer"]], storefront=row["storefront"].pk)
+        activity = [s.activity for s in shoppers if s.activity]
+        for row in activity:
+            row["customer"] = ids[row["customer"]]
         self.insert(Order, ORDER_COLUMNS, orders)
         self.insert(Event, EVENT_COLUMNS, events)
+        self.insert(CustomerActivity, ACTIVITY_COLUMNS, activity)
         summary.customers += len(customers)
         summary.orders += len(orders)
         summary.events += len(events)

@@ -30,7 +30,14 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from pydantic import BaseModel
 
-from customers.models import Customer, Event, MetricsSettings, Order, Storefront
+from customers.models import (
+    Customer,
+    CustomerActivity,
+    Event,
+    MetricsSettings,
+    Order,
+    Storefront,
+)
 from customers.schemas import CustomerIn, EventIn, OrderIn
 
 # Model fields that cannot hold NULL: an explicit null from the storefront means "not given".
@@ -212,7 +219,8 @@ def customer_upsert(*, storefront: Storefront, data: CustomerIn) -> tuple[Custom
     """Create or update one customer; returns it (with its metrics, if any) and whether it is
     new."""
     result = customers_upsert(storefront=storefront, items=[data])
-    customer = Customer.objects.select_related("metrics").get(external_id=data.external_id)
+    customer = Customer.objects.select_related("metrics", "activity").get(
+        external_id=data.external_id)
     return customer, bool(result["created"])
 
 
@@ -290,26 +298,29 @@ def _events_new(storefront: Storefront, items: list[EventIn]) -> list[EventIn]:
 
 
 def _last_seen_advance(latest: dict[int, dt.datetime]) -> None:
-    """Move customers' last_seen_at forward (never back) to these times: one UPDATE joined to
-    the (id, time) pairs, sent as one JSON parameter."""
+    """Move customers' last_seen_at forward (never back) to these times: one upsert of the
+    (id, time) pairs, sent as one JSON parameter."""
     if not latest:
         return
-    table = Customer._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
     pairs = json.dumps([[pk, str(adapt(seen))] for pk, seen in sorted(latest.items())])
     if connection.vendor == "postgresql":
-        source = ("SELECT (p->>0)::bigint AS id, (p->>1)::timestamptz AS seen "
+        source = ("SELECT (p->>0)::bigint, (p->>1)::timestamptz "
                   "FROM json_array_elements(%s::json) AS p")
-    else:
-        source = ("SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS seen "
-                  "FROM json_each(%s)")
+    else:  # WHERE true: SQLite's parser needs it before ON CONFLICT after a SELECT
+        source = ("SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
+                  "FROM json_each(%s) WHERE true")
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_seen_at = v.seen FROM ({source}) AS v "
-            f"WHERE {table}.id = v.id "
-            f"AND ({table}.last_seen_at IS NULL OR {table}.last_seen_at < v.seen)",
-            [pairs],
-        )
+        cursor.execute(last_seen_upsert(source), [pairs])
+
+
+def last_seen_upsert(source: str) -> str:
+    """The statement moving customers' last_seen_at forward (never back) to the (customer id,
+    time) rows that `source`, a SELECT, returns."""
+    table = CustomerActivity._meta.db_table
+    return (f"INSERT INTO {table} (customer_id, last_seen_at) {source} "
+            "ON CONFLICT (customer_id) DO UPDATE SET last_seen_at = excluded.last_seen_at "
+            f"WHERE {table}.last_seen_at < excluded.last_seen_at")
 
 
 def events_record(*, storefront: Storefront, items: list[EventIn]) -> RecordResult:

@@ -45,7 +45,7 @@ register_field(Field(
     ("birthday_today", "birthday_within_days", "birthday_this_month", *ORDER, *NULLS),
     path="birthday"))
 _days("days_since_signup", _("Days since sign-up"), "signup_at")
-_days("days_since_last_seen", _("Days since last seen"), "last_seen_at",
+_days("days_since_last_seen", _("Days since last seen"), "activity__last_seen_at",
       _("Whole days since the last activity event."))
 register_field(Field("tags", _("Tags"), FieldType.TAGS, Group.PROFILE,
                      ("has_tag", "has_any_tag", "has_all_tags"), path="tags"))

@@ -4,7 +4,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from customers.models import Customer, Event, Order, OrderStatus, Storefront
+from customers.models import Customer, CustomerActivity, Event, Order, OrderStatus, Storefront
 
 
 class StorefrontFactory(factory.django.DjangoModelFactory):
@@ -20,11 +20,18 @@ class StorefrontFactory(factory.django.DjangoModelFactory):
 class CustomerFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Customer
+        skip_postgeneration_save = True  # last_seen_at writes a row of its own
 
     external_id = factory.Sequence(lambda n: f"c{n}")
     email = factory.LazyAttribute(lambda o: f"{o.external_id}@example.com")
     name = factory.Faker("name")
     signup_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=400))
+
+    @factory.post_generation
+    def last_seen_at(customer, create, seen, **_kwargs):
+        """CustomerFactory(last_seen_at=...) gives the customer an activity row."""
+        if create and seen is not None:
+            CustomerActivity.objects.create(customer=customer, last_seen_at=seen)
 
 
 class OrderFactory(factory.django.DjangoModelFactory):

@@ -51,7 +51,7 @@ def changelist(model_name: str) -> str:
 @pytest.fixture
 def populated(storefront):
     """One row of every model, so changelists render real rows and their columns."""
-    customer = CustomerFactory(external_id="c-1")
+    customer = CustomerFactory(external_id="c-1", last_seen_at=timezone.now())
     OrderFactory(customer=customer, storefront=storefront)
     EventFactory(customer=customer, storefront=storefront)
     CustomerMetrics.objects.create(customer=customer, lifecycle_stage=LifecycleStage.NEW,

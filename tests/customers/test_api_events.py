@@ -127,7 +127,7 @@ def test_only_configured_activity_events_move_last_seen(api):
     api.post(BATCH_URL, {"items": [event(customer="c1", name="visit"),
                                    event(customer="c2", name="login")]}, format="json")
 
-    assert dict(Customer.objects.values_list("external_id", "last_seen_at")) == {
+    assert dict(Customer.objects.values_list("external_id", "activity__last_seen_at")) == {
         "c1": None, "c2": MAY_1}
 
 

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from customers.models import (
     RFM_CLASS_BY_HIGHS,
     Customer,
+    CustomerActivity,
     CustomerMetrics,
     MetricsRun,
     MetricsSettings,
@@ -219,7 +220,9 @@ def _create(drawn, cutoff, storefront) -> dict[int, tuple]:
     result, rows = {}, []
     for i, (seen_offset, drawn_orders) in enumerate(drawn):
         last_seen = None if seen_offset is None else cutoff - seen_offset
-        customer = Customer.objects.create(external_id=f"p{i}", last_seen_at=last_seen)
+        customer = Customer.objects.create(external_id=f"p{i}")
+        if last_seen is not None:
+            CustomerActivity.objects.create(customer=customer, last_seen_at=last_seen)
         history = [O(cutoff - off, amount, refunded, status)
                    for off, amount, refunded, status in drawn_orders]
         rows += [Order(external_id=f"p{i}-{j}", customer=customer, storefront=storefront,

@@ -27,7 +27,7 @@ def rows() -> list[tuple]:
         *Customer.objects.order_by("external_id").values_list(
             "external_id", "email", "phone", "name", "gender", "birthday", "city", "signup_at",
             "acquisition_channel", "time_zone", "email_consent", "email_consent_at",
-            "sms_consent", "attributes", "tags", "last_seen_at"),
+            "sms_consent", "attributes", "tags", "activity__last_seen_at"),
         *Order.objects.order_by("external_id").values_list(
             "external_id", "customer__external_id", "storefront__name", "amount",
             "refunded_amount", "currency", "status", "placed_at", "coupon_code", "items"),
@@ -126,7 +126,7 @@ def test_profiles_vary_in_channel_city_and_consent(shop):
 def test_events_of_every_kind_and_last_seen_is_the_latest_event(shop):
     names = set(Event.objects.values_list("name", flat=True))
     assert names == {"visit", "login", "product_view", "cart_add", "checkout_start"}
-    latest = Customer.objects.annotate(latest=Max("events__occurred_at"))
+    latest = Customer.objects.select_related("activity").annotate(latest=Max("events__occurred_at"))
     assert all(c.last_seen_at == c.latest for c in latest)
 
 

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import F
+
 from campaigns.models import Coupon
 from customers.models import (
     Customer,
@@ -66,7 +68,8 @@ class World:
             memberships[segment_id].add(customer_id)
         return cls(
             now=now, default_zone=default_zone,
-            customers=list(Customer.objects.order_by("pk").values()),
+            customers=list(Customer.objects.order_by("pk").annotate(
+                last_seen_at=F("activity__last_seen_at")).values()),
             metrics={row["customer_id"]: row for row in CustomerMetrics.objects.values()},
             orders=_by_customer(Order.objects.values(
                 "customer_id", "status", "amount", "refunded_amount", "placed_at")),

@@ -15,6 +15,7 @@ import pytest
 
 from customers.models import (
     Customer,
+    CustomerActivity,
     CustomerMetrics,
     CustomerPrediction,
     Event,
@@ -45,8 +46,11 @@ def at(*args) -> dt.datetime:
 # --- fixtures --------------------------------------------------------------------------------
 # Each fixture writes a handful of customers; a case's expected members are external ids.
 
-def _customer(external_id: str, **values) -> Customer:
-    return Customer.objects.create(external_id=external_id, **values)
+def _customer(external_id: str, last_seen_at=None, **values) -> Customer:
+    customer = Customer.objects.create(external_id=external_id, **values)
+    if last_seen_at is not None:
+        CustomerActivity.objects.create(customer=customer, last_seen_at=last_seen_at)
+    return customer
 
 
 def _metrics(customer: Customer, **values) -> None:

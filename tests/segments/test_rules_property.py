@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from customers.models import (
     Customer,
+    CustomerActivity,
     CustomerMetrics,
     CustomerPrediction,
     Event,
@@ -355,11 +356,19 @@ COUPON_NUMBERS = itertools.count()
 def create(drawn: list[dict]) -> list[int]:
     storefront = StorefrontFactory(name="property")
     created = Customer.objects.bulk_create(
-        Customer(external_id=f"c{i}", **{k: v for k, v in each.items() if k not in HISTORY})
+        Customer(external_id=f"c{i}", **{k: v for k, v in each.items()
+                                         if k not in HISTORY and k != "last_seen_at"})
         for i, each in enumerate(drawn))
     for customer, each in zip(created, drawn, strict=True):
+        set_last_seen(customer.pk, each.get("last_seen_at"))
         add_history(customer.pk, each, storefront)
     return [customer.pk for customer in created]
+
+
+def set_last_seen(customer_id: int, seen: dt.datetime | None) -> None:
+    CustomerActivity.objects.filter(customer_id=customer_id).delete()
+    if seen is not None:
+        CustomerActivity.objects.create(customer_id=customer_id, last_seen_at=seen)
 
 
 def add_history(customer_id: int, each: dict, storefront) -> None:
@@ -540,6 +549,8 @@ def apply_change(customer_id: int, change: dict) -> None:
         add_history(customer_id, change, StorefrontFactory(name="property"))
     elif any(key in change for key in HISTORY):
         add_history(customer_id, change, StorefrontFactory(name="property"))
+    elif "last_seen_at" in change:
+        set_last_seen(customer_id, change["last_seen_at"])
     else:
         Customer.objects.filter(pk=customer_id).update(**change)
 

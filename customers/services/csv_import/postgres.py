@@ -23,11 +23,11 @@ from django.utils import timezone
 
 from customers.models import Customer, Event, MetricsSettings, Order, Storefront
 from customers.services.bulk import SetAside, set_aside
-from customers.services.ingest import column_defaults
+from customers.services.ingest import column_defaults, last_seen_upsert
 
 from . import checks
 from .counts import Counts
-from .large import few_customers, is_large_load, rows_up_to
+from .large import few_customers, is_large_load
 from .prepare import KNOWN_CUSTOMER, Prepared
 from .reading import KINDS
 
@@ -206,8 +206,8 @@ def _bare_customer_params(now: dt.datetime) -> dict[str, Any]:
 # --- events ---------------------------------------------------------------------------------
 
 # The latest activity of each customer whose events the import wrote, gathered chunk by chunk
-# and moved onto the customers once, in finish(): a first load of events named most
-# customers in every chunk, and rewrote each of them once a chunk.
+# and written to their activity rows once, in finish(): a first load of events names most
+# customers in every chunk, and would write each of them once a chunk.
 LAST_SEEN = "csv_last_seen"
 
 
@@ -236,11 +236,8 @@ def _events_insert_sql(*, exclusive: bool, known: bool = False) -> str:
     )
 
 
-LATEST_SEEN = "csv_latest_seen"
-_MOVE_LAST_SEEN = (
-    f"UPDATE {CUSTOMERS} c SET last_seen_at = latest.seen FROM {LATEST_SEEN} latest "
-    "WHERE c.id = latest.customer_id AND (c.last_seen_at IS NULL OR c.last_seen_at < latest.seen)"
-)
+_MOVE_LAST_SEEN = last_seen_upsert(
+    f"SELECT customer_id, max(seen) FROM {LAST_SEEN} GROUP BY customer_id ORDER BY customer_id")
 
 
 UPSERTS = {
@@ -324,20 +321,11 @@ class PostgresWriter:
             cursor.execute("RESET work_mem; RESET jit")
 
     def _move_last_seen(self, cursor) -> None:
-        """The customers' latest activity (LAST_SEEN) onto their rows. When a large load moves
-        at least half of the customers, their secondary indexes are set aside for it and built
-        again after: 200,000 of 200,000 customers took 7.2 s through their nine indexes."""
-        cursor.execute(f"CREATE TEMP TABLE {LATEST_SEEN} ON COMMIT DROP AS SELECT customer_id, "
-                       f"max(seen) AS seen FROM {LAST_SEEN} GROUP BY customer_id")
-        moving = cursor.rowcount
-        aside = None
-        if self.dropped and moving >= BULK_MIN_ROWS and \
-                rows_up_to(cursor, CUSTOMERS, 2 * moving + 1) <= 2 * moving:
-            aside = set_aside(cursor, CUSTOMERS)
+        """The customers' latest activity (LAST_SEEN) onto their activity rows, in one upsert
+        (in customer order: concurrent imports and API batches lock rows in the same
+        order)."""
         cursor.execute(_MOVE_LAST_SEEN)
-        if aside:
-            aside.restore(cursor)
-        cursor.execute(f"DROP TABLE {LAST_SEEN}, {LATEST_SEEN}")
+        cursor.execute(f"DROP TABLE {LAST_SEEN}")
 
     def _begin_bulk_if_large(self, cursor, prepared: Prepared) -> None:
         if is_large_load(cursor, self.kind, self.staging, storefront=self.storefront.pk,

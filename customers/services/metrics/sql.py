@@ -24,6 +24,7 @@ from django.db import connection
 from customers.models import (
     RFM_CLASS_BY_HIGHS,
     Customer,
+    CustomerActivity,
     CustomerMetrics,
     LifecycleChange,
     LifecycleStage,
@@ -202,7 +203,7 @@ class MetricsSql:
                 WHEN o.order_count >= 2 AND o.last_order_at > %(active_after)s
                     THEN '{stage.ACTIVE.value}'
                 WHEN o.last_order_at <= %(churn_before)s
-                     AND (c.last_seen_at IS NULL OR c.last_seen_at <= %(churn_before)s)
+                     AND (a.last_seen_at IS NULL OR a.last_seen_at <= %(churn_before)s)
                     THEN '{stage.CHURNED.value}'
                 ELSE '{stage.DORMANT.value}'
             END"""
@@ -223,6 +224,8 @@ class MetricsSql:
                    {self._stage()} AS lifecycle_stage
             FROM {Customer._meta.db_table} c
             LEFT JOIN ({self._orders(part)}) o ON o.customer_id = c.id
+            LEFT JOIN {CustomerActivity._meta.db_table} a ON a.customer_id = c.id
+                {self._filter("a.customer_id", "AND", part) if part is not None else ""}
             {self._filter("c.id", "WHERE", part)}"""
 
     def rows(self) -> str:
