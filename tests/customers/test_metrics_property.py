@@ -215,17 +215,17 @@ def _save_settings(values: dict) -> MetricsSettings:
     return s
 
 
-def _create(drawn, cutoff, storefront) -> dict[int, tuple]:
+def _create(drawn, cutoff, storefront, prefix: str = "p") -> dict[int, tuple]:
     """Write the drawn histories; return them keyed by customer id, as the reference wants."""
     result, rows = {}, []
     for i, (seen_offset, drawn_orders) in enumerate(drawn):
         last_seen = None if seen_offset is None else cutoff - seen_offset
-        customer = Customer.objects.create(external_id=f"p{i}")
+        customer = Customer.objects.create(external_id=f"{prefix}{i}")
         if last_seen is not None:
             CustomerActivity.objects.create(customer=customer, last_seen_at=last_seen)
         history = [O(cutoff - off, amount, refunded, status)
                    for off, amount, refunded, status in drawn_orders]
-        rows += [Order(external_id=f"p{i}-{j}", customer=customer, storefront=storefront,
+        rows += [Order(external_id=f"{prefix}{i}-{j}", customer=customer, storefront=storefront,
                        amount=o.amount, refunded_amount=o.refunded, currency="USD",
                        status=o.status, placed_at=o.placed_at) for j, o in enumerate(history)]
         result[customer.pk] = (last_seen, history)
@@ -275,6 +275,45 @@ def test_sql_metrics_match_the_python_reference(drawn, cutoff, setting_values):
     with rolled_back():
         s = _save_settings(setting_values)
         expected = reference(_create(drawn, cutoff, StorefrontFactory()), cutoff, s)
+
+        metrics_recompute_all(cutoff=cutoff)
+
+        assert _stored(cutoff) == expected
+
+
+@SETTINGS
+@given(drawn=histories, cutoff=st.sampled_from(CUTOFFS), setting_values=metrics_settings,
+       gap=st.sampled_from([dt.timedelta(microseconds=1), DAY, 31 * DAY, 91 * DAY, 400 * DAY]),
+       later=st.lists(st.tuples(st.one_of(st.none(), offsets), st.lists(orders(), max_size=3)),
+                      max_size=3),
+       added=st.lists(st.tuples(st.integers(0, 7), orders()), max_size=4),
+       seen=st.lists(st.tuples(st.integers(0, 7), offsets), max_size=2))
+def test_a_later_run_over_stored_rows_matches_the_python_reference(
+    drawn, cutoff, setting_values, gap, later, added, seen
+):
+    """The nightly run: the rows an earlier run stored, then new customers, orders and
+    activity, then a run at the cutoff, which compares with the stored rows and rewrites
+    only those that changed."""
+    with rolled_back():
+        s = _save_settings(setting_values)
+        storefront = StorefrontFactory()
+        histories_by_id = _create(drawn, cutoff, storefront)
+        metrics_recompute_all(cutoff=cutoff - gap)
+        ids = list(histories_by_id)
+        for n, (pick, (offset, amount, refunded, status)) in enumerate(added):
+            customer_id = ids[pick % len(ids)]
+            order = O(cutoff - offset, amount, refunded, status)
+            Order.objects.create(external_id=f"added-{n}", customer_id=customer_id,
+                                 storefront=storefront, amount=amount, refunded_amount=refunded,
+                                 currency="USD", status=status, placed_at=order.placed_at)
+            histories_by_id[customer_id][1].append(order)
+        for pick, offset in seen:
+            customer_id = ids[pick % len(ids)]
+            CustomerActivity.objects.update_or_create(
+                customer_id=customer_id, defaults={"last_seen_at": cutoff - offset})
+            histories_by_id[customer_id] = (cutoff - offset, histories_by_id[customer_id][1])
+        histories_by_id |= _create(later, cutoff, storefront, prefix="q")
+        expected = reference(histories_by_id, cutoff, s)
 
         metrics_recompute_all(cutoff=cutoff)
 

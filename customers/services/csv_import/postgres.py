@@ -112,7 +112,7 @@ def _customers_upsert_sql(*, exclusive: bool) -> str:
         f"WITH src AS MATERIALIZED (SELECT s.*, c.id AS stored_id FROM {STAGING} s "
         f"LEFT JOIN {CUSTOMERS} c ON c.external_id = s.external_id), "
         f"updated AS (UPDATE {CUSTOMERS} AS c SET {', '.join(assignments + consent_times)}, "
-        f"updated_at = %(now)s FROM src s WHERE c.id = s.stored_id "
+        f"updated_at = %(now)s FROM src s WHERE s.stored_id IS NOT NULL AND c.id = s.stored_id "
         f"AND ({', '.join(f'c.{n}' for n in keep)}) IS DISTINCT FROM ({', '.join(keep.values())})"
         f" RETURNING 1), "
         f"created AS (INSERT INTO {CUSTOMERS} ({', '.join(names)}, created_at, updated_at) "
