@@ -26,29 +26,31 @@ class SetAside:
 
     table: str
     indexes: list[str]  # CREATE INDEX statements
-    foreign_keys: list[tuple[str, str]]  # (quoted name, definition)
+    constraints: list[tuple[str, str]]  # foreign keys (and unique ones): (quoted name, definition)
 
     def restore(self, cursor) -> None:
         cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [REBUILD_MEMORY])
         for statement in self.indexes:
             cursor.execute(statement)
-        for name, definition in self.foreign_keys:
-            # Checks every row in one join, instead of a trigger's query per row.
+        for name, definition in self.constraints:
+            # A foreign key checks every row in one join, instead of a trigger's query per
+            # row; a unique constraint builds its index in one sort.
             cursor.execute(f"ALTER TABLE {self.table} ADD CONSTRAINT {name} {definition}")
         cursor.execute("RESET maintenance_work_mem")
 
 
-def set_aside(cursor, table: str) -> SetAside | None:
+def set_aside(cursor, table: str, *, unique: bool = False) -> SetAside | None:
     """Lock `table` exclusively and drop its secondary (non-unique) indexes and its foreign
-    keys; None, with nothing dropped, when a lock is not granted within LOCK_TIMEOUT or the
-    table cannot be altered now."""
+    keys, and with `unique` its unique constraints too (not the primary key); None, with
+    nothing dropped, when a lock is not granted within LOCK_TIMEOUT or the table cannot be
+    altered now."""
     try:
         with transaction.atomic():
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_TIMEOUT])
             cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
             # Dropping a foreign key locks the referenced table too: under the same timeout,
             # lest a long reader there queue every later reader behind this load.
-            dropped = _drop(cursor, table)
+            dropped = _drop(cursor, table, unique=unique)
             cursor.execute("RESET lock_timeout")
             return dropped
     except OperationalError as exc:
@@ -59,17 +61,18 @@ def set_aside(cursor, table: str) -> SetAside | None:
         raise
 
 
-def _drop(cursor, table: str) -> SetAside:
+def _drop(cursor, table: str, *, unique: bool) -> SetAside:
     cursor.execute(
         "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
         "WHERE i.indrelid = %s::regclass AND NOT i.indisunique AND NOT i.indisprimary",
         [table])
     indexes = cursor.fetchall()
+    kinds = ["f", "u"] if unique else ["f"]
     cursor.execute("SELECT quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint "
-                   "WHERE conrelid = %s::regclass AND contype = 'f'", [table])
-    foreign_keys = cursor.fetchall()
-    for name, _definition in foreign_keys:
+                   "WHERE conrelid = %s::regclass AND contype = ANY(%s)", [table, kinds])
+    constraints = cursor.fetchall()
+    for name, _definition in constraints:
         cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
     for name, _definition in indexes:
         cursor.execute(f"DROP INDEX {name}")
-    return SetAside(table, [definition for _name, definition in indexes], foreign_keys)
+    return SetAside(table, [definition for _name, definition in indexes], constraints)

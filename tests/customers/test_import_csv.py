@@ -538,7 +538,8 @@ def test_large_load_rebuilds_the_indexes_and_foreign_keys_it_set_aside(db, monke
     dropped = []
     original = postgres.set_aside
     monkeypatch.setattr(postgres, "set_aside",
-                        lambda cursor, table: dropped.append(table) or original(cursor, table))
+                        lambda cursor, table, **kw: dropped.append(table) or original(
+                            cursor, table, **kw))
 
     report = csv_import(kind="orders", path=FIXTURES / "orders.csv")
 
@@ -546,6 +547,51 @@ def test_large_load_rebuilds_the_indexes_and_foreign_keys_it_set_aside(db, monke
     assert counts(report) == (3, 0, 0, 0)
     assert Order.objects.get(external_id="o3").customer.external_id == "c9"
     assert schema() == before
+
+
+def _customer_schema() -> list[tuple]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes "
+                       "WHERE tablename = 'customers_customer' ORDER BY 1")
+        indexes = cursor.fetchall()
+        cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                       "WHERE conrelid = 'customers_customer'::regclass ORDER BY 1")
+        return indexes + cursor.fetchall()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("stored", [False, True])
+def test_a_first_load_of_customers_sets_their_unique_index_aside_and_merges_across_chunks(
+    db, write_csv, monkeypatch, stored
+):
+    """Into an empty table the external ids' unique constraint is built at the end too, and
+    a customer named again in a later chunk is found among those the import created (a
+    hash join with the table); into a table that holds customers it stays, as do its
+    probes."""
+    from customers.services.csv_import import postgres
+
+    if stored:
+        CustomerFactory(external_id="old", name="Old")
+    before = _customer_schema()
+    monkeypatch.setattr(postgres, "BULK_MIN_ROWS", 0)
+    unique = []
+    original = postgres.set_aside
+    monkeypatch.setattr(postgres, "set_aside", lambda cursor, table, **kw: unique.append(
+        kw.get("unique")) or original(cursor, table, **kw))
+    lines = ["a,Ann,Paris", "b,Bob,", "a,,Rome", "c,Cy,", "b,Rob,Oslo", "old,Olga,"]
+    path = write_csv("external_id,name,city\n" + "\n".join(lines) + "\n")
+
+    report = csv_import(kind="customers", path=path, batch_size=2)
+
+    assert unique == [not stored]
+    assert counts(report) == ((3, 3, 0, 0) if stored else (4, 2, 0, 0))
+    assert dict(Customer.objects.values_list("external_id", "name")) == {
+        "a": "Ann", "b": "Rob", "c": "Cy", "old": "Olga"}
+    assert dict(Customer.objects.values_list("external_id", "city")) == {
+        "a": "Rome", "b": "Oslo", "c": "", "old": ""}
+    assert _customer_schema() == before
 
 
 @pytest.mark.postgres
@@ -620,7 +666,8 @@ def test_large_load_of_events_takes_known_customers_ids_and_moves_last_seen(
     set_aside = []
     original = postgres.set_aside
     monkeypatch.setattr(postgres, "set_aside",
-                        lambda cursor, table: set_aside.append(table) or original(cursor, table))
+                        lambda cursor, table, **kw: set_aside.append(table) or original(
+                            cursor, table, **kw))
     monkeypatch.setattr(postgres, "BULK_MIN_ROWS", 0)
     monkeypatch.setattr(prepare, "SNAPSHOT_MIN_ROWS", 0)
     names = ["k0", "new1", "k1", "k0", "new1", "new2"]  # a chunk of two rows each

@@ -27,7 +27,7 @@ from customers.services.ingest import column_defaults, last_seen_upsert
 
 from . import checks
 from .counts import Counts
-from .large import few_customers, is_large_load
+from .large import few_customers, is_large_load, rows_up_to
 from .prepare import KNOWN_CUSTOMER, Prepared
 from .reading import KINDS
 
@@ -328,10 +328,20 @@ class PostgresWriter:
         cursor.execute(f"DROP TABLE {LAST_SEEN}")
 
     def _begin_bulk_if_large(self, cursor, prepared: Prepared) -> None:
-        if is_large_load(cursor, self.kind, self.staging, storefront=self.storefront.pk,
-                         file_size=self.file_size, bytes_read=prepared.bytes_read,
-                         least=BULK_MIN_ROWS):
-            self.dropped = set_aside(cursor, TABLES[self.kind])  # None: through the indexes
+        if not is_large_load(cursor, self.kind, self.staging, storefront=self.storefront.pk,
+                             file_size=self.file_size, bytes_read=prepared.bytes_read,
+                             least=BULK_MIN_ROWS):
+            return
+        first = self.kind == "customers" and rows_up_to(cursor, CUSTOMERS, 1) == 0
+        # None: through the indexes
+        self.dropped = set_aside(cursor, TABLES[self.kind], unique=first)
+        if first and self.dropped:
+            # The first customers of a database: their external ids' unique index is built
+            # at the end too, and each chunk finds the customers the earlier ones created by
+            # one hash join with the table, which holds nothing else (200,000 customers:
+            # ~0.15 s of index entries and ~0.18 s of probes, against ~0.1 s to build the
+            # index and ~0.06 s of hash joins).
+            cursor.execute("SET LOCAL enable_hashjoin = on; SET LOCAL enable_nestloop = off")
 
     def _takes_known_customers(self) -> bool:
         return self.dropped is not None and self.knows_customers
