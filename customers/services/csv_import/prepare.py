@@ -60,8 +60,10 @@ CHECKED = "{checked}"  # in the checking statement: the chunk's table
 
 @dataclass
 class Prepared:
-    """A chunk's accepted rows in the unlogged table `table`, merged by key, and what became
-    of the others."""
+    """A chunk's accepted rows in the unlogged table `table`, and what became of the others.
+    The writer merges rows of the same key (merge_repeated_keys) before it writes them: the
+    checks set the pace of a first load, the writer has time to spare (~0.02 s a chunk of
+    50,000)."""
 
     table: str
     accepted: int  # accepted rows, before merging repeated keys
@@ -71,10 +73,32 @@ class Prepared:
     bytes_read: int
     record_lines: Iterable[int] = field(repr=False, default=())
     knows_customers: bool = False  # KNOWN_CUSTOMER holds the ids of known customers
+    key: str = ""
+    names: list[str] = field(repr=False, default_factory=list)  # the checked columns
 
     def accepted_lines(self) -> list[int]:
         rejected = {reject.line for reject in self.rejects}
         return [line for line in self.record_lines if line not in rejected]
+
+    def merge_repeated_keys(self, cursor) -> None:
+        """One row per key: the later cells over the earlier ones (for events, the first
+        row: the same event sent twice)."""
+        table, key = self.table, self.key
+        cursor.execute(f"SELECT {key} FROM {table} GROUP BY {key} HAVING count(*) > 1")
+        repeated = [key for (key,) in cursor.fetchall()]
+        if not repeated:
+            return
+        if key == KEYS["events"]:
+            merged = (f"SELECT DISTINCT ON ({key}) * FROM {table} "
+                      f"WHERE {key} = ANY(%(keys)s) ORDER BY {key}, n")
+        else:
+            merged = "SELECT max(n), true, " + ", ".join(
+                name if name == key else
+                f"(array_agg({name} ORDER BY n DESC) FILTER (WHERE {name} IS NOT NULL))[1]"
+                for name in self.names) + \
+                f" FROM {table} WHERE {key} = ANY(%(keys)s) GROUP BY {key}"
+        cursor.execute(f"WITH gone AS (DELETE FROM {table} WHERE {key} = ANY(%(keys)s)) "
+                       f"INSERT INTO {table} {merged}", {"keys": repeated})
 
 
 @dataclass
@@ -372,10 +396,9 @@ class Preparer:
                 accepted.append((n, model))
         if doubtful:
             self._replace_doubtful(table, accepted)
-        self._merge_repeated_keys(table)
         return Prepared(table, staged.rows - rejected_rows, staged.rows, rejected_rows,
                         staged.rejects, staged.bytes_read, staged.record_lines,
-                        knows_customers=self.knows_customers)
+                        knows_customers=self.knows_customers, key=self.key, names=self.names)
 
     def _params(self, staged: _Staged) -> dict[str, Any]:
         """The checks' parameters for the chunk: no flags (all 0) where vouch() did not run
@@ -400,27 +423,6 @@ class Preparer:
                     as copy:
                 for n, model in accepted:
                     copy.write_row((n, True, *_typed(model, self.names)))
-
-    def _merge_repeated_keys(self, table: str) -> None:
-        """One row per key: the later cells over the earlier ones (for events, the first
-        row: the same event sent twice)."""
-        key = self.key
-        with self.conn.cursor() as cursor:
-            cursor.execute(f"SELECT {key} FROM {table} GROUP BY {key} HAVING count(*) > 1")
-            repeated = [key for (key,) in cursor.fetchall()]
-            if not repeated:
-                return
-            if self.kind.name == "events":
-                merged = (f"SELECT DISTINCT ON ({key}) * FROM {table} "
-                          f"WHERE {key} = ANY(%(keys)s) ORDER BY {key}, n")
-            else:
-                merged = "SELECT max(n), true, " + ", ".join(
-                    name if name == key else
-                    f"(array_agg({name} ORDER BY n DESC) FILTER (WHERE {name} IS NOT NULL))[1]"
-                    for name in self.names) + \
-                    f" FROM {table} WHERE {key} = ANY(%(keys)s) GROUP BY {key}"
-            cursor.execute(f"WITH gone AS (DELETE FROM {table} WHERE {key} = ANY(%(keys)s)) "
-                           f"INSERT INTO {table} {merged}", {"keys": repeated})
 
 
 def _typed(model: BaseModel, names: list[str]) -> list[Any]:
