@@ -21,6 +21,7 @@ from customers.models import (
 )
 from customers.services.csv_import import KINDS, csv_import
 from tests.customers.factories import CustomerFactory, OrderFactory, StorefrontFactory
+from tests.customers.schema import table_schema
 
 FIXTURES = Path(__file__).parent / "fixtures"
 UTC = dt.UTC
@@ -519,21 +520,9 @@ def test_a_file_that_turns_out_not_utf8_writes_nothing(run, write_csv):
 
 @pytest.mark.postgres
 def test_large_load_rebuilds_the_indexes_and_foreign_keys_it_set_aside(db, monkeypatch):
-    from django.db import connection
-
     from customers.services.csv_import import postgres
 
-    def schema() -> list[tuple]:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT indexname, indexdef FROM pg_indexes "
-                           "WHERE tablename = 'customers_order' ORDER BY 1")
-            indexes = cursor.fetchall()
-            cursor.execute("SELECT conname, pg_get_constraintdef(oid), convalidated "
-                           "FROM pg_constraint WHERE conrelid = 'customers_order'::regclass "
-                           "ORDER BY 1")
-            return indexes + cursor.fetchall()
-
-    before = schema()
+    before = table_schema("customers_order")
     monkeypatch.setattr(postgres, "BULK_MIN_ROWS", 0)
     dropped = []
     original = postgres.set_aside
@@ -546,19 +535,7 @@ def test_large_load_rebuilds_the_indexes_and_foreign_keys_it_set_aside(db, monke
     assert dropped == ["customers_order"]
     assert counts(report) == (3, 0, 0, 0)
     assert Order.objects.get(external_id="o3").customer.external_id == "c9"
-    assert schema() == before
-
-
-def _customer_schema() -> list[tuple]:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT indexname, indexdef FROM pg_indexes "
-                       "WHERE tablename = 'customers_customer' ORDER BY 1")
-        indexes = cursor.fetchall()
-        cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                       "WHERE conrelid = 'customers_customer'::regclass ORDER BY 1")
-        return indexes + cursor.fetchall()
+    assert table_schema("customers_order") == before
 
 
 @pytest.mark.postgres
@@ -574,7 +551,7 @@ def test_a_first_load_of_customers_sets_their_unique_index_aside_and_merges_acro
 
     if stored:
         CustomerFactory(external_id="old", name="Old")
-    before = _customer_schema()
+    before = table_schema("customers_customer")
     monkeypatch.setattr(postgres, "BULK_MIN_ROWS", 0)
     unique = []
     original = postgres.set_aside
@@ -591,7 +568,7 @@ def test_a_first_load_of_customers_sets_their_unique_index_aside_and_merges_acro
         "a": "Ann", "b": "Rob", "c": "Cy", "old": "Olga"}
     assert dict(Customer.objects.values_list("external_id", "city")) == {
         "a": "Rome", "b": "Oslo", "c": "", "old": ""}
-    assert _customer_schema() == before
+    assert table_schema("customers_customer") == before
 
 
 @pytest.mark.postgres

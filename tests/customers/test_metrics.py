@@ -53,6 +53,7 @@ from customers.services.metrics.sql import CALC_TABLE, MetricsSql
 from customers.tasks import metrics_recompute_task
 from tests.conftest import wait_for
 from tests.customers.factories import CustomerFactory, OrderFactory
+from tests.customers.schema import table_schema
 
 C = dt.datetime(2025, 6, 30, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -554,16 +555,6 @@ def test_full_recompute_waits_while_another_holds_the_metrics_lock(transactional
     assert MetricsRun.objects.filter(pk__in=runs).count() == 1
 
 
-def _schema(table: str) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s "
-                       "ORDER BY 1", [table])
-        indexes = cursor.fetchall()
-        cursor.execute("SELECT conname, pg_get_constraintdef(oid), convalidated "
-                       "FROM pg_constraint WHERE conrelid = %s::regclass ORDER BY 1", [table])
-        return indexes + cursor.fetchall()
-
-
 BULK_TABLES = (CustomerMetrics._meta.db_table, LifecycleChange._meta.db_table)
 
 
@@ -585,13 +576,13 @@ def _set_aside_recorder(monkeypatch) -> list[str]:
 
 @pytest.mark.postgres
 def test_a_large_first_run_builds_indexes_and_keys_after_the_rows(population, monkeypatch):
-    before = [_schema(table) for table in BULK_TABLES]
+    before = [table_schema(table) for table in BULK_TABLES]
     set_aside = _set_aside_recorder(monkeypatch)
 
     run = metrics_recompute_all(cutoff=C)
 
     assert set_aside == list(BULK_TABLES)
-    assert [_schema(table) for table in BULK_TABLES] == before
+    assert [table_schema(table) for table in BULK_TABLES] == before
     assert (run.rows_written, run.stage_changes) == (12, 12)
     assert {k: m.lifecycle_stage for k, m in _metrics().items()} == STAGES
     assert {k: (m.r_score, m.f_score, m.m_score, m.rfm_class)

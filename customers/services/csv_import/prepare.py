@@ -73,7 +73,7 @@ class Prepared:
     bytes_read: int
     record_lines: Iterable[int] = field(repr=False, default=())
     knows_customers: bool = False  # KNOWN_CUSTOMER holds the ids of known customers
-    key: str = ""
+    kind: str = ""
     names: list[str] = field(repr=False, default_factory=list)  # the checked columns
 
     def accepted_lines(self) -> list[int]:
@@ -83,12 +83,12 @@ class Prepared:
     def merge_repeated_keys(self, cursor) -> None:
         """One row per key: the later cells over the earlier ones (for events, the first
         row: the same event sent twice)."""
-        table, key = self.table, self.key
+        table, key = self.table, KEYS[self.kind]
         cursor.execute(f"SELECT {key} FROM {table} GROUP BY {key} HAVING count(*) > 1")
         repeated = [key for (key,) in cursor.fetchall()]
         if not repeated:
             return
-        if key == KEYS["events"]:
+        if self.kind == "events":
             merged = (f"SELECT DISTINCT ON ({key}) * FROM {table} "
                       f"WHERE {key} = ANY(%(keys)s) ORDER BY {key}, n")
         else:
@@ -133,7 +133,6 @@ class Preparer:
         self.storefront = storefront  # the id of the storefront the rows come from
         self.model = self.kind.model
         self.names = list(self.model.model_fields)
-        self.key = KEYS[self.kind.name]
         now = timezone.now()
         zone = checks.zone(time_zone, now.date())
         typed = {c.name: c for c in checks.columns(self.model, zone)}
@@ -398,7 +397,8 @@ class Preparer:
             self._replace_doubtful(table, accepted)
         return Prepared(table, staged.rows - rejected_rows, staged.rows, rejected_rows,
                         staged.rejects, staged.bytes_read, staged.record_lines,
-                        knows_customers=self.knows_customers, key=self.key, names=self.names)
+                        knows_customers=self.knows_customers, kind=self.kind.name,
+                        names=self.names)
 
     def _params(self, staged: _Staged) -> dict[str, Any]:
         """The checks' parameters for the chunk: no flags (all 0) where vouch() did not run
