@@ -518,20 +518,35 @@ def test_a_file_that_turns_out_not_utf8_writes_nothing(run, write_csv):
     assert not Customer.objects.exists()
 
 
+@pytest.fixture
+def set_asides(monkeypatch) -> list[tuple[str, bool]]:
+    """The writer's calls to set_aside, in order: (table, whether its unique constraints
+    went too)."""
+    from customers.services.csv_import import postgres
+
+    calls = []
+    original = postgres.set_aside
+
+    def recording(cursor, table, *, unique=False):
+        calls.append((table, unique))
+        return original(cursor, table, unique=unique)
+
+    monkeypatch.setattr(postgres, "set_aside", recording)
+    return calls
+
+
 @pytest.mark.postgres
-def test_large_load_rebuilds_the_indexes_and_foreign_keys_it_set_aside(db, monkeypatch):
+def test_large_load_rebuilds_the_indexes_and_foreign_keys_it_set_aside(
+    db, monkeypatch, set_asides
+):
     from customers.services.csv_import import postgres
 
     before = table_schema("customers_order")
     monkeypatch.setattr(postgres, "BULK_MIN_ROWS", 0)
-    dropped = []
-    original = postgres.set_aside
-    monkeypatch.setattr(postgres, "set_aside",
-                        lambda cursor, table, **kw: dropped.append(table) or original(
-                            cursor, table, **kw))
 
     report = csv_import(kind="orders", path=FIXTURES / "orders.csv")
 
+    dropped = [table for table, _unique in set_asides]
     assert dropped == ["customers_order"]
     assert counts(report) == (3, 0, 0, 0)
     assert Order.objects.get(external_id="o3").customer.external_id == "c9"
@@ -541,7 +556,7 @@ def test_large_load_rebuilds_the_indexes_and_foreign_keys_it_set_aside(db, monke
 @pytest.mark.postgres
 @pytest.mark.parametrize("stored", [False, True])
 def test_a_first_load_of_customers_sets_their_unique_index_aside_and_merges_across_chunks(
-    db, write_csv, monkeypatch, stored
+    db, write_csv, monkeypatch, set_asides, stored
 ):
     """Into an empty table the external ids' unique constraint is built at the end too, and
     a customer named again in a later chunk is found among those the import created (a
@@ -553,15 +568,12 @@ def test_a_first_load_of_customers_sets_their_unique_index_aside_and_merges_acro
         CustomerFactory(external_id="old", name="Old")
     before = table_schema("customers_customer")
     monkeypatch.setattr(postgres, "BULK_MIN_ROWS", 0)
-    unique = []
-    original = postgres.set_aside
-    monkeypatch.setattr(postgres, "set_aside", lambda cursor, table, **kw: unique.append(
-        kw.get("unique")) or original(cursor, table, **kw))
     lines = ["a,Ann,Paris", "b,Bob,", "a,,Rome", "c,Cy,", "b,Rob,Oslo", "old,Olga,"]
     path = write_csv("external_id,name,city\n" + "\n".join(lines) + "\n")
 
     report = csv_import(kind="customers", path=path, batch_size=2)
 
+    unique = [unique for _table, unique in set_asides]
     assert unique == [not stored]
     assert counts(report) == ((3, 3, 0, 0) if stored else (4, 2, 0, 0))
     assert dict(Customer.objects.values_list("external_id", "name")) == {
@@ -625,7 +637,7 @@ def test_large_load_of_orders_takes_known_customers_ids_from_a_copy_made_before_
 
 @pytest.mark.postgres
 def test_large_load_of_events_takes_known_customers_ids_and_moves_last_seen(
-    transactional_db, write_csv, monkeypatch
+    transactional_db, write_csv, monkeypatch, set_asides
 ):
     from django.db import connection
 
@@ -640,11 +652,6 @@ def test_large_load_of_events_takes_known_customers_ids_and_moves_last_seen(
     for external_id in ("k0", "k1"):
         CustomerFactory(external_id=external_id, last_seen_at=None)
     before = customer_indexes()
-    set_aside = []
-    original = postgres.set_aside
-    monkeypatch.setattr(postgres, "set_aside",
-                        lambda cursor, table, **kw: set_aside.append(table) or original(
-                            cursor, table, **kw))
     monkeypatch.setattr(postgres, "BULK_MIN_ROWS", 0)
     monkeypatch.setattr(prepare, "SNAPSHOT_MIN_ROWS", 0)
     names = ["k0", "new1", "k1", "k0", "new1", "new2"]  # a chunk of two rows each
@@ -660,6 +667,7 @@ def test_large_load_of_events_takes_known_customers_ids_and_moves_last_seen(
     assert {name: moment.day for name, moment in seen.items()} == {
         "k0": 4, "new1": 5, "k1": 3, "new2": 6}
     # last_seen_at lives in the activity rows: the customers' rows and indexes are untouched
+    set_aside = [table for table, _unique in set_asides]
     assert set_aside == ["customers_event"]
     assert customer_indexes() == before
 

@@ -41,6 +41,8 @@ STAGING = "{staging}"  # in the statements: the chunk's table (prepare.py)
 # holds (large.py). Below, rows are written through the indexes (no exclusive lock).
 BULK_MIN_ROWS = 50_000
 WORK_MEM = "64MB"
+# Where a chunk's rows are looked up among many by one hash join rather than a probe each.
+HASH_JOINS_ONLY = "SET LOCAL enable_hashjoin = on; SET LOCAL enable_nestloop = off"
 # Inserts go in key order, byte by byte (code point order, as Python's sorted() puts the
 # API's keys): the same order for every writer, and no locale rules to apply. A first load
 # of 1M orders took 10.21-10.68 s instead of 10.59-10.87 s sorting under the database's
@@ -281,7 +283,7 @@ class PostgresWriter:
                 cursor.execute(f"CREATE TEMP TABLE {LAST_SEEN} (customer_id bigint, "
                                "seen timestamptz) ON COMMIT DROP")
             if self.kind != "customers" and few_customers(cursor, batch_size):
-                cursor.execute("SET LOCAL enable_hashjoin = on; SET LOCAL enable_nestloop = off")
+                cursor.execute(HASH_JOINS_ONLY)
 
     def _cursor(self):
         connection.ensure_connection()
@@ -334,7 +336,7 @@ class PostgresWriter:
                              least=BULK_MIN_ROWS):
             return
         first = self.kind == "customers" and rows_up_to(cursor, CUSTOMERS, 1) == 0
-        # None: through the indexes
+        # None: the rows go through the indexes
         self.dropped = set_aside(cursor, TABLES[self.kind], unique=first)
         if first and self.dropped:
             # The first customers of a database: their external ids' unique index is built
@@ -342,7 +344,7 @@ class PostgresWriter:
             # one hash join with the table, which holds nothing else (200,000 customers:
             # ~0.15 s of index entries and ~0.18 s of probes, against ~0.1 s to build the
             # index and ~0.06 s of hash joins).
-            cursor.execute("SET LOCAL enable_hashjoin = on; SET LOCAL enable_nestloop = off")
+            cursor.execute(HASH_JOINS_ONLY)
 
     def _takes_known_customers(self) -> bool:
         return self.dropped is not None and self.knows_customers

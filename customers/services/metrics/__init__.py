@@ -73,9 +73,15 @@ PG_PARTS_SETTINGS = [
     "SET LOCAL parallel_leader_participation = off", "SET LOCAL jit = off",
     "SET LOCAL enable_bitmapscan = off", "SET LOCAL enable_sort = off",
 ]
-PG_AFTER_AGGREGATE_SETTINGS = ["SET LOCAL enable_hashagg TO DEFAULT",
-                               "SET LOCAL enable_hashjoin TO DEFAULT"] + [
-    statement.split(" = ")[0] + " TO DEFAULT" for statement in PG_PARTS_SETTINGS]
+
+
+def _to_default(statements: list[str]) -> list[str]:
+    """The SET LOCAL statements putting back what `statements` set."""
+    return [statement.split(" = ")[0] + " TO DEFAULT" for statement in statements]
+
+
+PG_AFTER_AGGREGATE_SETTINGS = _to_default(
+    ["SET LOCAL enable_hashagg = off", "SET LOCAL enable_hashjoin = off", *PG_PARTS_SETTINGS])
 # The comparison keeps a few of a million rows: handing one over from a parallel worker costs
 # next to nothing, which the planner, without statistics for the computed rows, does not
 # know (0.25 s alone, 0.13-0.15 s with two workers, 1M customers).
@@ -85,8 +91,7 @@ PG_WRITE_SETTINGS = ["SET LOCAL parallel_tuple_cost = 0.001"]
 # table (1M customers, 13,600 rows: 0.31 s against 0.16 s when the table was not in
 # PostgreSQL's buffers, the same either way when it was).
 PG_UPDATE_SETTINGS = ["SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off"]
-PG_AFTER_UPDATE_SETTINGS = ["SET LOCAL enable_hashjoin TO DEFAULT",
-                            "SET LOCAL enable_mergejoin TO DEFAULT"]
+PG_AFTER_UPDATE_SETTINGS = _to_default(PG_UPDATE_SETTINGS)
 # From this many customers the first run writes its two million-row tables without their
 # secondary indexes and foreign keys and builds them after (customers.services.bulk): 1M
 # customers took 17-25 s with them, mostly row-by-row index entries and deferred key checks.
