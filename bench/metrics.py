@@ -175,6 +175,11 @@ def bulk_load(conn: psycopg.Connection, table: str, load) -> None:
         conn.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
 
 
+def load_activity(conn: psycopg.Connection) -> None:
+    """Activity rows for 60% of the loaded customers (ACTIVITY_SQL)."""
+    bulk_load(conn, "customers_customeractivity", lambda: conn.execute(ACTIVITY_SQL))
+
+
 def load_data(customers: int) -> float:
     started = time.monotonic()
     with connect(DB_NAME) as conn:
@@ -184,7 +189,7 @@ def load_data(customers: int) -> float:
         [storefront] = conn.execute("SELECT id FROM customers_storefront").fetchone()
         bulk_load(conn, "customers_customer",
                   lambda: conn.execute(CUSTOMERS_SQL, {"customers": customers}))
-        bulk_load(conn, "customers_customeractivity", lambda: conn.execute(ACTIVITY_SQL))
+        load_activity(conn)
         say(f"  {customers:,} customers loaded ({time.monotonic() - started:.0f} s)")
         [first_id] = conn.execute("SELECT min(id) FROM customers_customer").fetchone()
         params = {"first_id": first_id, "buyers": int(customers * BUYER_SHARE),

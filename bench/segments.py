@@ -322,8 +322,7 @@ def load(customers: int) -> None:
         [storefront] = conn.execute("SELECT id FROM customers_storefront").fetchone()
         metrics_bench.bulk_load(conn, "customers_customer",
                                 lambda: conn.execute(CUSTOMERS_SQL, {"customers": customers}))
-        metrics_bench.bulk_load(conn, "customers_customeractivity",
-                                lambda: conn.execute(metrics_bench.ACTIVITY_SQL))
+        metrics_bench.load_activity(conn)
         [first_id] = conn.execute("SELECT min(id) FROM customers_customer").fetchone()
         say(f"  {customers:,} customers ({time.monotonic() - started:.0f} s)")
         params = {"first_id": first_id, "buyers": int(customers * metrics_bench.BUYER_SHARE),
