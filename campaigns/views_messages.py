@@ -154,8 +154,8 @@ def customer_options(request):
     """<option>s for the preview's customer picker: external ids starting with what was
     typed, at most ten."""
     query = request.GET.get("customer_external_id", "").strip()
-    # A range on the unique index (LIKE 'x%' alone scans it from the start unless the column
-    # has the C collation); startswith keeps the answer exact under any collation.
+    # A range on the unique index, in its order; startswith keeps the answer exact where the
+    # range is wider than the prefix (SQLite's LIKE ignores case).
     customers = Customer.objects.filter(
         external_id__gte=query, external_id__lt=query + "\U0010ffff",
         external_id__startswith=query).order_by("external_id")[:CUSTOMER_CHOICES] \

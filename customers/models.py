@@ -101,6 +101,8 @@ class Gender(models.TextChoices):
 class Customer(models.Model):
     # Unique through Meta.constraints: a plain constraint, without the extra LIKE index
     # PostgreSQL gets for unique=True on a CharField (every ingest pays for each index).
+    # On PostgreSQL the column compares byte by byte (collation "C", migration 0015), so
+    # that its unique index serves prefix searches too; an AlterField here would drop that.
     external_id = models.CharField(_("external id"), max_length=128)
     email = models.EmailField(_("email"), blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
@@ -185,7 +187,8 @@ class Order(models.Model):
     """A storefront order. Refunds and cancellations are status updates of the same order;
     a partial refund keeps status `paid` and sets `refunded_amount`."""
 
-    external_id = models.CharField(_("external id"), max_length=128)  # unique: Meta
+    # Unique: Meta. Compared byte by byte on PostgreSQL, as Customer.external_id.
+    external_id = models.CharField(_("external id"), max_length=128)
     # No index of its own: the (customer, placed_at) covering index serves every lookup.
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="orders", db_index=False

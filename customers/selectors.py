@@ -437,8 +437,9 @@ def customer_search(*, query: str, limit: int | None = 50, offset: int = 0,
     """Customers whose external id or phone starts with `query`, or whose email or name
     starts with it ignoring case, newest first (by id), with their metrics; optionally only
     those of an RFM class or lifecycle stage. Prefixes, not substrings: each condition has
-    its own index (migration 0009), so a search is index scans whatever the table's size.
-    An empty query lists the newest customers; limit=None leaves slicing to the caller."""
+    an index that serves it (migration 0009; the external id's unique one since 0015), so a
+    search is index scans whatever the table's size. An empty query lists the newest
+    customers; limit=None leaves slicing to the caller."""
     customers = Customer.objects.select_related("metrics").order_by("-pk")
     query = query.strip()
     if not query and (rfm_class or stage) and limit is not None:

@@ -417,6 +417,28 @@ def test_search_matches_only_prefixes_which_its_indexes_serve(searchable, query)
     assert list(customer_search(query=query)) == []
 
 
+@pytest.mark.postgres
+def test_external_ids_compare_byte_by_byte_whatever_the_database_collation(db):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT table_name, collation_name FROM information_schema.columns "
+                       "WHERE column_name = 'external_id' AND table_name = ANY(%s) ORDER BY 1",
+                       [["customers_customer", "customers_order"]])
+        assert cursor.fetchall() == [("customers_customer", "C"), ("customers_order", "C")]
+
+
+@pytest.mark.postgres
+def test_an_external_id_prefix_search_reads_the_unique_index(searchable):
+    """The external id's unique index is the search's index for it too (migration 0015)."""
+    prefixed = Customer.objects.filter(external_id__startswith="VIP-0").values("pk")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = prefixed.query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "customer_unique_external_id" in plan
+    assert list(prefixed) == [{"pk": searchable.pk}]
+
+
 def test_search_filters_by_rfm_class_and_stage(searchable):
     CustomerMetrics.objects.create(customer=searchable, lifecycle_stage="active",
                                    rfm_class="important_value", computed_at=at(3, 1))
