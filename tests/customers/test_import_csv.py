@@ -644,6 +644,7 @@ def test_large_load_of_events_takes_known_customers_ids_and_moves_last_seen(
     for external_id in ("k0", "k1"):
         CustomerFactory(external_id=external_id, last_seen_at=None)
     before = table_schema("customers_customer")
+    activity_before = table_schema("customers_customeractivity")
     monkeypatch.setattr(postgres, "BULK_MIN_ROWS", 0)
     monkeypatch.setattr(prepare, "SNAPSHOT_MIN_ROWS", 0)
     names = ["k0", "new1", "k1", "k0", "new1", "new2"]  # a chunk of two rows each
@@ -658,10 +659,36 @@ def test_large_load_of_events_takes_known_customers_ids_and_moves_last_seen(
     seen = dict(Customer.objects.values_list("external_id", "activity__last_seen_at"))
     assert {name: moment.day for name, moment in seen.items()} == {
         "k0": 4, "new1": 5, "k1": 3, "new2": 6}
-    # last_seen_at lives in the activity rows: the customers' rows and indexes are untouched
+    # last_seen_at lives in the activity rows: the customers' rows and indexes are untouched;
+    # the activity table, empty before, had its foreign key checked whole at the end
     set_aside = [table for table, _unique in set_asides]
-    assert set_aside == ["customers_event"]
+    assert set_aside == ["customers_event", "customers_customeractivity"]
     assert table_schema("customers_customer") == before
+    assert table_schema("customers_customeractivity") == activity_before
+
+
+@pytest.mark.postgres
+def test_events_naming_fewer_customers_than_have_activity_leave_its_foreign_key(
+    db, write_csv, monkeypatch, set_asides
+):
+    """The activity table's foreign key is set aside only when the load adds at least as
+    many activity rows as the table holds; last seen moves forward, never back."""
+    from customers.services.csv_import import postgres
+
+    early, late = (dt.datetime(2024, 1, day, tzinfo=dt.UTC) for day in (1, 20))
+    for n in range(4):
+        CustomerFactory(external_id=f"k{n}", last_seen_at=late if n == 1 else early)
+    monkeypatch.setattr(postgres, "BULK_MIN_ROWS", 0)
+    lines = ["e0,k0,visit,2024-01-10 10:00:00", "e1,k1,visit,2024-01-10 10:00:00"]
+    path = write_csv("event_id,customer,name,occurred_at\n" + "\n".join(lines) + "\n")
+
+    report = csv_import(kind="events", path=path)
+
+    assert counts(report) == (2, 0, 0, 0)
+    assert "customers_customeractivity" not in [table for table, _unique in set_asides]
+    seen = dict(Customer.objects.values_list("external_id", "activity__last_seen_at"))
+    assert {name: moment.day for name, moment in seen.items()} == {
+        "k0": 10, "k1": 20, "k2": 1, "k3": 1}
 
 
 @pytest.mark.postgres

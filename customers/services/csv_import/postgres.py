@@ -21,7 +21,14 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from customers.models import Customer, Event, MetricsSettings, Order, Storefront
+from customers.models import (
+    Customer,
+    CustomerActivity,
+    Event,
+    MetricsSettings,
+    Order,
+    Storefront,
+)
 from customers.services.bulk import SetAside, set_aside
 from customers.services.ingest import column_defaults, last_seen_upsert
 
@@ -211,6 +218,8 @@ def _bare_customer_params(now: dt.datetime) -> dict[str, Any]:
 # and written to their activity rows once, in finish(): a first load of events names most
 # customers in every chunk, and would write each of them once a chunk.
 LAST_SEEN = "csv_last_seen"
+SEEN_PER_CUSTOMER = "csv_seen_per_customer"  # LAST_SEEN, a row per customer
+ACTIVITY = CustomerActivity._meta.db_table
 
 
 def _events_insert_sql(*, exclusive: bool, known: bool = False) -> str:
@@ -238,8 +247,11 @@ def _events_insert_sql(*, exclusive: bool, known: bool = False) -> str:
     )
 
 
+_SEEN_PER_CUSTOMER = (
+    f"CREATE TEMP TABLE {SEEN_PER_CUSTOMER} ON COMMIT DROP AS "
+    f"SELECT customer_id, max(seen) AS seen FROM {LAST_SEEN} GROUP BY customer_id")
 _MOVE_LAST_SEEN = last_seen_upsert(
-    f"SELECT customer_id, max(seen) FROM {LAST_SEEN} GROUP BY customer_id ORDER BY customer_id")
+    f"SELECT customer_id, seen FROM {SEEN_PER_CUSTOMER} ORDER BY customer_id")
 
 
 UPSERTS = {
@@ -326,9 +338,19 @@ class PostgresWriter:
     def _move_last_seen(self, cursor) -> None:
         """The customers' latest activity (LAST_SEEN) onto their activity rows, in one upsert
         (in customer order: concurrent imports and API batches lock rows in the same
-        order)."""
+        order). When that adds at least as many rows as the activity table holds, its foreign
+        key is set aside meanwhile and checked whole after: the commit of a first load of 1M
+        events checked 200,000 new rows one by one, each locking its customer's row (0.74 s,
+        against ~0.1 s for the one join)."""
+        cursor.execute(_SEEN_PER_CUSTOMER)
+        customers = cursor.rowcount
+        aside = None
+        if customers >= BULK_MIN_ROWS and rows_up_to(cursor, ACTIVITY, customers + 1) <= customers:
+            aside = set_aside(cursor, ACTIVITY)
         cursor.execute(_MOVE_LAST_SEEN)
-        cursor.execute(f"DROP TABLE {LAST_SEEN}")
+        cursor.execute(f"DROP TABLE {LAST_SEEN}, {SEEN_PER_CUSTOMER}")
+        if aside:
+            aside.restore(cursor)
 
     def _begin_bulk_if_large(self, cursor, prepared: Prepared) -> None:
         if not is_large_load(cursor, self.kind, self.staging, storefront=self.storefront.pk,
