@@ -59,6 +59,11 @@ def _aware(value: dt.datetime | None, info: ValidationInfo) -> dt.datetime | Non
     if timezone.is_naive(value):
         tz = (info.context or {}).get("tz") or dt.UTC
         value = value.replace(tzinfo=tz)
+    try:
+        # In UTC: ISO 8601 allows offsets up to 23:59, PostgreSQL reads at most 15:59.
+        value = value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
     if value > timezone.now() + MAX_FUTURE:
         raise ValueError("is in the future")
     return value

@@ -214,6 +214,17 @@ def test_nul_character_is_400(api, text):
     assert Customer.objects.count() == 0
 
 
+@pytest.mark.parametrize("method", ["get", "put"])
+def test_nul_character_in_the_address_is_400(api, method):
+    response = getattr(api, method)("/api/v1/customers/a%00b/", {"name": "Ann"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "parse_error", "errors": [],
+        "message": "The address must not contain a NUL character (%00)."}
+    assert Customer.objects.count() == 0
+
+
 def test_escaped_backslash_before_u0000_is_plain_text(api):
     body = rb'{"customer": "c1", "name": "visit", "properties": {"path": "C:\\u0000"}}'
 

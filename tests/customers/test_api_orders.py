@@ -160,6 +160,26 @@ def test_placed_at_in_the_future_is_rejected(api):
     assert response.json()["errors"] == [{"field": "placed_at", "message": "is in the future"}]
 
 
+@pytest.mark.parametrize(("placed_at", "utc"), [
+    ("2024-05-01T10:00:00+20:00", dt.datetime(2024, 4, 30, 14, tzinfo=dt.UTC)),
+    ("2024-05-01T10:00:00-23:59", dt.datetime(2024, 5, 2, 9, 59, tzinfo=dt.UTC)),
+])
+def test_offsets_beyond_postgresql_s_range_are_stored_as_the_same_moment(api, placed_at, utc):
+    """ISO 8601 allows offsets up to 23:59; PostgreSQL reads at most 15:59."""
+    response = api.post(URL, order(placed_at=placed_at), format="json")
+
+    assert response.status_code == 201
+    assert Order.objects.get().placed_at == utc
+
+
+def test_a_moment_before_the_first_year_is_rejected(api):
+    response = api.post(URL, order(placed_at="0001-01-01T00:30:00+01:00"), format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "placed_at", "message": "is out of range"}]
+    assert Order.objects.count() == 0
+
+
 def test_nan_literal_amount_is_rejected(api):
     body = b'{"external_id": "o1", "customer": "c1", "amount": NaN, "placed_at": "2024-05-01"}'
 

@@ -169,6 +169,14 @@ def test_customer_list_searches_by_email(operator, shop):
     assert [row[0] for row in rows] == ["ann"]
 
 
+@pytest.mark.parametrize("address", ["/customers/?q=a%00b", "/customers/a%00b/"])
+def test_a_nul_character_in_the_address_is_a_bad_request(operator, shop, address):
+    response = operator.get(address)
+
+    assert response.status_code == 400
+    assert "NUL" in response.content.decode()
+
+
 def test_customer_list_says_when_nothing_matches(operator, shop):
     text = page_text(operator.get("/customers/?q=nobody-like-this"))
     assert 'No customer matches "nobody-like-this".' in text
