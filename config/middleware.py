@@ -1,7 +1,9 @@
 """Middleware of the whole project."""
 
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import HttpResponseBadRequest
 from django.utils.translation import gettext as _
+
+from config.errors import api_error, is_api
 
 NUL = "\x00"
 
@@ -25,7 +27,6 @@ class RejectNulMiddleware:
 
 def _bad_address(request):
     message = _("The address must not contain a NUL character (%00).")
-    if request.path.startswith("/api/"):
-        return JsonResponse({"code": "parse_error", "message": message, "errors": []},
-                            status=400)
+    if is_api(request):
+        return api_error("parse_error", message, 400)
     return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")

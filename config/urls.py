@@ -21,3 +21,6 @@ urlpatterns = [
     path("", include("customers.urls")),
     path("", include("segments.urls")),
 ]
+
+handler404 = "config.errors.page_not_found"
+handler500 = "config.errors.server_error"
