@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+import customers.converters  # noqa: F401 - registers <external_id:...>
 from customers import operators, value_model_views, views
 
 urlpatterns = [
@@ -13,6 +14,5 @@ urlpatterns = [
          name="value-model-check"),
     path("accounts/language/", operators.language_switch, name="language-switch"),
     path("customers/", views.customer_list, name="customer-list"),
-    # `path`: a brand's external ids may contain slashes.
-    path("customers/<path:external_id>/", views.customer_detail, name="customer-detail"),
+    path("customers/<external_id:external_id>/", views.customer_detail, name="customer-detail"),
 ]

@@ -1,9 +1,11 @@
 """Campaigns API, mounted at /api/v1/ (config/urls.py), before the customers routes so that
 /customers/{external_id}/offers/ reaches the storefront offers view (an external id may hold
-slashes, so the customers' `customers/<path:external_id>/` route would take it otherwise)."""
+slashes, so the customers' `customers/<external_id:external_id>/` route would take it
+otherwise)."""
 
 from django.urls import path
 
+import customers.converters  # noqa: F401 - registers <external_id:...>
 from campaigns.api import coupons, messages, results, views
 
 urlpatterns = [
@@ -56,6 +58,6 @@ urlpatterns = [
     # Storefront API
     path("coupons/validate/", coupons.CouponValidateView.as_view(), name="api-coupons-validate"),
     path("coupons/redeem/", coupons.CouponRedeemView.as_view(), name="api-coupons-redeem"),
-    path("customers/<path:external_id>/offers/", messages.CustomerOffersView.as_view(),
+    path("customers/<external_id:external_id>/offers/", messages.CustomerOffersView.as_view(),
          name="api-customer-offers"),
 ]

@@ -2,12 +2,13 @@
 
 from django.urls import path
 
+import customers.converters  # noqa: F401 - registers <external_id:...>
 from customers.api import views
 
 urlpatterns = [
     # Before the detail route, which would otherwise read "batch" as an external id.
     path("customers/batch/", views.CustomerBatchView.as_view(), name="api-customers-batch"),
-    path("customers/<path:external_id>/", views.CustomerDetailView.as_view(),
+    path("customers/<external_id:external_id>/", views.CustomerDetailView.as_view(),
          name="api-customer"),
     path("orders/", views.OrderView.as_view(), name="api-orders"),
     path("orders/batch/", views.OrderBatchView.as_view(), name="api-orders-batch"),

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+import customers.converters  # noqa: F401 - registers <external_id:...>
 from segments.api import views
 
 urlpatterns = [
@@ -12,8 +13,7 @@ urlpatterns = [
          name="api-segment-members"),
     path("segments/<int:pk>/changes/", views.SegmentChangesView.as_view(),
          name="api-segment-changes"),
-    # `path`: a brand's external ids may contain slashes.
-    path("segments/<int:pk>/explain/<path:external_id>/", views.SegmentExplainView.as_view(),
+    path("segments/<int:pk>/explain/<external_id:external_id>/", views.SegmentExplainView.as_view(),
          name="api-segment-explain"),
     path("segment-templates/", views.SegmentTemplatesView.as_view(),
          name="api-segment-templates"),

@@ -104,6 +104,15 @@ def test_get_unknown_customer_is_a_json_404(api):
     assert response.json()["code"] == "not_found"
 
 
+def test_get_finds_an_external_id_with_a_line_break(api):
+    CustomerFactory(external_id="line\nbreak")
+
+    response = api.get("/api/v1/customers/line%0Abreak/")
+
+    assert response.status_code == 200
+    assert response.json()["external_id"] == "line\nbreak"
+
+
 def test_get_returns_profile_with_null_metrics_before_computation(api):
     CustomerFactory(external_id="c1", name="Ada")
 

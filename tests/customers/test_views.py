@@ -261,6 +261,19 @@ def test_customer_page_finds_external_ids_with_slashes(operator):
     assert "<h1>Slashed</h1>" in page_text(response)
 
 
+def test_an_external_id_with_a_line_break_is_listed_and_linked(operator):
+    """Storefronts have sent such ids: the list must still render, and the link lead to
+    the customer."""
+    CustomerFactory(external_id="line\nbreak", name="Broken")
+
+    listed = operator.get("/customers/")
+    assert listed.status_code == 200
+    assert 'href="/customers/line%0Abreak/"' in listed.content.decode()
+    response = operator.get("/customers/line%0Abreak/")
+    assert response.status_code == 200
+    assert "<h1>Broken</h1>" in page_text(response)
+
+
 def test_missing_customer_page_is_a_404_with_our_template(operator):
     response = operator.get("/customers/nobody/")
     assert response.status_code == 404
