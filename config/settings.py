@@ -240,6 +240,10 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["customers.api.auth.StorefrontKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["customers.api.auth.IsStorefront"],
     "DEFAULT_THROTTLE_CLASSES": ["customers.api.throttling.StorefrontKeyThrottle"],
+    # JSON read by jiter, bounded, without NUL (customers.api.parsers)
+    "DEFAULT_PARSER_CLASSES": ["customers.api.parsers.JSONParser",
+                               "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": None,

@@ -10,7 +10,6 @@ import zoneinfo
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import pydantic_core
 from django.db import transaction
 from drf_spectacular.contrib.pydantic import PydanticExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -20,13 +19,13 @@ from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.json_schema import GenerateJsonSchema, model_json_schema
 from rest_framework import exceptions, status
-from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from customers import tasks
 from customers.api.auth import request_storefront
+from customers.api.parsers import MAX_BODY_BYTES, RawJSONParser, json_value
 from customers.api.profile import CustomerProfileOutputSerializer, with_sections
 from customers.api.serializers import (
     CustomerOutputSerializer,
@@ -46,7 +45,6 @@ from customers.schemas import (
     OrderBatchIn,
     OrderIn,
     error_list,
-    has_nul,
 )
 from customers.services.ingest import (
     customer_upsert,
@@ -56,9 +54,6 @@ from customers.services.ingest import (
 )
 from customers.signals import activity_recorded
 
-# A full batch of 1,000 orders with a few line items each is ~0.5 MB; 8 MB leaves room for
-# large line-item lists while bounding what one request can make the server hold.
-MAX_BODY_BYTES = 8 * 1024 * 1024
 M = TypeVar("M", bound=BaseModel)
 ALL_OR_NOTHING = (
     f"Up to {MAX_BATCH:,} items. All-or-nothing: every item is validated before anything is "
@@ -70,39 +65,14 @@ ALL_OR_NOTHING = (
 
 # --- parsing --------------------------------------------------------------------------------
 
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = f"The request body exceeds {MAX_BODY_BYTES:,} bytes."
-    default_code = "too_large"
-
-
-class RawJSONParser(BaseParser):
-    """Accepts application/json and hands the bytes on: pydantic parses them (see _json_body),
-    so the body is read once, bounded, and never through Python's recursive json module."""
-
-    media_type = "application/json"
-
-    def parse(self, stream, media_type=None, parser_context=None) -> bytes:
-        body = stream.read(MAX_BODY_BYTES + 1)
-        if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge()
-        return body
-
-
 def _json_body(request) -> dict[str, Any]:
     body = request.data
     if not isinstance(body, bytes) or not body.strip():
         raise exceptions.ParseError("The request body is empty; send a JSON object.")
-    try:
-        # jiter: refuses NaN/Infinity and lone surrogates, and stops at 200 levels of nesting.
-        data = pydantic_core.from_json(body, allow_inf_nan=False)
-    except ValueError as exc:
-        raise exceptions.ParseError(f"The request body is not valid JSON: {exc}.") from exc
+    data = json_value(body)
     if not isinstance(data, dict):
         kind = "an array" if isinstance(data, list) else "a single value"
         raise exceptions.ParseError(f"The request body must be a JSON object, not {kind}.")
-    if b"\\u0000" in body and has_nul(data):
-        raise exceptions.ParseError("Text in the request body must not contain NUL (\\u0000).")
     return data
 
 

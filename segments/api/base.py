@@ -10,9 +10,9 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
 
+from customers.api.parsers import JSONParser
 from customers.api.serializers import ErrorOutputSerializer
 from customers.versions import is_version
 from segments.api.auth import OPERATOR_AUTHENTICATION, OPERATOR_PERMISSIONS

@@ -39,7 +39,8 @@ JSON = st.recursive(
     | TEXT,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
     max_leaves=6)
-IDS = st.sampled_from(["line\nbreak", "nul\x00", "a/b", "é漢", " padded ", "x" * 128, "x" * 129]) | TEXT
+IDS = st.sampled_from(
+    ["line\nbreak", "nul\x00", "a/b", "é漢", " padded ", "x" * 128, "x" * 129]) | TEXT
 PLAUSIBLE = {
     "external_id": IDS, "customer": IDS,
     "amount": st.sampled_from(["10.00", "0", "-1", "1e30", "99999999999999.99", "0.001", 12.5]),

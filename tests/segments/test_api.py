@@ -257,6 +257,27 @@ def test_a_bad_rule_is_400_naming_the_bad_part(operator, rule, field, message):
     assert not Segment.objects.exists()
 
 
+@pytest.mark.parametrize(("url", "body", "message"), [
+    ("/api/v1/segments/", b'{"name": "N", "rule": {"==": [{"var": "city"}, "a\\u0000b"]}}',
+     "must not contain NUL"),
+    ("/api/v1/segments/preview/", b'{"rule": {"==": [{"var": "city"}, "\\u0000"]}}',
+     "must not contain NUL"),
+    ("/api/v1/segments/", b'{"name": "N", "rule": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+     "not valid JSON"),
+    ("/api/v1/campaigns/", b'{"name": "N", "graph": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+     "not valid JSON"),
+])
+def test_bodies_postgresql_or_python_cannot_take_are_400(operator, url, body, message):
+    """NUL, which no text or jsonb value can store, and nesting beyond jiter's 200 levels,
+    where Python's json module recursed until the request failed with a 500."""
+    response = operator.post(url, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+    assert message in response.json()["message"]
+    assert not Segment.objects.exists()
+
+
 def test_a_cycle_of_segment_references_is_400(operator):
     a = _create(operator, name="A", rule=SHANGHAI)
     b = _create(operator, name="B", rule=condition("segment", "in_segment", a["id"]))
