@@ -444,6 +444,19 @@ def test_the_preview_names_bad_translations_json(viewer):
     assert "Not valid JSON" in text(response)
 
 
+@pytest.mark.parametrize(("translations", "problem"), [
+    ("[" * 100_000 + "]" * 100_000, "Not valid JSON"),
+    ('{"zh-hans": {"body": "a\\u0000b"}}', "must not contain NUL"),
+])
+def test_the_preview_names_translations_it_cannot_take(viewer, translations, problem):
+    """Nesting Python's json module recursed on until the request failed, and NUL."""
+    response = viewer.post(reverse("template-preview"), {
+        "channel": "sms", "body": "Hi", "translations": translations})
+
+    assert response.status_code == 200
+    assert problem in text(response)
+
+
 def test_the_customer_picker_offers_matching_external_ids(viewer):
     CustomerFactory(external_id="ann-1", name="Ann Lee")
     CustomerFactory(external_id="bob-2")
