@@ -44,7 +44,7 @@ from campaigns.services.coupons import (
     coupon_definitions_with_stats,
 )
 from campaigns.services.messages import webhook_secret
-from customers.admin import ReadOnlyAdmin
+from customers.admin import ModelAdmin, ReadOnlyAdmin
 
 # --- Campaigns, versions, journeys ----------------------------------------------------------
 # The canvas is the place to draw a campaign; here operators can read everything, change the
@@ -84,7 +84,7 @@ def _state_action(change, description):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(ModelAdmin):
     form = CampaignForm
     list_display = ("name", "status", "current_version", "entry", "holdout_percent",
                     "priority", "activated_at", "updated_at")
@@ -143,7 +143,7 @@ class JourneyAdmin(ReadOnlyAdmin):
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(admin.ModelAdmin):
+class MessageTemplateAdmin(ModelAdmin):
     form = MessageTemplateForm
     list_display = ("name", "channel", "subject", "updated_at")
     list_filter = ("channel",)
@@ -151,7 +151,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(ModelAdmin):
     form = WebhookEndpointForm
     list_display = ("name", "url", "is_active", "created_at")
     list_filter = ("is_active",)
@@ -178,7 +178,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(ModelAdmin):
     list_display = ("channel", "address", "reason", "created_at")
     list_filter = ("channel", "reason")
     search_fields = ("address",)
@@ -186,7 +186,7 @@ class SuppressionAdmin(admin.ModelAdmin):
 
 
 @admin.register(DeliverySettings)
-class DeliverySettingsAdmin(admin.ModelAdmin):
+class DeliverySettingsAdmin(ModelAdmin):
     """One row (DeliverySettings.load()): it can be added once and never deleted."""
 
     form = DeliverySettingsForm
@@ -204,7 +204,7 @@ class DeliverySettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(CouponDefinition)
-class CouponDefinitionAdmin(admin.ModelAdmin):
+class CouponDefinitionAdmin(ModelAdmin):
     form = CouponDefinitionForm
     list_display = ("name", "kind", "value", "shared_code", "is_active", "issued",
                     "redeemed", "discount_spent", "budget")

@@ -5,8 +5,13 @@ skip the full count, and list filters stay on small, indexed choice fields. Metr
 changes and metrics runs are written by the recompute only, so they are read-only here.
 """
 
+import pydantic_core
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import QuerySet
+from django.forms.fields import InvalidJSONInput
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -28,10 +33,47 @@ from customers.models import (
     ValueModelFit,
     ValueModelSettings,
 )
+from customers.schemas import has_nul
 from customers.services.storefronts import storefront_key_create, storefront_keys_revoke
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+def _jiter_refuses(text: str) -> bool:
+    try:
+        pydantic_core.from_json(text, allow_inf_nan=False)
+    except ValueError:
+        return True
+    return False
+
+
+class JSONFormField(forms.JSONField):
+    """The admin's JSON fields, checked with jiter as the API reads bodies before Django's
+    json.loads sees them: nesting past 200 levels is a field error instead of a RecursionError
+    (a 500), and so are NaN and text with NUL, which jsonb cannot store."""
+
+    default_error_messages = {"nul": _("Text must not contain NUL (\\u0000).")}
+
+    def to_python(self, value):
+        if isinstance(value, str) and value not in self.empty_values and not self.disabled:
+            if _jiter_refuses(value):
+                raise ValidationError(self.error_messages["invalid"], code="invalid",
+                                      params={"value": value})
+            if has_nul(pydantic_core.from_json(value)):
+                raise ValidationError(self.error_messages["nul"], code="nul")
+        return super().to_python(value)
+
+    def bound_data(self, data, initial):
+        if isinstance(data, str) and not self.disabled and _jiter_refuses(data):
+            return InvalidJSONInput(data)  # shown again as typed, with the field's error
+        return super().bound_data(data, initial)
+
+
+class ModelAdmin(admin.ModelAdmin):
+    """The base of every model admin: JSON fields are JSONFormField."""
+
+    formfield_overrides = {models.JSONField: {"form_class": JSONFormField}}
+
+
+class ReadOnlyAdmin(ModelAdmin):
     """Rows written by the system: viewable, never added, edited or deleted by hand."""
 
     def has_add_permission(self, request, obj=None):
@@ -60,7 +102,7 @@ class StorefrontKeyInline(admin.TabularInline):
 
 
 @admin.register(Storefront)
-class StorefrontAdmin(admin.ModelAdmin):
+class StorefrontAdmin(ModelAdmin):
     list_display = ("name", "kind", "currency", "time_zone", "created_at")
     list_filter = ("kind",)
     search_fields = ("name",)
@@ -82,7 +124,7 @@ class StorefrontAdmin(admin.ModelAdmin):
 
 
 @admin.register(StorefrontKey)
-class StorefrontKeyAdmin(admin.ModelAdmin):
+class StorefrontKeyAdmin(ModelAdmin):
     list_display = ("prefix", "storefront", "created_at", "revoked_at", "is_active")
     list_filter = ("storefront", ("revoked_at", admin.EmptyFieldListFilter))
     list_select_related = ("storefront",)
@@ -133,7 +175,7 @@ class CustomerMetricsInline(admin.StackedInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ModelAdmin):
     list_display = ("external_id", "name", "email", "city", "acquisition_channel", "created_at")
     # Booleans only: a filter on city or channel would scan millions of rows for its choices.
     list_filter = ("email_consent", "sms_consent")
@@ -162,7 +204,7 @@ class CustomerActivityAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ModelAdmin):
     list_display = ("external_id", "customer", "storefront", "amount", "refunded_amount",
                     "currency", "status", "placed_at")
     list_filter = ("status", "storefront")
@@ -174,7 +216,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ModelAdmin):
     list_display = ("name", "customer", "storefront", "occurred_at", "event_id")
     list_filter = ("storefront",)
     list_select_related = ("customer", "storefront")
@@ -214,7 +256,7 @@ class MetricsRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(MetricsSettings)
-class MetricsSettingsAdmin(admin.ModelAdmin):
+class MetricsSettingsAdmin(ModelAdmin):
     """One row (MetricsSettings.load()): it can be added once and never deleted."""
 
     list_display = ("__str__", "window_days", "new_days", "active_days", "churn_days",
@@ -232,7 +274,7 @@ class MetricsSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(ValueModelSettings)
-class ValueModelSettingsAdmin(admin.ModelAdmin):
+class ValueModelSettingsAdmin(ModelAdmin):
     """One row (ValueModelSettings.load()): horizon, discounting, weights."""
 
     list_display = ("__str__", "horizon_days", "annual_discount_rate", "min_repeat_buyers",
@@ -281,7 +323,7 @@ class DashboardFigureAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OperatorPreference)
-class OperatorPreferenceAdmin(admin.ModelAdmin):
+class OperatorPreferenceAdmin(ModelAdmin):
     """Each operator's UI language (set by the language switch; editable here for support)."""
 
     list_display = ("user", "language", "updated_at")

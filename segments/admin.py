@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from customers.admin import ReadOnlyAdmin
+from customers.admin import ModelAdmin, ReadOnlyAdmin
 from segments.models import Segment, SegmentChange, SegmentEvaluation
 from segments.rules import RuleError
 from segments.services.segments import rule_check, segment_save
@@ -40,7 +40,7 @@ class SegmentEvaluationInline(admin.TabularInline):
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(ModelAdmin):
     form = SegmentForm
     list_display = ("name", "size", "is_active", "time_dependent", "last_evaluated_at",
                     "last_duration_ms")
