@@ -54,10 +54,12 @@ class JSONFormField(forms.JSONField):
 
     def to_python(self, value):
         if isinstance(value, str) and value not in self.empty_values and not self.disabled:
-            if _jiter_refuses(value):
+            try:
+                parsed = pydantic_core.from_json(value, allow_inf_nan=False)
+            except ValueError:
                 raise ValidationError(self.error_messages["invalid"], code="invalid",
-                                      params={"value": value})
-            if has_nul(pydantic_core.from_json(value)):
+                                      params={"value": value}) from None
+            if has_nul(parsed):
                 raise ValidationError(self.error_messages["nul"], code="nul")
         return super().to_python(value)
 
