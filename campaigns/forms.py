@@ -2,6 +2,7 @@
 the operator API (campaigns.services), so a page, the admin and the API refuse the same input
 with the same message."""
 
+import datetime as dt
 
 import pydantic_core
 from django import forms
@@ -120,6 +121,21 @@ def _moment_input() -> forms.DateTimeInput:
     return forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
+class MomentField(forms.DateTimeField):
+    """A moment typed in one field, kept in UTC: ISO 8601 allows offsets up to 23:59,
+    PostgreSQL reads at most 15:59 (a time typed with +20:00 was a 500)."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(dt.UTC)
+        except OverflowError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") \
+                from None
+
+
 class CouponDefinitionPageForm(ReadVersionMixin, CouponDefinitionForm):
     """The coupon page's form: the admin's checks, the browser's date-time pickers, the
     fields in the admin's groups."""
@@ -133,6 +149,7 @@ class CouponDefinitionPageForm(ReadVersionMixin, CouponDefinitionForm):
     )
 
     class Meta(CouponDefinitionForm.Meta):
+        field_classes = {"valid_from": MomentField, "valid_until": MomentField}
         widgets = {"valid_from": _moment_input(), "valid_until": _moment_input()}
         help_texts = {
             "currency": _("ISO 4217, e.g. CNY; empty: any. Orders in another currency are "

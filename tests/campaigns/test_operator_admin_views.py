@@ -3,6 +3,7 @@ campaign's results, as each role sees them: viewers read, marketers write templa
 managers coupons, admins settings, keys and webhooks; 403 otherwise; bad input is a form
 error with nothing written."""
 
+import datetime as dt
 import re
 from decimal import Decimal
 from html import unescape
@@ -130,6 +131,18 @@ def test_a_manager_creates_a_coupon_definition(manager):
     assert response["Location"] == reverse("coupon-detail", args=[definition.pk])
     assert (definition.kind, definition.value, definition.max_codes, definition.code_prefix) \
         == ("percentage", Decimal("15.00"), 100, "BACK")
+
+
+def test_a_validity_typed_with_any_iso_offset_is_kept_as_that_moment(manager):
+    """ISO 8601 allows offsets up to 23:59; PostgreSQL reads at most 15:59."""
+    response = manager.post(reverse("coupon-new"), {
+        **COUPON, "valid_from": "2026-01-01T00:00:00+20:00",
+        "valid_until": "2026-02-01T00:00:00-23:00"})
+
+    assert response.status_code == 302
+    definition = CouponDefinition.objects.get(name="Win-back 15%")
+    assert (definition.valid_from, definition.valid_until) == (
+        dt.datetime(2025, 12, 31, 4, tzinfo=dt.UTC), dt.datetime(2026, 2, 1, 23, tzinfo=dt.UTC))
 
 
 def test_a_bad_definition_shows_the_api_s_message_and_writes_nothing(manager):
