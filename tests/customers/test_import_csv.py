@@ -535,6 +535,20 @@ def set_asides(monkeypatch) -> list[tuple[str, bool]]:
     return calls
 
 
+@pytest.mark.parametrize("kind", ["customers", "events"])
+def test_a_nul_byte_in_a_cell_rejects_its_row_naming_the_column(db, write_csv, kind):
+    """No PostgreSQL text can hold NUL; the import went down with a database error."""
+    text = {"customers": "external_id,name\nc1,Ann\x00Lee\nc2,Bob\n",
+            "events": "customer,name,event_id\nc1,visit,e\x001\nc2,visit,e2\n"}[kind]
+
+    report = csv_import(kind=kind, path=write_csv(text))
+
+    assert counts(report) == (1, 0, 0, 1)
+    column = {"customers": "name", "events": "event_id"}[kind]
+    assert [(r.line, r.field, r.reason) for r in report.rejects] == [
+        (2, column, "must not contain the NUL character (\\u0000)")]
+
+
 @pytest.mark.postgres
 def test_large_load_rebuilds_the_indexes_and_foreign_keys_it_set_aside(
     db, monkeypatch, set_asides

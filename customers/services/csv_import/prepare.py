@@ -32,11 +32,13 @@ from . import checks, rawcsv, vouch
 from .large import few_customers, is_large_load
 from .readahead import ReadAhead
 from .reading import (
+    NUL_REASON,
     CellError,
     CsvImportError,
     CsvReader,
     Reject,
     cell_count_reason,
+    nul_column,
     records_from,
 )
 
@@ -330,6 +332,9 @@ class Preparer:
             for line, cells in batch:
                 if len(cells) != width:
                     staged.rejects.append(Reject(line, "", cell_count_reason(len(cells), width)))
+                    continue
+                if column := nul_column(self.reader.header, cells):
+                    staged.rejects.append(Reject(line, column, NUL_REASON))
                     continue
                 copy.write_row((line - base, *self._raw_row(cells)))
         return staged

@@ -201,6 +201,8 @@ class CsvReader:
         """The record as the model's input; raises CellError for a bad cell."""
         if len(cells) != len(self.header):
             raise CellError("", cell_count_reason(len(cells), len(self.header)))
+        if column := nul_column(self.header, cells):
+            raise CellError(column, NUL_REASON)
         # An empty (or blank) cell leaves the field out: the stored value or the default.
         values: dict[str, Any] = {
             name: cell for name, cell in zip(self.header, cells, strict=True)
@@ -221,6 +223,15 @@ def cell_count_reason(cells: int, columns: int) -> str:
     return f"has {cells} cells but the header has {columns} columns"
 
 
+NUL_REASON = "must not contain the NUL character (\\u0000)"
+
+
+def nul_column(header: list[str], cells: list[str]) -> str | None:
+    """The first column whose cell holds a NUL character, which no PostgreSQL text can."""
+    return next((name for name, cell in zip(header, cells, strict=True) if "\x00" in cell),
+                None)
+
+
 class CellError(Exception):
     def __init__(self, column: str, reason: str):
         super().__init__(reason)
@@ -233,7 +244,7 @@ def _json_cell(column: str, text: str) -> Any:
     except ValueError as exc:
         raise CellError(column, f"is not valid JSON ({exc})") from exc
     if has_nul(value):
-        raise CellError(column, "must not contain the NUL character (\\u0000)")
+        raise CellError(column, NUL_REASON)
     return value
 
 
