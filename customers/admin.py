@@ -33,7 +33,7 @@ from customers.models import (
     ValueModelFit,
     ValueModelSettings,
 )
-from customers.schemas import has_nul
+from customers.schemas import NulInJson, read_json
 from customers.services.storefronts import storefront_key_create, storefront_keys_revoke
 
 
@@ -55,12 +55,12 @@ class JSONFormField(forms.JSONField):
     def to_python(self, value):
         if isinstance(value, str) and value not in self.empty_values and not self.disabled:
             try:
-                parsed = pydantic_core.from_json(value, allow_inf_nan=False)
+                read_json(value)
+            except NulInJson:
+                raise ValidationError(self.error_messages["nul"], code="nul") from None
             except ValueError:
                 raise ValidationError(self.error_messages["invalid"], code="invalid",
                                       params={"value": value}) from None
-            if has_nul(parsed):
-                raise ValidationError(self.error_messages["nul"], code="nul")
         return super().to_python(value)
 
     def bound_data(self, data, initial):

@@ -13,6 +13,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+import pydantic_core
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
@@ -234,3 +235,19 @@ def has_nul(node: Any) -> bool:
     if isinstance(node, list):
         return any(has_nul(value) for value in node)
     return False
+
+
+class NulInJson(ValueError):
+    """JSON text holding NUL (\\u0000), which no PostgreSQL text or jsonb value can store."""
+
+
+def read_json(text: str | bytes) -> Any:
+    """A JSON value read with jiter: NaN/Infinity and lone surrogates refused, nesting stopped
+    at 200 levels (where Python's json module recurses until it fails), text holding NUL
+    refused (NulInJson). Raises ValueError. JSON carries NUL only escaped, so values are
+    searched for it only when the text holds the escape."""
+    value = pydantic_core.from_json(text, allow_inf_nan=False)
+    escape = b"\\u0000" if isinstance(text, bytes) else "\\u0000"
+    if escape in text and has_nul(value):
+        raise NulInJson("holds NUL (\\u0000)")
+    return value

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import from_json
 
-from customers.schemas import CustomerIn, EventIn, OrderIn, error_list, has_nul
+from customers.schemas import CustomerIn, EventIn, NulInJson, OrderIn, error_list, read_json
 
 # csv's default limit (128 KiB a cell) would stop the import at a large `items` cell.
 csv.field_size_limit(16 * 1024 * 1024)
@@ -240,12 +239,11 @@ class CellError(Exception):
 
 def _json_cell(column: str, text: str) -> Any:
     try:
-        value = from_json(text, allow_inf_nan=False)  # 3x faster than json.loads
+        return read_json(text)  # 3x faster than json.loads
+    except NulInJson:
+        raise CellError(column, NUL_REASON) from None
     except ValueError as exc:
         raise CellError(column, f"is not valid JSON ({exc})") from exc
-    if has_nul(value):
-        raise CellError(column, NUL_REASON)
-    return value
 
 
 def derived_event_id(values: dict[str, Any]) -> str:
