@@ -268,11 +268,18 @@ class Event(models.Model):
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="events", db_index=False
     )
-    storefront = models.ForeignKey(Storefront, on_delete=models.PROTECT, related_name="events")
+    # No index of its own either: the client-id constraint's index starts with it.
+    storefront = models.ForeignKey(
+        Storefront, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
+    # On PostgreSQL the name compares byte by byte (collation "C", migration 0017): names are
+    # the storefronts' identifiers (visit, cart_add), only ever matched whole; an AlterField
+    # here would drop that.
     name = models.CharField(_("name"), max_length=64)
     occurred_at = models.DateTimeField(_("occurred at"))
     properties = models.JSONField(_("properties"), default=dict, blank=True)
-    # NULL, not "", so events without a client id never collide in the unique constraint.
+    # NULL, not "", so events without a client id never collide in the unique constraint
+    # (NULLs are distinct in it).
     event_id = models.CharField(_("event id"), max_length=128, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -284,11 +291,10 @@ class Event(models.Model):
             models.Index(fields=["name", "occurred_at"]),
         ]
         constraints = [
-            models.UniqueConstraint(
-                fields=["storefront", "event_id"],
-                condition=models.Q(event_id__isnull=False),
-                name="event_unique_client_id",
-            ),
+            # Whole rather than partial (WHERE event_id IS NOT NULL), so that its index also
+            # serves lookups by storefront alone (migration 0017).
+            models.UniqueConstraint(fields=["storefront", "event_id"],
+                                    name="event_unique_client_id"),
         ]
 
     def __str__(self) -> str:

@@ -706,6 +706,31 @@ def test_events_naming_fewer_customers_than_have_activity_leave_its_foreign_key(
 
 
 @pytest.mark.postgres
+def test_events_naming_more_customers_than_have_activity_keep_the_stored_later_moments(
+    transactional_db, write_csv, monkeypatch, set_asides
+):
+    """A load that adds more activity rows than the table holds sets its foreign key aside;
+    the rows the table held still move forward only."""
+    from customers.services.csv_import import postgres
+
+    early, late = (dt.datetime(2024, 1, day, tzinfo=dt.UTC) for day in (1, 20))
+    CustomerFactory(external_id="k0", last_seen_at=late)
+    CustomerFactory(external_id="k1", last_seen_at=early)
+    monkeypatch.setattr(postgres, "BULK_MIN_ROWS", 0)
+    lines = [f"e{n},{name},visit,2024-01-10 10:00:00" for n, name in enumerate(
+        ["k0", "k1", "new2", "new3", "new4"])]
+    path = write_csv("event_id,customer,name,occurred_at\n" + "\n".join(lines) + "\n")
+
+    report = csv_import(kind="events", path=path)
+
+    assert counts(report) == (5, 0, 0, 0)
+    assert "customers_customeractivity" in [table for table, _unique in set_asides]
+    seen = dict(Customer.objects.values_list("external_id", "activity__last_seen_at"))
+    assert {name: moment.day for name, moment in seen.items()} == {
+        "k0": 20, "k1": 10, "new2": 10, "new3": 10, "new4": 10}
+
+
+@pytest.mark.postgres
 def test_a_large_load_of_events_is_told_by_the_events_of_its_own_storefront(
     transactional_db, write_csv, monkeypatch, copied
 ):

@@ -227,7 +227,7 @@ def _events_insert_sql(*, exclusive: bool, known: bool = False) -> str:
     rule for last_seen_at; finish() applies them), in one statement: the INSERT in the WITH
     clause runs even though nothing reads its output."""
     occurred_at, properties = _column("events", "occurred_at"), _column("events", "properties")
-    conflict = _on_conflict("(storefront_id, event_id) WHERE event_id IS NOT NULL", exclusive)
+    conflict = _on_conflict("(storefront_id, event_id)", exclusive)
     return (
         f"WITH inserted AS (INSERT INTO {EVENTS} (customer_id, storefront_id, name, "
         "occurred_at, properties, event_id, created_at) "
@@ -250,8 +250,11 @@ def _events_insert_sql(*, exclusive: bool, known: bool = False) -> str:
 _SEEN_PER_CUSTOMER = (
     f"CREATE TEMP TABLE {SEEN_PER_CUSTOMER} ON COMMIT DROP AS "
     f"SELECT customer_id, max(seen) AS seen FROM {LAST_SEEN} GROUP BY customer_id")
-_MOVE_LAST_SEEN = last_seen_upsert(
-    f"SELECT customer_id, seen FROM {SEEN_PER_CUSTOMER} ORDER BY customer_id")
+_SEEN_IN_ORDER = f"SELECT customer_id, seen FROM {SEEN_PER_CUSTOMER} ORDER BY customer_id"
+_MOVE_LAST_SEEN = last_seen_upsert(_SEEN_IN_ORDER)
+# Into an activity table that was empty when the load locked it: nothing to conflict with,
+# so no speculative insertion (200,000 rows: 0.26 s instead of 0.53 s).
+_FIRST_LAST_SEEN = f"INSERT INTO {ACTIVITY} (customer_id, last_seen_at) {_SEEN_IN_ORDER}"
 
 
 UPSERTS = {
@@ -341,13 +344,15 @@ class PostgresWriter:
         order). When that adds at least as many rows as the activity table holds, its foreign
         key is set aside meanwhile and checked whole after: the commit of a first load of 1M
         events checked 200,000 new rows one by one, each locking its customer's row (0.74 s,
-        against ~0.1 s for the one join)."""
+        against ~0.1 s for the one join). The lock that takes keeps everyone else out until
+        the commit, so into a table found empty the rows are inserted plainly."""
         cursor.execute(_SEEN_PER_CUSTOMER)
         customers = cursor.rowcount
         aside = None
         if customers >= BULK_MIN_ROWS and rows_up_to(cursor, ACTIVITY, customers + 1) <= customers:
             aside = set_aside(cursor, ACTIVITY)
-        cursor.execute(_MOVE_LAST_SEEN)
+        first = aside is not None and rows_up_to(cursor, ACTIVITY, 1) == 0
+        cursor.execute(_FIRST_LAST_SEEN if first else _MOVE_LAST_SEEN)
         cursor.execute(f"DROP TABLE {LAST_SEEN}, {SEEN_PER_CUSTOMER}")
         if aside:
             aside.restore(cursor)
