@@ -409,16 +409,17 @@ def test_repeated_customer_in_a_file_takes_the_later_cells(db, write_csv):
     assert (ada.name, ada.city) == ("Ada King", "London")
 
 
-def test_events_with_the_same_event_id_are_recorded_once(db, write_csv):
+def test_events_with_the_same_event_id_are_recorded_once_as_first_sent(db, write_csv):
     path = write_csv("customer,name,occurred_at,event_id\n"
                      "c1,visit,2024-01-01T00:00:00Z,e-1\n"
-                     "c1,visit,2024-01-01T00:00:00Z,e-1\n"
+                     "c1,search,2024-01-01T00:00:00Z,e-1\n"
                      "c1,login,2024-01-02T00:00:00Z,e-2\n")
 
     report = csv_import(kind="events", path=path)
 
     assert counts(report) == (2, 0, 1, 0)
-    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["e-1", "e-2"]
+    assert sorted(Event.objects.values_list("event_id", "name")) == [
+        ("e-1", "visit"), ("e-2", "login")]
 
 
 def test_events_without_event_id_are_not_recorded_twice_by_a_reimport(db, write_csv):
