@@ -47,9 +47,37 @@ def _iso(draw) -> str:
                           st.just(cell + "0")))
 
 
+@st.composite
+def _email(draw) -> str:
+    """Addresses in the shape vouch() takes and their near misses: a dot, hyphen or @ out
+    of place, a short or numeric top-level domain, characters beyond the pattern's, the
+    length at and past its limit."""
+    local = draw(st.sampled_from(["a", "ada.king", "a+b", "o'neil", "x_y-z", ".a", "a.",
+                                  "a..b", "a b", "\"a\"", "李", "A.B", "~{|}", "a@b", ""]))
+    host = draw(st.sampled_from(["b.co", "shop.example.com", "b-c.io", "-b.co", "b-.co",
+                                 "b.-c.co", "b..co", "b.c", "b.c0", "b.c-m", "b", ".b.co",
+                                 "B.CO", "1.2.cn", "b_c.co", "b.co.", "xn--p1ai.xn--p1ai"]))
+    cell = f"{local}@{host}"
+    padded = "a" * max(0, 64 - len(cell)) + cell
+    return draw(st.one_of(st.just(cell), st.just(padded), st.just("a" + padded),
+                          st.just(cell.upper()), st.just(cell.replace("@", "")),
+                          st.sampled_from(ODD)))
+
+
+@st.composite
+def _phone(draw) -> str:
+    """Numbers in the shape vouch() takes and their near misses: the plus elsewhere or
+    twice, a character beyond the class, the length at and past both limits."""
+    body = draw(st.sampled_from(["138 0000 0000", "(21) 555-0100", "123", "12", "1" * 32,
+                                 "1" * 33, "12.34", "12a4", "1\t2 3", "+1 234",
+                                 "\uff11\uff12\uff13"]))  # full-width digits
+    return draw(st.sampled_from([body, "+" + body, body + "+", "++" + body, "+", ""]))
+
+
 _cells = {
     CustomerIn: {"birthday": _iso(), "signup_at": _iso(), "email_consent_at": _iso(),
-                 "name": _spaced, "city": _spaced, "email": _spaced, "phone": _spaced},
+                 "name": _spaced, "city": _spaced, "email": st.one_of(_email(), _spaced),
+                 "phone": st.one_of(_phone(), _spaced)},
     OrderIn: {"placed_at": _iso(), "coupon_code": _spaced, "customer": _spaced,
               "currency": _spaced},
 }
@@ -123,6 +151,11 @@ def _assert_flags_change_nothing(tmp_path, model, rows, time_zone="UTC"):
 @example(rows=[{"external_id": "c1", "birthday": "2024-02-29", "signup_at": "2023-02-29T10:00:00",
                 "email_consent_at": "2024-01-01T00:00:00+14:59", "name": "\u3000Ada",
                 "city": "Shanghai\u00a0", "email": "a@b.co", "phone": "+86 1"}])
+@example(rows=[{"external_id": f"c{n}", "email": email, "phone": phone}
+               for n, (email, phone) in enumerate([
+                   ("ada.king@shop.example.com", "+86 138 0000 0000"), ("a..b@b.co", "++123"),
+                   ("a@b-.co", "12"), ("a@b.c0", "(21) 555-0100"), (".a@b.co", "+" + "1" * 33),
+                   ("a" * 59 + "@b.co", "1" * 32), ("a" * 60 + "@b.co", "+" + "1" * 32)])])
 def test_vouched_customers_read_as_the_sql_reads_them(db, tmp_path, rows):
     _assert_flags_change_nothing(tmp_path, CustomerIn, rows)
 
@@ -150,10 +183,10 @@ def test_the_cells_of_a_plain_export_are_vouched_for():
 
     flags = _flags(CustomerIn, rows)
 
-    # birthday, signup_at, then the text cells' ends: a byte each, a line each
-    assert list(flags) == [vouch.VOUCHED, vouch.AWARE, vouch.VOUCHED,
-                           vouch.VOUCHED, vouch.NAIVE, vouch.VOUCHED,
-                           vouch.VOUCHED, vouch.AWARE, vouch.VOUCHED]
+    # birthday, signup_at, email, then the text cells' ends: a byte each, a line each
+    assert list(flags) == [vouch.VOUCHED, vouch.AWARE, vouch.VOUCHED, vouch.VOUCHED,
+                           vouch.VOUCHED, vouch.NAIVE, vouch.VOUCHED, vouch.VOUCHED,
+                           vouch.VOUCHED, vouch.AWARE, vouch.VOUCHED, vouch.VOUCHED]
 
 
 def _vouch(data: bytes, kinds: dict[str, str | None]) -> bytes | None:
@@ -176,3 +209,14 @@ def test_dates_and_times_numpy_leaves_to_the_sql():
     flags = _vouch("\n".join(cells).encode(), kinds)
 
     assert list(flags) == [0, 0, 1] * 4
+
+
+def test_addresses_and_numbers_numpy_vouches_for_and_those_it_leaves_to_the_sql():
+    kinds = {"email": vouch.EMAIL, "phone": vouch.PHONE}
+    lines = ["ada.king@shop.example.com,+86 138 0000 0000", "o'neil+tag@b-c.io,(21) 555-0100",
+             "a..b@b.co,++123", "a@b-.co,12", "a@b.c0,1 2 3 4 a", ".a@b.co,+" + "1" * 33,
+             "a" * 60 + "@b.co,", '"a@b.co ",+1 234']
+
+    flags = _vouch("\n".join(lines).encode(), kinds)
+
+    assert list(flags) == [1, 1, 1, 1, 1, 1] + [0, 0, 1] * 5 + [0, 1, 0]

@@ -39,7 +39,9 @@ from customers.schemas import _PHONE, MAX_FUTURE, read_json
 
 # The bytes vouch.py gives a cell it vouches for (defined here: vouch.py reads WHITE_SPACE).
 NAIVE, AWARE = 1, 2  # a date and time, without or with Z / an offset
-VOUCHED = 1  # a date; the row's text cells free of white space at their ends
+VOUCHED = 1  # a date, an email address, a phone number; the row's text cells free of white
+# space at their ends
+EMAIL, PHONE = "email", "phone"  # the shapes of Twin.shape
 
 # Characters that Python's str.isspace() (the CSV reader's "blank cell") or pydantic's strip
 # (Unicode White_Space) treat as white space: a cell starting or ending with one goes to
@@ -85,18 +87,36 @@ def text(value: str) -> str:
 _SIMPLE_PATTERN = re.compile(r"\^(?:(\\?[^\\\[])\?)?\[([^\]]+)\]\{(\d+)(?:,(\d+))?\}\$")
 
 
+@dataclass(frozen=True)
+class SimplePattern:
+    """^x?[class]{m,n}$ taken apart: the optional first character, the class's body, the
+    least and most characters of the class."""
+
+    prefix: str | None
+    chars: str
+    least: int
+    most: int
+
+
+def simple_pattern(pattern: str) -> SimplePattern | None:
+    simple = _SIMPLE_PATTERN.fullmatch(pattern)
+    if simple is None:
+        return None
+    prefix, chars, least, most = simple.groups()
+    return SimplePattern(prefix and prefix.removeprefix("\\"), chars, int(least),
+                         int(most or least))
+
+
 def matches(cell: str, pattern: str) -> str:
     """SQL: `cell` matches the Python regular expression `pattern` (of the shapes the
     models use; pinned by tests/customers/test_csv_checks.py)."""
-    simple = _SIMPLE_PATTERN.fullmatch(pattern)
+    simple = simple_pattern(pattern)
     if simple is None:
         return f"{cell} ~ {text(pattern)}"
-    prefix, chars, least, most = simple.groups()
-    least, most = int(least), int(most or least)
+    literal, chars, least, most = simple.prefix, simple.chars, simple.least, simple.most
     body = f"{cell} !~ {text(f'[^{chars}]')} AND char_length({cell}) BETWEEN {least} AND {most}"
-    if prefix is None:
+    if literal is None:
         return f"({body})"
-    literal = prefix.removeprefix("\\")
     rest = f"substr({cell}, 2)"
     with_prefix = (f"left({cell}, 1) = {text(literal)} AND {rest} !~ {text(f'[^{chars}]')} "
                    f"AND char_length({rest}) BETWEEN {least} AND {most}")
@@ -210,19 +230,21 @@ def _naive_to_utc(cell: str, tz: Zone) -> str:
 @dataclass(frozen=True)
 class Twin:
     """What a custom validator demands in SQL: a condition on the cell text `{c}` before the
-    value is taken, a change of the value, a condition on the typed value `{v}` after."""
+    value is taken, a change of the value, a condition on the typed value `{v}` after.
+    `shape`: the name of the check vouch.py runs instead of `before` (EMAIL, PHONE)."""
 
     before: str | None = None
     value: str | None = None
     after: str | None = None
+    shape: str | None = None
 
 
 _NOT_IN_FUTURE = Twin(after="{v} <= %(latest)s")
 # By the name of the validator in customers/schemas.py.
 VALIDATORS: dict[str, Twin] = {
     "_email": Twin(before=f"char_length({{c}}) <= {EMAIL_MAX} AND {{c}} ~ {text(EMAIL_PATTERN)}",
-                   value='lower({c} COLLATE "C")'),
-    "_phone": Twin(before=matches("{c}", _PHONE.pattern)),
+                   value='lower({c} COLLATE "C")', shape=EMAIL),
+    "_phone": Twin(before=matches("{c}", _PHONE.pattern), shape=PHONE),
     "_birthday": Twin(after="{v} BETWEEN DATE '1900-01-01' AND %(today)s"),
     "_time_zone": Twin(before="{c} = ANY(%(time_zones)s)"),
     "_timestamps": _NOT_IN_FUTURE,
@@ -422,7 +444,8 @@ def _validator_twins(model: type[BaseModel]) -> dict[str, list[Twin]]:
 class Column:
     """One model field in SQL: its staged type and the value of its cell (NULL when the cell
     is empty or SQL cannot vouch for it); `after`: conditions on that value, as {v}; `text`:
-    the value is the cell's text, which must not start or end with white space."""
+    the value is the cell's text, which must not start or end with white space; `shape`:
+    the check vouch.py runs in place of the pattern of its validator's twin."""
 
     name: str
     sql_type: str
@@ -430,6 +453,7 @@ class Column:
     after: tuple[str, ...] = ()
     required: bool = False
     text: bool = False
+    shape: str | None = None
 
 
 def _vouched_value(sql_type: str, cell: str, value: str, flag: str, tz: Zone) -> str:
@@ -446,23 +470,28 @@ def _vouched_value(sql_type: str, cell: str, value: str, flag: str, tz: Zone) ->
 def columns(model: type[BaseModel], tz: Zone, cell: str = "{name}",
             flags: dict[str, str] | None = None) -> list[Column]:
     """The model's fields in SQL, in declaration order; `cell` is a field's text, {name}
-    standing for the field's name; `flags`: SQL for the byte vouch.py gives a date or time
-    column's cell, by field name."""
+    standing for the field's name; `flags`: SQL for the byte vouch.py gives a column's cell
+    (a date or time, or a shape of a validator's twin), by field name."""
     twins = _validator_twins(model)
     out = []
     for name, info in model.model_fields.items():
         c = _fill(cell, name=name)
+        flag = (flags or {}).get(name)
         sql_type, value = _field_value(c, info, tz)
-        if flags and name in flags:
-            value = _vouched_value(sql_type, c, value, flags[name], tz)
+        if flag:
+            value = _vouched_value(sql_type, c, value, flag, tz)
         for twin in twins.get(name, []):
             if twin.before:
-                value = f"CASE WHEN {_fill(twin.before, c=c)} THEN {value} END"
+                before = _fill(twin.before, c=c)
+                if twin.shape and flag:
+                    before = f"({flag} = {VOUCHED} OR {before})"
+                value = f"CASE WHEN {before} THEN {value} END"
             if twin.value:
                 value = f"CASE WHEN ({value}) IS NOT NULL THEN {_fill(twin.value, c=c)} END"
         after = tuple(twin.after for twin in twins.get(name, []) if twin.after)
         is_text = _unwrapped(info.annotation, info.metadata)[0] is str
-        out.append(Column(name, sql_type, value, after, info.is_required(), is_text))
+        shape = next((twin.shape for twin in twins.get(name, []) if twin.shape), None)
+        out.append(Column(name, sql_type, value, after, info.is_required(), is_text, shape))
     return out
 
 

@@ -6,20 +6,27 @@ pattern a cell walks through: an ISO timestamp ~2.2 us, a date ~0.7 us, the whit
 of a row's text cells ~0.9 us. numpy reads the same bytes in ~0.05 us a cell. For each line of
 the block, `vouch()` gives a byte per date or time column (the cell has exactly the shape
 the SQL pattern demands, its day exists: VOUCHED for a date, NAIVE or AWARE for a date and
-time) and one for the row's text cells (VOUCHED: none starts or ends with white space). The
+time), one for each email address and phone number column (VOUCHED: the cell passes the
+pattern of its validator's SQL twin, checks.VALIDATORS: ~0.8 us a cell each in PostgreSQL),
+and one for the row's text cells (VOUCHED: none starts or ends with white space). The
 SQL takes the cell's value straight where the byte says so, and runs its own checks where it
 is 0, so a cell numpy does not vouch for is never worse off; tests/customers/test_csv_vouch.py holds
 numpy's verdicts against the SQL's on random cells.
 """
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from customers.schemas import _PHONE
+
 from . import checks, rawcsv
-from .checks import AWARE, NAIVE, VOUCHED
+from .checks import AWARE, EMAIL, NAIVE, PHONE, VOUCHED
 
 DATE, DATETIME, TEXT = "date", "datetime", "text"  # what a column holds, for vouch()
+FLAGGED = (DATE, DATETIME, EMAIL, PHONE)  # the kinds of column with a byte of their own
+TEXTS = (TEXT, EMAIL, PHONE)  # the kinds whose cells are text (their ends checked)
 
 _QUOTE, _COMMA, _LF, _CR = b'",\n\r'
 _DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31, 0, 0, 0], dtype=np.int32)
@@ -28,10 +35,32 @@ _WHITE_SPACE = np.zeros(0x3002, dtype=bool)  # index 0x3001: none above
 _WHITE_SPACE[list(checks.WHITE_SPACE)] = True
 
 
+def _bytes_in(characters: bytes) -> np.ndarray:
+    table = np.zeros(256, dtype=bool)
+    table[list(characters)] = True
+    return table
+
+
+# The classes of checks.EMAIL_PATTERN's bytes, as bits: the dot-atom's characters (without
+# the dot), a host's (with it), letters, letters and digits, and the three separators.
+_ATOM, _HOST, _ALPHA, _ALNUM, _DOT, _AT, _HYPHEN = (np.uint8(1 << n) for n in range(7))
+_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_EMAIL_CLASSES = (
+    (_bytes_in(_LETTERS + b"0123456789-!#$%&'*+/=?^_`{}|~") * _ATOM)
+    | (_bytes_in(_LETTERS + b"0123456789-.") * _HOST) | (_bytes_in(_LETTERS) * _ALPHA)
+    | (_bytes_in(_LETTERS + b"0123456789") * _ALNUM) | (_bytes_in(b".") * _DOT)
+    | (_bytes_in(b"@") * _AT) | (_bytes_in(b"-") * _HYPHEN)).astype(np.uint8)
+# customers.schemas._PHONE, ^\+?[class]{m,n}$: the class as a table of the ASCII bytes in it
+_PHONE_SHAPE = checks.simple_pattern(_PHONE.pattern)
+_PHONE_PREFIX = ord(_PHONE_SHAPE.prefix)
+_PHONE_CHARS = _bytes_in(bytes(b for b in range(128)
+                               if re.fullmatch(f"[{_PHONE_SHAPE.chars}]", chr(b))))
+
+
 @dataclass(frozen=True)
 class Layout:
-    """Which byte of a line's flags says what: `columns[name]` for a date or time column
-    (in file order), `ends` for the text cells; `width` bytes a line."""
+    """Which byte of a line's flags says what: `columns[name]` for a column of a FLAGGED
+    kind (in file order), `ends` for the text cells; `width` bytes a line."""
 
     columns: dict[str, int]
     ends: int
@@ -43,14 +72,14 @@ class Layout:
 
 def kind(column: checks.Column) -> str | None:
     """What vouch() can say of the column's cells."""
-    return {"date": DATE, "timestamptz": DATETIME}.get(column.sql_type) or (
+    return {"date": DATE, "timestamptz": DATETIME}.get(column.sql_type) or column.shape or (
         TEXT if column.text else None)
 
 
 def layout(kinds: dict[str, str | None]) -> Layout:
     """The flags of a file whose columns (in file order) hold `kinds`."""
-    dated = [name for name, kind in kinds.items() if kind in (DATE, DATETIME)]
-    return Layout({name: n for n, name in enumerate(dated)}, len(dated))
+    flagged = [name for name, kind in kinds.items() if kind in FLAGGED]
+    return Layout({name: n for n, name in enumerate(flagged)}, len(flagged))
 
 
 def vouch(scan: rawcsv.Scan, kinds: dict[str, str | None]) -> bytes | None:
@@ -67,9 +96,9 @@ def vouch(scan: rawcsv.Scan, kinds: dict[str, str | None]) -> bytes | None:
     names = list(kinds)
     for name, byte in bytes_of.columns.items():
         n = names.index(name)
-        check = _date if kinds[name] == DATE else _datetime
+        check = _CHECKS[kinds[name]]
         flags[:, byte] = check(buf, *_unquoted(buf, starts[n], ends[n]))
-    text = [n for n, kind in enumerate(kinds.values()) if kind == TEXT]
+    text = [n for n, kind in enumerate(kinds.values()) if kind in TEXTS]
     free = _ends_free(buf, *_unquoted(buf, starts[text], ends[text]))
     flags[:, bytes_of.ends] = free.all(axis=0) * VOUCHED
     return flags.tobytes()
@@ -205,3 +234,79 @@ def _last_char(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndar
         (length >= 2) & ((b2 & 0xE0) == 0xC0), ((b2 & 0x1F) << 6) | (b1 & 0x3F),
         np.where((length >= 3) & ((b3 & 0xF0) == 0xE0),
                  ((b3 & 0x0F) << 12) | ((b2 & 0x3F) << 6) | (b1 & 0x3F), 0x3001))).clip(0, 0x3001)
+
+
+def _window(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bytes, inside, positions): the first max(lengths) bytes of each cell, whether each
+    lies inside the cell, and their positions in it. (Rows of a sliding window over the
+    block where they fit in it: 1.7 ms instead of 8 ms for 50,000 addresses.)"""
+    width = int(lengths.max(initial=0))
+    positions = np.arange(width)
+    if len(starts) and int(starts.max()) + width <= len(buf):
+        raw = np.lib.stride_tricks.sliding_window_view(buf, width)[starts]
+    else:
+        raw = buf[np.minimum(starts[:, None] + positions, len(buf) - 1)]
+    return raw, positions < lengths[:, None], positions
+
+
+def _email(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """VOUCHED for an address checks.EMAIL_PATTERN takes within checks.EMAIL_MAX characters:
+    a dot-atom (no dot first, last or twice in a row), one @, then host labels of letters,
+    digits and inner hyphens, the last one letters only and at least two. Else 0. Each
+    byte's classes are looked up once, as bits (~24 ms for 50,000 addresses, against ~42 ms
+    of PostgreSQL's pattern)."""
+    lengths = ends - starts
+    fits = (lengths >= 6) & (lengths <= checks.EMAIL_MAX)  # a@b.cd: 6
+    flags = np.zeros(len(starts), dtype=np.uint8)
+    if not fits.any():
+        return flags
+    rows = np.flatnonzero(fits)
+    lengths = lengths[rows]
+    raw, inside, positions = _window(buf, starts[rows], lengths)
+    positions = positions.astype(np.int8)  # at most EMAIL_MAX
+    classes = _EMAIL_CLASSES[raw] * inside  # nothing beyond the cell's end
+    at, dot = (classes & _AT) > 0, (classes & _DOT) > 0
+    one_at = at.sum(axis=1, dtype=np.int32) == 1
+    where_at = at.argmax(axis=1).astype(np.int8)
+    host = (positions > where_at[:, None]) & inside
+    host_dots = dot & host
+    last_dot = (raw.shape[1] - 1 - host_dots[:, ::-1].argmax(axis=1)).astype(np.int8)
+    index = np.arange(len(rows))
+    after_at = classes[index, np.minimum(where_at + 1, raw.shape[1] - 1)]
+    tld = positions > last_dot[:, None]  # beyond the host's last dot (where there is one)
+    left, right = classes[:, :-1], classes[:, 1:]
+    ok = (one_at & host_dots.any(axis=1) & (lengths - 1 - last_dot >= 2)
+          & ((classes[:, 0] & (_AT | _DOT)) == 0) & ((after_at & _ALNUM) > 0)
+          # every byte of the cell an atom's, a dot or the @; of the host a host's; of the
+          # top-level domain a letter
+          & ~(inside & ((classes & (_ATOM | _DOT | _AT)) == 0)).any(axis=1)
+          & ~(host & ((classes & _HOST) == 0)).any(axis=1)
+          & ~(host & tld & ((classes & _ALPHA) == 0)).any(axis=1)
+          # no "..", ".@" or "@.", nor "-." or ".-" in the host
+          & ~(((left & _DOT) > 0) & ((right & (_DOT | _AT)) > 0)).any(axis=1)
+          & ~(((left & _AT) > 0) & ((right & _DOT) > 0)).any(axis=1)
+          & ~(host[:, 1:] & (((left & _HYPHEN) > 0) & ((right & _DOT) > 0)
+                             | ((left & _DOT) > 0) & ((right & _HYPHEN) > 0))).any(axis=1))
+    flags[rows] = ok * VOUCHED
+    return flags
+
+
+def _phone(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """VOUCHED for what customers.schemas._PHONE takes: an optional +, then 3 to 32 digits,
+    spaces, hyphens and parentheses (as its pattern says). Else 0."""
+    lengths = ends - starts
+    plus = (lengths > 0) & (buf[starts] == _PHONE_PREFIX)
+    least, most = _PHONE_SHAPE.least, _PHONE_SHAPE.most
+    fits = (lengths - plus >= least) & (lengths - plus <= most)
+    flags = np.zeros(len(starts), dtype=np.uint8)
+    if not fits.any():
+        return flags
+    rows = np.flatnonzero(fits)
+    raw, inside, positions = _window(buf, starts[rows], lengths[rows])
+    body = inside & ~((positions == 0) & plus[rows][:, None])
+    flags[rows] = ~(body & ~_PHONE_CHARS[raw]).any(axis=1) * VOUCHED
+    return flags
+
+
+_CHECKS = {DATE: _date, DATETIME: _datetime, EMAIL: _email, PHONE: _phone}
