@@ -74,10 +74,23 @@ def _phone(draw) -> str:
     return draw(st.sampled_from([body, "+" + body, body + "+", "++" + body, "+", ""]))
 
 
+@st.composite
+def _tags(draw) -> str:
+    """Lists of tags in the shape vouch() takes and their near misses: an empty part, a
+    part with white space at an end or inside, wide characters that start like white space,
+    and past the number of tags or the length of one."""
+    part = st.sampled_from(["vip", "会员", "a-b_c", "x" * 64, "x" * 65, " vip", "vip ",
+                            "v ip", "vip\u3000", "\u3000", "\u00a0", "「新」", "", "ä", "\x01"])
+    parts = draw(st.lists(part, min_size=1, max_size=4))
+    cell = "|".join(parts)
+    return draw(st.sampled_from([cell, "|" + cell, cell + "|", cell.replace("|", "||"),
+                                 "|".join(["t"] * 51), "|".join(["t"] * 50)]))
+
+
 _cells = {
     CustomerIn: {"birthday": _iso(), "signup_at": _iso(), "email_consent_at": _iso(),
                  "name": _spaced, "city": _spaced, "email": st.one_of(_email(), _spaced),
-                 "phone": st.one_of(_phone(), _spaced)},
+                 "phone": st.one_of(_phone(), _spaced), "tags": _tags()},
     OrderIn: {"placed_at": _iso(), "coupon_code": _spaced, "customer": _spaced,
               "currency": _spaced},
 }
@@ -156,6 +169,8 @@ def _assert_flags_change_nothing(tmp_path, model, rows, time_zone="UTC"):
                    ("ada.king@shop.example.com", "+86 138 0000 0000"), ("a..b@b.co", "++123"),
                    ("a@b-.co", "12"), ("a@b.c0", "(21) 555-0100"), (".a@b.co", "+" + "1" * 33),
                    ("a" * 59 + "@b.co", "1" * 32), ("a" * 60 + "@b.co", "+" + "1" * 32)])])
+@example(rows=[{"external_id": f"c{n}", "tags": tags} for n, tags in enumerate(
+    ["vip|会员", "vip||x", "|vip", "vip|", "vip |x", "vip|\u3000x", "「新」|x" * 9])])
 def test_vouched_customers_read_as_the_sql_reads_them(db, tmp_path, rows):
     _assert_flags_change_nothing(tmp_path, CustomerIn, rows)
 
@@ -220,3 +235,13 @@ def test_addresses_and_numbers_numpy_vouches_for_and_those_it_leaves_to_the_sql(
     flags = _vouch("\n".join(lines).encode(), kinds)
 
     assert list(flags) == [1, 1, 1, 1, 1, 1] + [0, 0, 1] * 5 + [0, 1, 0]
+
+
+def test_lists_of_tags_numpy_vouches_for_and_those_it_leaves_to_the_sql():
+    kinds = {"external_id": vouch.TEXT, "tags": vouch.TAGS}
+    lines = ["c1,vip|newsletter", "c2,会员|VIP", "c3,vip||x", "c4,|vip", "c5,vip|",
+             "c6,vip |x", "c7,vip|\u3000x", "c8,「新」", "c9,"]
+
+    flags = _vouch("\n".join(lines).encode(), kinds)
+
+    assert list(flags)[::2] == [1, 1, 0, 0, 0, 0, 0, 0, 0]

@@ -42,6 +42,7 @@ NAIVE, AWARE = 1, 2  # a date and time, without or with Z / an offset
 VOUCHED = 1  # a date, an email address, a phone number; the row's text cells free of white
 # space at their ends
 EMAIL, PHONE = "email", "phone"  # the shapes of Twin.shape
+TAGS = "tags"  # the shape of a list of tags' cell (`a|b|c`)
 
 # Characters that Python's str.isspace() (the CSV reader's "blank cell") or pydantic's strip
 # (Unicode White_Space) treat as white space: a cell starting or ending with one goes to
@@ -322,12 +323,15 @@ def _datetime_value(cell: str, tz: Zone) -> str:
             f"ELSE {_naive_to_utc(cell, tz)} END END END")
 
 
-def _tags_value(cell: str, item_metadata: list[Any], max_items: int) -> str:
-    """`a|b|c`, each part already stripped and non-empty (else pydantic decides)."""
+def _tags_value(cell: str, item_metadata: list[Any], max_items: int,
+                flag: str | None = None) -> str:
+    """`a|b|c`, each part already stripped and non-empty (else pydantic decides); `flag`:
+    SQL for vouch.py's byte that says so, in place of the pattern (~1.4 us a cell)."""
     ends = "".join(chr(code) for code in WHITE_SPACE)
     part_max = _constraint(item_metadata, "max_length") or 10**6
+    parts = f"{cell} !~ {text(f'(^|[|])[{ends}|]|[{ends}]([|]|$)|[|]$')}"
     conditions = [
-        f"{cell} !~ {text(f'(^|[|])[{ends}|]|[{ends}]([|]|$)|[|]$')}",
+        f"({flag} = {VOUCHED} OR {parts})" if flag else parts,
         # (a bounded repetition costs ~3 us: only for cells long enough to need it)
         f"(char_length({cell}) <= {part_max} OR {cell} !~ {text(f'[^|]{{{part_max + 1}}}')})",
         f"char_length({cell}) - char_length(replace({cell}, '|', '')) < {max_items}",
@@ -397,8 +401,16 @@ def _fill(template: str, **names: str) -> str:
     return template
 
 
-def _field_value(cell: str, info: FieldInfo, tz: Zone) -> tuple[str, str]:
-    """(staged SQL type, value expression) of one field."""
+def _is_tags(info: FieldInfo) -> bool:
+    kind, _metadata = _unwrapped(info.annotation, info.metadata)
+    args = typing.get_args(kind)
+    return typing.get_origin(kind) is list and _unwrapped(args[0], [])[0] is str
+
+
+def _field_value(cell: str, info: FieldInfo, tz: Zone,
+                 flag: str | None = None) -> tuple[str, str]:
+    """(staged SQL type, value expression) of one field; `flag`: vouch.py's byte for a list
+    of tags."""
     kind, metadata = _unwrapped(info.annotation, info.metadata)
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if kind is str:
@@ -417,8 +429,8 @@ def _field_value(cell: str, info: FieldInfo, tz: Zone) -> tuple[str, str]:
     if origin is dict or _is_model_list(kind):
         return "jsonb", JSON_VALUE  # pydantic's verdict, joined in by the caller
     max_items = _constraint(metadata, "max_length") or 10**6
-    if origin is list and _unwrapped(args[0], [])[0] is str:
-        return "jsonb", _tags_value(cell, _unwrapped(args[0], [])[1], max_items)
+    if _is_tags(info):
+        return "jsonb", _tags_value(cell, _unwrapped(args[0], [])[1], max_items, flag)
     raise NoSqlTwin(f"no SQL twin for fields of type {kind}")
 
 
@@ -477,7 +489,7 @@ def columns(model: type[BaseModel], tz: Zone, cell: str = "{name}",
     for name, info in model.model_fields.items():
         c = _fill(cell, name=name)
         flag = (flags or {}).get(name)
-        sql_type, value = _field_value(c, info, tz)
+        sql_type, value = _field_value(c, info, tz, flag)
         if flag:
             value = _vouched_value(sql_type, c, value, flag, tz)
         for twin in twins.get(name, []):
@@ -490,7 +502,8 @@ def columns(model: type[BaseModel], tz: Zone, cell: str = "{name}",
                 value = f"CASE WHEN ({value}) IS NOT NULL THEN {_fill(twin.value, c=c)} END"
         after = tuple(twin.after for twin in twins.get(name, []) if twin.after)
         is_text = _unwrapped(info.annotation, info.metadata)[0] is str
-        shape = next((twin.shape for twin in twins.get(name, []) if twin.shape), None)
+        shape = TAGS if _is_tags(info) else next(
+            (twin.shape for twin in twins.get(name, []) if twin.shape), None)
         out.append(Column(name, sql_type, value, after, info.is_required(), is_text, shape))
     return out
 

@@ -22,10 +22,10 @@ import numpy as np
 from customers.schemas import _PHONE
 
 from . import checks, rawcsv
-from .checks import AWARE, EMAIL, NAIVE, PHONE, VOUCHED
+from .checks import AWARE, EMAIL, NAIVE, PHONE, TAGS, VOUCHED
 
 DATE, DATETIME, TEXT = "date", "datetime", "text"  # what a column holds, for vouch()
-FLAGGED = (DATE, DATETIME, EMAIL, PHONE)  # the kinds of column with a byte of their own
+FLAGGED = (DATE, DATETIME, EMAIL, PHONE, TAGS)  # the kinds of column with a byte of their own
 TEXTS = (TEXT, EMAIL, PHONE)  # the kinds whose cells are text (their ends checked)
 
 _QUOTE, _COMMA, _LF, _CR = b'",\n\r'
@@ -55,6 +55,12 @@ _PHONE_SHAPE = checks.simple_pattern(_PHONE.pattern)
 _PHONE_PREFIX = ord(_PHONE_SHAPE.prefix)
 _PHONE_CHARS = _bytes_in(bytes(b for b in range(128)
                                if re.fullmatch(f"[{_PHONE_SHAPE.chars}]", chr(b))))
+# The bytes of a list of tags (`a|b|c`) vouched for: none of white space, and none that
+# starts a white-space character above ASCII in UTF-8 (C2, E1, E2, E3: they also start some
+# punctuation, symbols and kana, whose cells go to the SQL's pattern; CJK ideographs start
+# with E4-E9).
+_TAG_BYTES = np.ones(256, dtype=bool)
+_TAG_BYTES[[chr(code).encode()[0] for code in checks.WHITE_SPACE]] = False
 
 
 @dataclass(frozen=True)
@@ -309,4 +315,21 @@ def _phone(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return flags
 
 
-_CHECKS = {DATE: _date, DATETIME: _datetime, EMAIL: _email, PHONE: _phone}
+def _tags(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """VOUCHED for a list of tags whose parts need no stripping and none is empty: no white
+    space at all (_TAG_BYTES), no | first, last or twice in a row. Else 0."""
+    lengths = ends - starts
+    flags = np.zeros(len(starts), dtype=np.uint8)
+    rows = np.flatnonzero(lengths > 0)
+    if not len(rows):
+        return flags
+    raw, inside, _positions = _window(buf, starts[rows], lengths[rows])
+    bar = inside & (raw == ord("|"))
+    last = raw[np.arange(len(rows)), lengths[rows] - 1]
+    ok = (~(inside & ~_TAG_BYTES[raw]).any(axis=1) & (raw[:, 0] != ord("|"))
+          & (last != ord("|")) & ~(bar[:, :-1] & bar[:, 1:]).any(axis=1))
+    flags[rows] = ok * VOUCHED
+    return flags
+
+
+_CHECKS = {DATE: _date, DATETIME: _datetime, EMAIL: _email, PHONE: _phone, TAGS: _tags}
