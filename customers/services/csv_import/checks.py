@@ -39,8 +39,8 @@ from customers.schemas import _PHONE, MAX_FUTURE, read_json
 
 # The bytes vouch.py gives a cell it vouches for (defined here: vouch.py reads WHITE_SPACE).
 NAIVE, AWARE = 1, 2  # a date and time, without or with Z / an offset
-VOUCHED = 1  # a date, an email address, a phone number; the row's text cells free of white
-# space at their ends
+VOUCHED = 1  # a date, an email address, a phone number, a list of tags; the row's text
+# cells free of white space at their ends
 EMAIL, PHONE = "email", "phone"  # the shapes of Twin.shape
 TAGS = "tags"  # the shape of a list of tags' cell (`a|b|c`)
 
@@ -457,7 +457,8 @@ class Column:
     """One model field in SQL: its staged type and the value of its cell (NULL when the cell
     is empty or SQL cannot vouch for it); `after`: conditions on that value, as {v}; `text`:
     the value is the cell's text, which must not start or end with white space; `shape`:
-    the check vouch.py runs in place of the pattern of its validator's twin."""
+    the check vouch.py runs in place of a pattern (its validator's twin's, or a list of
+    tags')."""
 
     name: str
     sql_type: str
