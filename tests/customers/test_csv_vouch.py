@@ -240,8 +240,9 @@ def test_addresses_and_numbers_numpy_vouches_for_and_those_it_leaves_to_the_sql(
 def test_lists_of_tags_numpy_vouches_for_and_those_it_leaves_to_the_sql():
     kinds = {"external_id": vouch.TEXT, "tags": vouch.TAGS}
     lines = ["c1,vip|newsletter", "c2,会员|VIP", "c3,vip||x", "c4,|vip", "c5,vip|",
-             "c6,vip |x", "c7,vip|\u3000x", "c8,「新」", "c9,"]
+             "c6,vip |x", "c7,vip|\u3000x", "c8,「新」", "c9,",
+             "c10," + "|".join(["x" * 63] * 4), "c11," + "|".join(["x" * 64] * 4)]
 
     flags = _vouch("\n".join(lines).encode(), kinds)
 
-    assert list(flags)[::2] == [1, 1, 0, 0, 0, 0, 0, 0, 0]
+    assert list(flags)[::2] == [1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0]  # c11: 259 bytes

@@ -60,6 +60,7 @@ _PHONE_CHARS = _bytes_in(bytes(b for b in range(128)
 # punctuation, symbols and kana, whose cells go to the SQL's pattern; CJK ideographs start
 # with E4-E9).
 _TAG_BYTES = np.ones(256, dtype=bool)
+TAGS_MOST = 256
 _TAG_BYTES[[chr(code).encode()[0] for code in checks.WHITE_SPACE]] = False
 
 
@@ -317,10 +318,11 @@ def _phone(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 def _tags(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """VOUCHED for a list of tags whose parts need no stripping and none is empty: no white
-    space at all (_TAG_BYTES), no | first, last or twice in a row. Else 0."""
+    space at all (_TAG_BYTES), no | first, last or twice in a row. Else 0, and for cells
+    longer than TAGS_MOST bytes (the window is as wide as the longest cell)."""
     lengths = ends - starts
     flags = np.zeros(len(starts), dtype=np.uint8)
-    rows = np.flatnonzero(lengths > 0)
+    rows = np.flatnonzero((lengths > 0) & (lengths <= TAGS_MOST))
     if not len(rows):
         return flags
     raw, inside, _positions = _window(buf, starts[rows], lengths[rows])
