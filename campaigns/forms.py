@@ -2,7 +2,6 @@
 the operator API (campaigns.services), so a page, the admin and the API refuse the same input
 with the same message."""
 
-import datetime as dt
 
 from django import forms
 from django.utils import timezone
@@ -18,7 +17,7 @@ from campaigns.models import (
 )
 from campaigns.services.coupons import DEFINITION_FIELDS, definition_problems, definition_values
 from campaigns.services.rendering import template_problems
-from customers.schemas import NulInJson, read_json
+from customers.schemas import NulInJson, in_utc, read_json
 from customers.versions import changed_since_read
 
 
@@ -129,8 +128,8 @@ class MomentField(forms.DateTimeField):
         if moment is None:
             return None
         try:
-            return moment.astimezone(dt.UTC)
-        except OverflowError:
+            return in_utc(moment)
+        except ValueError:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") \
                 from None
 

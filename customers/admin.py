@@ -5,7 +5,6 @@ skip the full count, and list filters stay on small, indexed choice fields. Metr
 changes and metrics runs are written by the recompute only, so they are read-only here.
 """
 
-import pydantic_core
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -37,9 +36,9 @@ from customers.schemas import NulInJson, read_json
 from customers.services.storefronts import storefront_key_create, storefront_keys_revoke
 
 
-def _jiter_refuses(text: str) -> bool:
+def _refused(text: str) -> bool:
     try:
-        pydantic_core.from_json(text, allow_inf_nan=False)
+        read_json(text)
     except ValueError:
         return True
     return False
@@ -64,7 +63,7 @@ class JSONFormField(forms.JSONField):
         return super().to_python(value)
 
     def bound_data(self, data, initial):
-        if isinstance(data, str) and not self.disabled and _jiter_refuses(data):
+        if isinstance(data, str) and not self.disabled and _refused(data):
             return InvalidJSONInput(data)  # shown again as typed, with the field's error
         return super().bound_data(data, initial)
 

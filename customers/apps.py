@@ -7,6 +7,7 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
-        from customers import pages
+        from customers import converters, pages
 
         pages.register_own()  # orders and events on the customer page's timeline
+        converters.register()  # <external_id:...> in every app's URL patterns

@@ -4,7 +4,8 @@ A brand's external ids may hold any character but NUL (config.middleware answers
 addresses with a 400), slashes and line breaks included: Django's `path` converter (`.+`)
 matches no line break, so a page linking to a customer whose id held one failed to render
 (an id a storefront had sent through the API broke the customer list for everyone). Importing
-this module registers it."""
+this module's register() (from CustomersConfig.ready) makes it available to every URL
+pattern."""
 
 from django.urls import register_converter
 
@@ -19,4 +20,5 @@ class ExternalIdConverter:
         return value
 
 
-register_converter(ExternalIdConverter, "external_id")
+def register() -> None:
+    register_converter(ExternalIdConverter, "external_id")

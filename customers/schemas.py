@@ -54,17 +54,23 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
+def in_utc(moment: dt.datetime) -> dt.datetime:
+    """An aware moment in UTC, as it is stored: ISO 8601 allows offsets up to 23:59,
+    PostgreSQL reads at most 15:59. Raises ValueError for a moment UTC cannot hold (year 1
+    with a positive offset)."""
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
+
+
 def _aware(value: dt.datetime | None, info: ValidationInfo) -> dt.datetime | None:
     if value is None:
         return None
     if timezone.is_naive(value):
         tz = (info.context or {}).get("tz") or dt.UTC
         value = value.replace(tzinfo=tz)
-    try:
-        # In UTC: ISO 8601 allows offsets up to 23:59, PostgreSQL reads at most 15:59.
-        value = value.astimezone(dt.UTC)
-    except OverflowError:
-        raise ValueError("is out of range") from None
+    value = in_utc(value)
     if value > timezone.now() + MAX_FUTURE:
         raise ValueError("is in the future")
     return value

@@ -1,7 +1,6 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-import customers.converters  # noqa: F401 - registers <external_id:...>
 from customers import operators, value_model_views, views
 
 urlpatterns = [

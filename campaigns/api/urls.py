@@ -5,7 +5,6 @@ otherwise)."""
 
 from django.urls import path
 
-import customers.converters  # noqa: F401 - registers <external_id:...>
 from campaigns.api import coupons, messages, results, views
 
 urlpatterns = [

@@ -2,7 +2,6 @@
 
 from django.urls import path
 
-import customers.converters  # noqa: F401 - registers <external_id:...>
 from customers.api import views
 
 urlpatterns = [

@@ -55,6 +55,7 @@ from tests.customers.factories import (
     OrderFactory,
     StorefrontFactory,
 )
+from tests.customers.schema import plan_without_sequential_scans
 
 UTC = dt.UTC
 MARCH = Period(dt.datetime(2024, 3, 1, tzinfo=UTC), dt.datetime(2024, 4, 1, tzinfo=UTC))
@@ -434,22 +435,13 @@ def test_event_names_compare_byte_by_byte_whatever_the_database_collation(db):
         assert cursor.fetchall() == [("C",)]
 
 
-def _plan_without_sequential_scans(queryset) -> str:
-    """PostgreSQL's plan for `queryset` when any index can serve it."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        sql, params = queryset.query.sql_with_params()
-        cursor.execute(f"EXPLAIN {sql}", params)
-        return "\n".join(row[0] for row in cursor.fetchall())
-
-
 @pytest.mark.postgres
 def test_events_by_storefront_read_the_client_id_index(db):
     """The client-id constraint's index, whole since migration 0017, serves lookups by
     storefront alone (a storefront's deletion check), events without a client id included."""
     event = EventFactory(event_id=None)
     by_storefront = Event.objects.filter(storefront_id=event.storefront_id).values("pk")
-    assert "event_unique_client_id" in _plan_without_sequential_scans(by_storefront)
+    assert "event_unique_client_id" in plan_without_sequential_scans(by_storefront)
     assert list(by_storefront) == [{"pk": event.pk}]
 
 
@@ -457,7 +449,7 @@ def test_events_by_storefront_read_the_client_id_index(db):
 def test_an_external_id_prefix_search_reads_the_unique_index(searchable):
     """The external id's unique index is the search's index for it too (migration 0015)."""
     prefixed = Customer.objects.filter(external_id__startswith="VIP-0").values("pk")
-    assert "customer_unique_external_id" in _plan_without_sequential_scans(prefixed)
+    assert "customer_unique_external_id" in plan_without_sequential_scans(prefixed)
     assert list(prefixed) == [{"pk": searchable.pk}]
 
 

@@ -329,7 +329,8 @@ class PostgresWriter:
                 self.decided = True
                 self._begin_bulk_if_large(cursor, prepared)
             with transaction.atomic():
-                prepared.merge_repeated_keys(cursor)
+                if not prepared.merged_by_the_checks:
+                    prepared.merge_repeated_keys(cursor)
                 created, updated = getattr(self, f"_{self.kind}")(cursor, params)
             cursor.execute(f"DROP TABLE {self.staging}")
         return Counts(created, updated, prepared.accepted - created - updated)

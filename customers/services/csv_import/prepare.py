@@ -83,7 +83,10 @@ class Prepared:
     knows_customers: bool = False  # KNOWN_CUSTOMER holds the ids of known customers
     kind: str = ""
     names: list[str] = field(repr=False, default_factory=list)  # the checked columns
-    merged: bool = False  # merge_repeated_keys() ran
+
+    @property
+    def merged_by_the_checks(self) -> bool:
+        return self.kind in MERGED_BY_THE_CHECKS
 
     def accepted_lines(self) -> list[int]:
         rejected = {reject.line for reject in self.rejects}
@@ -91,10 +94,7 @@ class Prepared:
 
     def merge_repeated_keys(self, cursor) -> None:
         """One row per key: the later cells over the earlier ones (for events, the first
-        row: the same event sent twice). Once."""
-        if self.merged:
-            return
-        self.merged = True
+        row: the same event sent twice)."""
         table, key = self.table, KEYS[self.kind]
         cursor.execute(f"SELECT {key} FROM {table} GROUP BY {key} HAVING count(*) > 1")
         repeated = [key for (key,) in cursor.fetchall()]
@@ -414,7 +414,7 @@ class Preparer:
                             staged.rejects, staged.bytes_read, staged.record_lines,
                             knows_customers=self.knows_customers, kind=self.kind.name,
                             names=self.names)
-        if self.kind.name in MERGED_BY_THE_CHECKS:
+        if prepared.merged_by_the_checks:
             with self.conn.cursor() as cursor:
                 prepared.merge_repeated_keys(cursor)
         return prepared
