@@ -25,7 +25,6 @@ from . import checks, rawcsv
 from .checks import AWARE, EMAIL, NAIVE, PHONE, TAGS, VOUCHED
 
 DATE, DATETIME, TEXT = "date", "datetime", "text"  # what a column holds, for vouch()
-FLAGGED = (DATE, DATETIME, EMAIL, PHONE, TAGS)  # the kinds of column with a byte of their own
 TEXTS = (TEXT, EMAIL, PHONE)  # the kinds whose cells are text (their ends checked)
 
 _QUOTE, _COMMA, _LF, _CR = b'",\n\r'
@@ -334,4 +333,6 @@ def _tags(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return flags
 
 
+# The kinds of column with a byte of their own, and the check that gives it.
 _CHECKS = {DATE: _date, DATETIME: _datetime, EMAIL: _email, PHONE: _phone, TAGS: _tags}
+FLAGGED = tuple(_CHECKS)
