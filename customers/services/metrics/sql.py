@@ -69,6 +69,11 @@ VENDOR_SQL: dict[str, dict[str, str]] = {
         # Monetary values in whole units, for the first pass of the quintiles (rounding is
         # monotone: a lower bucket never holds a higher value).
         "money_bucket": "({monetary})::bigint",
+        # The chosen buckets as an array computed once (an InitPlan, handed to parallel
+        # workers as a parameter): joined with the CTE, which only the leader may read, the
+        # second scan of the buyers ran in the leader alone (120-145 ms -> ~80 ms, 1M
+        # customers).
+        "in_candidates": "money_bucket = ANY(ARRAY(SELECT bucket FROM candidates))",
     },
     "sqlite": {
         "recency": (
@@ -88,6 +93,7 @@ VENDOR_SQL: dict[str, dict[str, str]] = {
             " UNION ALL SELECT NULL, NULL, {bucket}, {buyers} FROM {source} GROUP BY {bucket}"
         ),
         "money_bucket": "CAST({monetary} AS INTEGER)",
+        "in_candidates": "money_bucket IN (SELECT bucket FROM candidates)",
     },
 }
 
@@ -339,8 +345,7 @@ class MetricsSql:
                        PARTITION BY v.bucket ORDER BY v.value) - v.buyers AS worse,
                    candidates.n
             FROM (SELECT monetary AS value, money_bucket AS bucket, COUNT(*) AS buyers
-                  FROM {self._buyers()}
-                    AND money_bucket IN (SELECT bucket FROM candidates)
+                  FROM {self._buyers()} AND {self.snippets["in_candidates"]}
                   GROUP BY monetary, money_bucket) v
             JOIN candidates ON candidates.bucket = v.bucket"""
 
