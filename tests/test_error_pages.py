@@ -1,9 +1,13 @@
 """Errors under /api/ answer in the API's JSON shape; the pages keep their HTML."""
 
 import pytest
-from django.test import RequestFactory
+from django.test import RequestFactory, override_settings
 
 from config.errors import server_error
+from customers.models import Order
+
+ORDER = {"external_id": "o1", "customer": "c1", "amount": "10.00", "status": "paid",
+         "placed_at": "2026-11-30T10:00:00Z"}
 
 
 def test_an_unknown_api_address_is_a_json_404(api):
@@ -12,6 +16,42 @@ def test_an_unknown_api_address_is_a_json_404(api):
     assert response.status_code == 404
     assert response.json() == {"code": "not_found", "errors": [],
                                "message": "There is no API endpoint at this address."}
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("method", ["get", "post", "put", "delete"])
+def test_an_unknown_api_address_is_json_whatever_the_method_and_in_debug(api, method, debug):
+    with override_settings(DEBUG=debug):
+        response = getattr(api, method)("/api/v1/no-such-thing", ORDER, format="json")
+
+    assert response.status_code == 404
+    assert response.json()["message"] == "There is no API endpoint at this address."
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_write_missing_its_trailing_slash_names_the_address_and_writes_nothing(api, debug):
+    with override_settings(DEBUG=debug):
+        response = api.post("/api/v1/orders", ORDER, format="json")
+
+    assert response.status_code == 404
+    assert response.json() == {
+        "code": "not_found", "errors": [],
+        "message": "There is no API endpoint at this address; did you mean /api/v1/orders/, "
+                   "with the trailing slash?"}
+    assert Order.objects.count() == 0
+
+
+def test_a_read_missing_its_trailing_slash_is_redirected_with_its_query(api):
+    response = api.get("/api/v1/segments?page=2")
+
+    assert response.status_code == 301
+    assert response["Location"] == "/api/v1/segments/?page=2"
+
+
+def test_api_addresses_in_chinese(api):
+    response = api.post("/api/v1/orders", ORDER, format="json", HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    assert response.json()["message"] == "此地址没有 API 接口；您是否要访问 /api/v1/orders/（末尾带斜杠）？"
 
 
 def test_an_unknown_page_is_the_html_404(client, db):
