@@ -51,7 +51,9 @@ def test_a_read_missing_its_trailing_slash_is_redirected_with_its_query(api):
 def test_api_addresses_in_chinese(api):
     response = api.post("/api/v1/orders", ORDER, format="json", HTTP_ACCEPT_LANGUAGE="zh-hans")
 
-    assert response.json()["message"] == "此地址没有 API 接口；您是否要访问 /api/v1/orders/（末尾带斜杠）？"
+    message = response.json()["message"]
+    assert message.startswith("此地址没有 API 接口")
+    assert "/api/v1/orders/" in message
 
 
 def test_an_unknown_page_is_the_html_404(client, db):
