@@ -47,10 +47,12 @@ from customers.schemas import (
     error_list,
 )
 from customers.services.ingest import (
+    RefundOverAmount,
     customer_upsert,
     customers_upsert,
     events_record,
     orders_upsert,
+    refund_over_amount_message,
 )
 from customers.signals import activity_recorded
 
@@ -230,11 +232,26 @@ class BatchView(StorefrontAPIView):
 
     def post(self, request):
         batch = self.payload(self.model)
-        result = self.service(storefront=request_storefront(request), items=list(batch.items))
+        items = list(batch.items)
+        try:
+            result = self.service(storefront=request_storefront(request), items=items)
+        except RefundOverAmount as exc:
+            last = {item.external_id: index for index, item in enumerate(items)}
+            raise _refund_refused(exc, lambda key: f"items[{last[key]}].refunded_amount") from exc
         _refresh_metrics_on_commit(result["customer_ids"])
         if self.announces:
             _announce_activity_on_commit(result[self.announces])
         return Response(self.result_serializer(result).data)
+
+
+def _refund_refused(exc: RefundOverAmount,
+                    field_of: Callable[[str], str]) -> exceptions.ValidationError:
+    """A 400 naming each order whose refund would exceed its amount (nothing was written)."""
+    if not exc.orders:
+        return exceptions.ValidationError([{"field": "", "message": str(exc)}])
+    return exceptions.ValidationError([
+        {"field": field_of(key), "message": refund_over_amount_message(*values)}
+        for key, values in exc.orders.items()])
 
 
 def _batch_schema(model: type[BaseModel], result_serializer: type, *, operation_id: str,
@@ -293,7 +310,10 @@ class OrderView(StorefrontAPIView):
     )
     def post(self, request):
         data = self.payload(OrderIn)
-        result = orders_upsert(storefront=request_storefront(request), items=[data])
+        try:
+            result = orders_upsert(storefront=request_storefront(request), items=[data])
+        except RefundOverAmount as exc:
+            raise _refund_refused(exc, lambda _key: "refunded_amount") from exc
         _refresh_metrics_on_commit(result["customer_ids"])
         _announce_activity_on_commit(result["customer_ids"])
         order = Order.objects.select_related("customer", "storefront").get(

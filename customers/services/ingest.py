@@ -24,9 +24,10 @@ import datetime as dt
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any, TypedDict
 
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from pydantic import BaseModel
 
@@ -49,6 +50,30 @@ _ORDER_COLUMNS = {
     "refunded_amount": "numeric", "currency": "text", "status": "text",
     "placed_at": "timestamptz", "coupon_code": "text", "items": "jsonb",
 }
+
+
+# The orders' CHECK constraint an update can break with values the storefront did not send: a
+# lower amount than the refund already stored. Validation sees the fields sent, one item at a
+# time; the stored row and earlier items of the batch fill in the rest.
+REFUND_WITHIN_AMOUNT = "order_refund_within_amount"
+
+
+class RefundOverAmount(IntegrityError):
+    """Orders whose refund would exceed their amount once the fields left out take their
+    stored values (or an earlier item's): external id -> (amount, refunded_amount). An
+    IntegrityError, so that whoever rejects refused writes (the CSV import) rejects these."""
+
+    def __init__(self, orders: dict[str, tuple[Decimal, Decimal]]):
+        self.orders = orders
+        named = "; ".join(f"order {key}: {refund_over_amount_message(*values)}"
+                          for key, values in list(orders.items())[:3])
+        super().__init__(named or "an order's refund would exceed its amount (the order "
+                                  "changed meanwhile): send it again")
+
+
+def refund_over_amount_message(amount: Decimal, refunded: Decimal) -> str:
+    return (f"refunded_amount {refunded:.2f} would exceed amount {amount:.2f} (fields left "
+            f"out keep their stored value): send both")
 
 
 class UpsertResult(TypedDict):
@@ -257,8 +282,37 @@ def _order_row(values: dict[str, Any], customer_id: int, currency: str, *,
 
 def orders_upsert(*, storefront: Storefront, items: list[OrderIn]) -> UpsertResult:
     """Create or update orders by external id (a refund is a status update), creating unknown
-    customers, in one transaction. An order keeps the storefront that first sent it."""
+    customers, in one transaction. An order keeps the storefront that first sent it. Raises
+    RefundOverAmount, having written nothing, when an order's refund would exceed its amount
+    with the fields left out as stored."""
     merged = _merge(items, "external_id")
+    try:
+        return _orders_upsert(storefront, merged)
+    except IntegrityError as exc:
+        if REFUND_WITHIN_AMOUNT not in str(exc):
+            raise
+        raise RefundOverAmount(_refunds_over_amount(merged)) from exc
+
+
+def _refunds_over_amount(merged: dict[str, tuple[dict[str, Any], set[str]]]
+                         ) -> dict[str, tuple[Decimal, Decimal]]:
+    """Only after the database refused the batch: which orders broke the constraint."""
+    stored = {key: (Decimal(str(amount)), Decimal(str(refunded))) for key, amount, refunded in
+              _rows_where_in(Order, "external_id", "external_id, amount, refunded_amount",
+                             merged)}
+    over = {}
+    for key in sorted(merged):
+        values, given = merged[key]
+        amount, refunded = stored.get(key, (values["amount"], values["refunded_amount"]))
+        amount = values["amount"] if "amount" in given else amount
+        refunded = values["refunded_amount"] if "refunded_amount" in given else refunded
+        if refunded > amount:
+            over[key] = (amount, refunded)
+    return over
+
+
+def _orders_upsert(storefront: Storefront,
+                   merged: dict[str, tuple[dict[str, Any], set[str]]]) -> UpsertResult:
     json_ready = connection.vendor == "postgresql"
     with transaction.atomic():
         customer_ids = customer_ids_ensure(values["customer"] for values, _given in

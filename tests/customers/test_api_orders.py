@@ -66,6 +66,56 @@ def test_status_change_updates_the_order(api):
     assert stored.refunded_amount == Decimal("25.50")
 
 
+REFUND_OVER_AMOUNT = ("refunded_amount 5.00 would exceed amount 3.00 (fields left out keep "
+                      "their stored value): send both")
+
+
+def test_an_amount_below_the_stored_refund_is_a_400_naming_it(api):
+    api.post(URL, order(amount="10.00", refunded_amount="5.00"), format="json")
+
+    response = api.post(URL, order(amount="3.00"), format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "refunded_amount", "message": REFUND_OVER_AMOUNT}]
+    stored = Order.objects.get()
+    assert (stored.amount, stored.refunded_amount) == (Decimal("10.00"), Decimal("5.00"))
+
+
+def test_a_batch_with_an_amount_below_a_stored_refund_writes_nothing(api):
+    api.post(URL, order(amount="10.00", refunded_amount="5.00"), format="json")
+
+    response = api.post(BATCH_URL, {"items": [order(external_id="o2"), order(amount="3.00")]},
+                        format="json")
+
+    assert response.status_code == 400
+    assert response.json()["message"] == "Invalid input: items[1].refunded_amount."
+    assert response.json()["errors"][0]["message"] == REFUND_OVER_AMOUNT
+    assert list(Order.objects.values_list("external_id", "amount")) == [("o1", Decimal("10.00"))]
+
+
+def test_a_batch_refunding_more_than_its_later_amount_names_the_later_item(api):
+    items = [order(amount="10.00", refunded_amount="5.00"), order(external_id="o2"),
+             order(amount="3.00")]
+
+    response = api.post(BATCH_URL, {"items": items}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "items[2].refunded_amount", "message": REFUND_OVER_AMOUNT}]
+    assert not Order.objects.exists()
+
+
+def test_an_amount_lowered_together_with_its_refund_is_accepted(api):
+    api.post(URL, order(amount="10.00", refunded_amount="5.00"), format="json")
+
+    response = api.post(URL, order(amount="3.00", refunded_amount="1.00"), format="json")
+
+    assert response.status_code == 200
+    stored = Order.objects.get()
+    assert (stored.amount, stored.refunded_amount) == (Decimal("3.00"), Decimal("1.00"))
+
+
 def test_changed_amount_updates_the_order(api):
     api.post(URL, order(), format="json")
 
