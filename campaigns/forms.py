@@ -2,7 +2,6 @@
 the operator API (campaigns.services), so a page, the admin and the API refuse the same input
 with the same message."""
 
-
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _

@@ -21,7 +21,7 @@ def api_error(code: str, message: str, status: int) -> JsonResponse:
 
 def page_not_found(request, exception):
     if is_api(request):
-        return api_error("not_found", _not_found_message(request), 404)
+        return api_error("not_found", _("There is no API endpoint at this address."), 404)
     return defaults.page_not_found(request, exception)
 
 
@@ -32,16 +32,13 @@ def api_not_found(request, *args, **kwargs):
     them also takes over CommonMiddleware's "append the slash", which for a POST without its
     trailing slash was a RuntimeError (a 500) in DEBUG and otherwise a redirect that loses
     the body: a read is still redirected, a write gets a JSON 404 naming the address meant."""
-    if _slash_missing(request) and request.method in ("GET", "HEAD"):
+    if not _slash_missing(request):
+        return api_error("not_found", _("There is no API endpoint at this address."), 404)
+    if request.method in ("GET", "HEAD"):
         return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
-    return api_error("not_found", _not_found_message(request), 404)
-
-
-def _not_found_message(request) -> str:
-    if _slash_missing(request):
-        return _("There is no API endpoint at this address; did you mean %(path)s, with "
-                 "the trailing slash?") % {"path": f"{request.path}/"}
-    return _("There is no API endpoint at this address.")
+    return api_error("not_found", _("There is no API endpoint at this address; did you mean "
+                                    "%(path)s, with the trailing slash?")
+                     % {"path": f"{request.path}/"}, 404)
 
 
 def _slash_missing(request) -> bool:

@@ -59,8 +59,8 @@ _PHONE_CHARS = _bytes_in(bytes(b for b in range(128)
 # punctuation, symbols and kana, whose cells go to the SQL's pattern; CJK ideographs start
 # with E4-E9).
 _TAG_BYTES = np.ones(256, dtype=bool)
-TAGS_MOST = 256
 _TAG_BYTES[[chr(code).encode()[0] for code in checks.WHITE_SPACE]] = False
+TAGS_MOST = 256  # bytes of a list of tags vouched for at most
 
 
 @dataclass(frozen=True)
