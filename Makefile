@@ -46,6 +46,7 @@ run: migrate frontend
 test: install frontend
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
+	bin/check-translations
 	npm test --silent
 	bin/ensure-chromium
 	eval "$$(bin/ensure-services)" && $(PY) manage.py makemigrations --check --dry-run >/dev/null \
@@ -54,6 +55,7 @@ test: install frontend
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
+	bin/check-translations
 
 ## make bench: the hot paths against their targets (PostgreSQL + Redis; several minutes)
 bench: install

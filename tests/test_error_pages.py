@@ -1,10 +1,16 @@
-"""Errors under /api/ answer in the API's JSON shape; the pages keep their HTML."""
+"""Errors under /api/ answer in the API's JSON shape; the pages keep their HTML, and a form
+whose security token expired gets a page saying so."""
 
 import pytest
-from django.test import RequestFactory, override_settings
+from django.contrib.auth import get_user_model
+from django.test import Client, RequestFactory, override_settings
+from django.urls import reverse
 
 from config.errors import server_error
 from customers.models import Order
+from customers.roles import Role, role_group
+from segments.models import Segment
+from segments.rules import condition
 
 ORDER = {"external_id": "o1", "customer": "c1", "amount": "10.00", "status": "paid",
          "placed_at": "2026-11-30T10:00:00Z"}
@@ -73,3 +79,58 @@ def test_a_server_error_under_the_api_is_json_and_elsewhere_html(path, json):
         assert response.content.startswith(b'{"code": "server_error"')
     else:
         assert b"<html" in response.content
+
+
+@pytest.fixture
+def strict_client(db) -> Client:
+    """A browser whose form carries no (or a stale) CSRF token: the test client skips the
+    check unless asked."""
+    return Client(enforce_csrf_checks=True)
+
+
+def _marketer(client: Client) -> Client:
+    user = get_user_model().objects.create_user("csrf-marketer")
+    user.groups.add(role_group(Role.MARKETER))
+    client.force_login(user)
+    return client
+
+
+def test_a_form_with_an_expired_token_gets_the_sites_page_and_saves_nothing(strict_client):
+    segment = Segment.objects.create(name="Shanghai", rule=condition("city", "==", "Shanghai"))
+
+    response = _marketer(strict_client).post(reverse("segment-delete", args=[segment.pk]))
+
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "This form has expired" in page
+    assert "Nothing was saved." in page
+    assert reverse("dashboard") in page
+    assert Segment.objects.filter(pk=segment.pk).exists()
+
+
+def test_the_expired_form_page_offers_the_login_to_a_visitor_and_speaks_chinese(strict_client):
+    response = strict_client.post(reverse("login"), {"username": "u", "password": "p"},
+                                  HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "表单已过期" in page
+    assert f'href="{reverse("login")}"' in page
+
+
+def test_an_island_s_write_with_an_expired_token_is_told_so_and_saves_nothing(strict_client):
+    rule = condition("city", "==", "Shanghai")
+    body = {"name": "Shanghai", "rule": rule}
+
+    refused = _marketer(strict_client).post("/api/v1/segments/", body,
+                                            content_type="application/json")
+    in_chinese = strict_client.post("/api/v1/segments/", body, content_type="application/json",
+                                    HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "code": "csrf_failed", "errors": [],
+        "message": "This page has expired (you may have logged in or out in another tab); "
+                   "nothing was saved. Reload the page and try again."}
+    assert in_chinese.json()["message"].startswith("此页面已过期")
+    assert not Segment.objects.exists()

@@ -1,10 +1,12 @@
 """Coupons, message templates, settings, campaign results and the operator's language, in
-real Chromium: the editor's live preview follows the typing, a manager creates a coupon
-definition, an admin's settings change is stored, the results charts draw, and the Chinese
-UI chosen once comes back after signing in again."""
+real Chromium: the editor's live preview follows the typing, a test send shows its problem
+(and a refused request says so), a manager creates a coupon definition, an admin's settings
+change is stored, the results charts draw, and the Chinese UI chosen once comes back after
+signing in again."""
 
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 from campaigns.models import CouponDefinition, DeliverySettings
 from customers.roles import Role, role_group
@@ -52,6 +54,22 @@ def test_the_live_preview_follows_the_typing_for_the_picked_customer(page, sign_
     page.wait_for_selector("#render-errors")
     assert "body" in page.locator("#render-errors").inner_text()
     screenshot("template-editor")
+
+
+def test_a_test_send_shows_its_problem_and_a_refused_request_says_so(page, sign_in):
+    sign_in(operator(Role.MARKETER))
+    template = MessageTemplateFactory(name="Nudge", channel="sms", subject="", body="Hi")
+    page.goto(f"/messages/{template.pk}/")
+    page.wait_for_selector("#preview-body")
+    result = page.locator("#test-send-result")
+
+    page.get_by_label("Render for customer (external id)").fill("nobody-here")
+    page.get_by_role("button", name="Send test").click()
+    expect(result.get_by_role("alert")).to_contain_text("No customer with external id")
+
+    page.context.clear_cookies(name="csrftoken")  # as if another tab had logged out and in
+    page.get_by_role("button", name="Send test").click()
+    expect(result.get_by_role("alert")).to_contain_text("this page has expired")
 
 
 def test_a_manager_creates_a_coupon_definition(page, sign_in, screenshot):
