@@ -3,9 +3,11 @@ scored, the published CDNOW parameters reproduced, and a holdout check."""
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
+from io import StringIO
 
 import numpy as np
 import pytest
+from django.core.management import call_command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import optimize
@@ -188,6 +190,20 @@ def test_without_any_good_fit_the_model_figures_stay_empty(storefront):
     row = CustomerPrediction.objects.get()
     assert (row.fit_id, row.expected_purchases, row.predicted_clv) == (None, None, None)
 
+
+
+def test_the_command_reports_each_step_as_it_finishes(storefront):
+    _shop_with_repeat_buyers(storefront, customers=60)
+    out = StringIO()
+
+    call_command("fit_value_model", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    steps = [line.strip().rsplit(" (", 1)[0] for line in lines if line.endswith(" s)")]
+    assert steps == ["built every customer's purchase history",
+                     "fitted BG/NBD and Gamma-Gamma", "scored 60 customers"]
+    assert lines[-1].startswith("Done in ")
+    assert ValueModelFit.objects.get().status == "ok"
 
 def test_the_value_coefficient_weighs_clv_repurchase_engagement_and_referrals(storefront):
     ValueModelSettings.objects.create(pk=1, min_repeat_buyers=10_000, weight_clv=0,

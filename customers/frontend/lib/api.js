@@ -1,5 +1,8 @@
 // The operator API as the islands call it: same-origin session, Django's CSRF token, the
-// page's language, JSON in and out. Errors carry the API's {code, message, errors} body.
+// page's language, JSON in and out. Errors carry the API's {code, message, errors} body, or
+// a message of our own when the answer is not the API's.
+
+import { gettext, interpolate } from "./i18n.js";
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -20,8 +23,45 @@ export function csrfToken() {
   return document.querySelector("meta[name=csrf-token]")?.content || "";
 }
 
+// What to show when the server gave no answer of the API's shape: none at all (status 0), or a
+// page of a proxy or of the server in trouble instead of JSON.
+export function failureMessage(status) {
+  if (status === 0) {
+    return gettext("The server could not be reached. Check the connection and try again.");
+  }
+  if (status === 403) {
+    return gettext(
+      "Refused: this page has expired (reload it and try again), or your account may not do this.",
+    );
+  }
+  return interpolate(
+    gettext("The server could not answer this (HTTP %(status)s). Reload the page and try again."),
+    { status },
+  );
+}
+
+function parsed(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+// The answer's status and text; a request that got none is an ApiError of status 0 (unless it
+// was aborted: a newer request took over).
+async function send(url, init) {
+  try {
+    const response = await fetch(url, init);
+    return { status: response.status, ok: response.ok, text: await response.text() };
+  } catch (error) {
+    if (error?.name === "AbortError") throw error;
+    throw new ApiError(0, { message: failureMessage(0) });
+  }
+}
+
 export async function api(path, { method = "GET", body, signal, headers = {} } = {}) {
-  const response = await fetch(`/api/v1/${path}`, {
+  const response = await send(`/api/v1/${path}`, {
     method,
     signal,
     credentials: "same-origin",
@@ -34,8 +74,10 @@ export async function api(path, { method = "GET", body, signal, headers = {} } =
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const text = await response.text();
-  const data = text ? JSON.parse(text) : null;
+  const data = response.text ? parsed(response.text) : null;
+  if (data === undefined || (!response.ok && !data?.message)) {
+    throw new ApiError(response.status, { ...data, message: failureMessage(response.status) });
+  }
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
 }

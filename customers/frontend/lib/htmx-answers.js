@@ -2,7 +2,7 @@
 // answers and otherwise leaves the page as it was, so a failed request looked like a button
 // that did nothing.
 
-import { gettext, interpolate } from "./i18n.js";
+import { failureMessage } from "./api.js";
 
 // Our views answer a form's problems with a 400 fragment made to be shown in place (the
 // template editor's test send); an element asks for it to be swapped with this attribute.
@@ -12,21 +12,6 @@ const OWN_HANDLER = "hx-on::response-error";
 
 export function swapsProblems(elt, status) {
   return status === 400 && Boolean(elt?.closest?.(`[${SWAP_PROBLEMS}]`));
-}
-
-export function failureMessage(status) {
-  if (status === 0) {
-    return gettext("The server could not be reached. Check the connection and try again.");
-  }
-  if (status === 403) {
-    return gettext(
-      "Refused: this page has expired (reload it and try again), or your account may not do this.",
-    );
-  }
-  return interpolate(
-    gettext("The server could not answer this (HTTP %(status)s). Reload the page and try again."),
-    { status },
-  );
 }
 
 // The failure said where the answer was to go; text only, never the answer's HTML.

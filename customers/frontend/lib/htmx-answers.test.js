@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { beforeEach, describe, expect, it } from "vitest";
 
-import { failureMessage, handleAnswers, showFailure, swapsProblems } from "./htmx-answers.js";
+import { handleAnswers, showFailure, swapsProblems } from "./htmx-answers.js";
 
 function answer(body, name, detail) {
   const event = new CustomEvent(name, { detail, bubbles: true });
@@ -28,12 +28,6 @@ describe("htmx answers", () => {
     expect(swapsProblems(form.querySelector("button"), 400)).toBe(true);
     expect(swapsProblems(form, 500)).toBe(false);
     expect(swapsProblems(document.getElementById("plain"), 400)).toBe(false);
-  });
-
-  it("name the status, and read a 403 as an expired page or a missing right", () => {
-    expect(failureMessage(500)).toContain("HTTP 500");
-    expect(failureMessage(403)).toContain("expired");
-    expect(failureMessage(0)).toContain("could not be reached");
   });
 
   it("show the failure as text where the answer was to go", () => {

@@ -30,7 +30,7 @@ class Command(BaseCommand):
             self._holdout(*holdout)
             return
         self.stdout.write("Fitting the value model to every paid order ...")
-        fit = value_model_fit()
+        fit = value_model_fit(on_step=lambda line: self.stdout.write(f"  {line}"))
         if fit.status == ValueModelFit.Status.OK:
             self.stdout.write(f"  BG/NBD (per day): {_params(fit.bgnbd)}")
             self.stdout.write(f"  Gamma-Gamma: {_params(fit.gamma_gamma)}")

@@ -11,9 +11,8 @@ builds the two tables' indexes and foreign keys after the rows: customers.servic
 latest run's thresholds. Definitions: shared/DOMAIN.md and the MetricsSettings help texts.
 """
 
-import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -29,6 +28,7 @@ from customers.models import (
     OrderStatus,
 )
 from customers.services.bulk import SetAside, set_aside
+from customers.services.steps import Step, StepClock
 
 from .scoring import MetricsSettingsError, fixed_thresholds, high_marks, thresholds_from_row
 from .sql import CALC_TABLE, CHANGED_TABLE, DIMENSIONS, SCORE_KS, MetricsSql
@@ -100,30 +100,6 @@ PG_AFTER_UPDATE_SETTINGS = _to_default(PG_UPDATE_SETTINGS)
 # customers took 17-25 s with them, mostly row-by-row index entries and deferred key checks.
 SET_ASIDE_MIN_CUSTOMERS = 50_000
 
-Step = Callable[[str], None]
-
-
-def _quiet(_line: str) -> None:
-    return None
-
-
-class _Clock:
-    """Reports each finished step with its duration."""
-
-    def __init__(self, on_step: Step) -> None:
-        self.on_step = on_step
-        self.started = self.last = time.monotonic()
-
-    def step(self, line: str) -> None:
-        now = time.monotonic()
-        self.on_step(f"{line} ({now - self.last:.2f} s)")
-        self.last = now
-
-    @property
-    def elapsed_ms(self) -> int:
-        return round((time.monotonic() - self.started) * 1000)
-
-
 def _cutoff(cutoff: datetime | None) -> datetime:
     if cutoff is None:
         return timezone.now()
@@ -183,7 +159,7 @@ def _write(q: MetricsSql) -> tuple[int, int]:
     return changes, updated + _execute(q.insert_metrics(), q.params)
 
 
-def _write_first(q: MetricsSql, clock: _Clock, customers: int) -> tuple[int, int]:
+def _write_first(q: MetricsSql, clock: StepClock, customers: int) -> tuple[int, int]:
     """Into an empty metrics table: every customer's first classification and row, with no
     comparison and no conflict handling."""
     aside = _set_aside_for_first_run(customers)
@@ -256,7 +232,7 @@ def _create_calc(q: MetricsSql) -> None:
 
 
 def _write_run(
-    q: MetricsSql, clock: _Clock, *, first_run: bool, customers: int
+    q: MetricsSql, clock: StepClock, *, first_run: bool, customers: int
 ) -> tuple[int, int]:
     """The stage changes logged and the metrics rows written: (changes, rows)."""
     _postgres(PG_WRITE_SETTINGS)
@@ -267,7 +243,7 @@ def _write_run(
     return _write(q)
 
 
-def _recompute(cutoff: datetime, clock: _Clock) -> MetricsRun:
+def _recompute(cutoff: datetime, clock: StepClock) -> MetricsRun:
     settings = MetricsSettings.load()
     if settings.scoring == MetricsSettings.Scoring.FIXED:
         fixed_thresholds(settings)  # fail on bad settings before any work
@@ -302,7 +278,7 @@ def metrics_recompute_all(
     """Recompute every customer's metrics as of `cutoff` (default: now) in one transaction and
     record the run. `on_step` receives a line as each step finishes."""
     cutoff = _cutoff(cutoff)
-    clock = _Clock(on_step or _quiet)
+    clock = StepClock(on_step)
     with transaction.atomic():
         return _recompute(cutoff, clock)
 
@@ -337,7 +313,7 @@ def metrics_refresh_customers(
     if not ids:
         return 0
     cutoff = _cutoff(cutoff)
-    clock = _Clock(on_step or _quiet)
+    clock = StepClock(on_step)
     with transaction.atomic():
         if _latest_run() is None:
             return _recompute(cutoff, clock).rows_written

@@ -12,7 +12,6 @@ customers/services/prediction/models.py.
 """
 
 import datetime
-import time
 
 import numpy as np
 from django.conf import settings as django_settings
@@ -31,6 +30,7 @@ from customers.services.prediction.history import (
     spends,
 )
 from customers.services.prediction.scoring import predictions_write
+from customers.services.steps import Step, StepClock
 
 __all__ = ["value_model_fit", "value_model_holdout"]
 
@@ -71,25 +71,29 @@ def _fit_models(settings: ValueModelSettings) -> tuple[m.BgNbd, m.GammaGamma, fl
     return bgnbd, gamma_gamma, likelihood, counts
 
 
-def value_model_fit(*, now: datetime.datetime | None = None, score: bool = True
-                    ) -> ValueModelFit:
+def value_model_fit(*, now: datetime.datetime | None = None, score: bool = True,
+                    on_step: Step | None = None) -> ValueModelFit:
     """Fit the models to every paid order before `now` and score every customer. A fit that
     cannot be trusted (too few repeat buyers, no convergence, nonsense figures) is recorded
     with the reason and scoring uses the last good fit; with none, model figures stay
-    empty (the value coefficient is still written)."""
+    empty (the value coefficient is still written). `on_step` receives a line as each step
+    finishes."""
     now = now or timezone.now()
     settings = ValueModelSettings.load()
-    started = time.monotonic()
+    clock = StepClock(on_step)
     with transaction.atomic():
         _session()
         history_build(now)
+        clock.step("built every customer's purchase history")
         fit = ValueModelFit(fitted_at=now, cutoff=now, horizon_days=settings.horizon_days)
         models = _try_fit(fit, settings)
         fit.save()
+        clock.step("fitted BG/NBD and Gamma-Gamma" if models else "tried a fit, not trusted")
         if score:
             fit.scored = _score(fit if models else None, models, settings, now)
-            fit.duration_ms = round((time.monotonic() - started) * 1000)
+            fit.duration_ms = clock.elapsed_ms
             fit.save(update_fields=["scored", "duration_ms", "status", "message"])
+            clock.step(f"scored {fit.scored:,} customers")
         _drop()
     return fit
 
