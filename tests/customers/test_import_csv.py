@@ -478,6 +478,17 @@ def test_command_reports_counts_and_points_to_recompute(run):
     assert "recompute_metrics" in output
 
 
+def test_a_file_that_writes_nothing_does_not_call_the_metrics_stale(run):
+    run("customers", FIXTURES / "customers.csv")
+
+    output = run("customers", FIXTURES / "customers.csv", "--recompute")
+
+    assert "0 created, 0 updated, 3 unchanged or duplicate" in output
+    assert "Nothing was written: the metrics are as they were." in output
+    assert "recompute_metrics" not in output
+    assert not CustomerMetrics.objects.exists()
+
+
 def test_recompute_option_computes_the_imported_customers_metrics(run):
     run("orders", FIXTURES / "orders.csv", "--recompute")
 

@@ -49,7 +49,7 @@ class Command(BaseCommand):
             except CsvImportError as exc:
                 raise CommandError(str(exc)) from exc
         self._print(report)
-        self._metrics(recompute)
+        self._metrics(recompute, wrote=bool(report.created or report.updated))
 
     def _print(self, report: ImportReport) -> None:
         rate = report.rows / report.seconds if report.seconds else 0
@@ -68,8 +68,10 @@ class Command(BaseCommand):
             self.stdout.write(style(f"  ... and {report.rejected - shown:,} more rejected rows"))
         self.stdout.write(f"All rejected rows: {report.rejects_path}")
 
-    def _metrics(self, recompute: bool) -> None:
-        if recompute:
+    def _metrics(self, recompute: bool, *, wrote: bool) -> None:
+        if not wrote:
+            self.stdout.write("Nothing was written: the metrics are as they were.")
+        elif recompute:
             call_command("recompute_metrics", stdout=self.stdout)
         else:
             self.stdout.write("Metrics of the imported customers are now stale: run "
