@@ -12,7 +12,7 @@ import json
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,11 +22,17 @@ from django.views.decorators.http import require_POST
 from pydantic import BaseModel
 
 from customers.roles import Role, has_role, role_required
+from segments.export import csv_pieces
 from segments.models import Segment, SegmentChange, SegmentMembership
 from segments.rules import RuleError, parse, segment_references
 from segments.rules.registry import FieldType
 from segments.rules.tree import Condition, Node, Not
-from segments.selectors import segment_history, segment_size_histories
+from segments.selectors import (
+    EXPORT_COLUMNS,
+    segment_history,
+    segment_member_rows,
+    segment_size_histories,
+)
 from segments.services.segments import SegmentInUse, segment_delete
 
 SEGMENTS_PER_PAGE = 25
@@ -193,6 +199,19 @@ def segment_detail(request, pk: int):
         "explain_props": {"segmentId": segment.pk},
     }
     return render(request, "segments/segment_detail.html", context)
+
+
+@role_required(Role.MARKETER)
+def segment_members_export(request, pk: int):
+    """Every member as of the last evaluation, streamed as CSV (segments.export). Marketers
+    and up: they are the ones who take an audience to another tool."""
+    segment = get_object_or_404(Segment, pk=pk)
+    response = StreamingHttpResponse(
+        csv_pieces(EXPORT_COLUMNS, segment_member_rows(segment)),
+        content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="segment-{segment.pk}-members-{timezone.localdate():%Y-%m-%d}.csv"')
+    return response
 
 
 def _builder_props(segment: Segment | None) -> dict:
