@@ -85,8 +85,8 @@ EXPORT_CHUNK = 5000  # rows fetched at a time (a server-side cursor on PostgreSQ
 def segment_member_rows(segment: Segment) -> Iterator[tuple]:
     """Every member as of the last evaluation, one tuple of EXPORT_COLUMNS each, in customer
     order, read a chunk at a time: a million members never sit in memory."""
-    return (SegmentMembership.objects.filter(segment=segment).order_by("customer_id")
-            .values_list(*EXPORT_COLUMNS.values()).iterator(chunk_size=EXPORT_CHUNK))
+    return segment_members(segment).values_list(*EXPORT_COLUMNS.values()).iterator(
+        chunk_size=EXPORT_CHUNK)
 
 
 def segment_changes(segment: Segment, *, after: int | None = None, kind: str | None = None

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from customers.roles import Role, has_role, role_required
 from segments.export import csv_pieces
-from segments.models import Segment, SegmentChange, SegmentMembership
+from segments.models import Segment, SegmentChange
 from segments.rules import RuleError, parse, segment_references
 from segments.rules.registry import FieldType
 from segments.rules.tree import Condition, Node, Not
@@ -31,6 +31,7 @@ from segments.selectors import (
     EXPORT_COLUMNS,
     segment_history,
     segment_member_rows,
+    segment_members,
     segment_size_histories,
 )
 from segments.services.segments import SegmentInUse, segment_delete
@@ -185,8 +186,7 @@ def segment_detail(request, pk: int):
     summary, rule_error = _summary_or_error(segment)
     history = segment_history(segment, points=HISTORY_POINTS)
     sizes = [point.size for point in history]
-    members = (SegmentMembership.objects.filter(segment=segment).select_related("customer")
-               .order_by("customer_id")[:MEMBER_SAMPLE])
+    members = segment_members(segment)[:MEMBER_SAMPLE]
     status = segment_status(segment, timezone.now())
     context = {
         "segment": segment, "summary": summary, "rule_error": rule_error,

@@ -2,15 +2,15 @@
 whose security token expired gets a page saying so."""
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 
 from config.errors import server_error
 from customers.models import Order
-from customers.roles import Role, role_group
+from customers.roles import Role
 from segments.models import Segment
 from segments.rules import condition
+from tests.segments.test_views import sign_in
 
 ORDER = {"external_id": "o1", "customer": "c1", "amount": "10.00", "status": "paid",
          "placed_at": "2026-11-30T10:00:00Z"}
@@ -88,17 +88,11 @@ def strict_client(db) -> Client:
     return Client(enforce_csrf_checks=True)
 
 
-def _marketer(client: Client) -> Client:
-    user = get_user_model().objects.create_user("csrf-marketer")
-    user.groups.add(role_group(Role.MARKETER))
-    client.force_login(user)
-    return client
-
-
 def test_a_form_with_an_expired_token_gets_the_sites_page_and_saves_nothing(strict_client):
     segment = Segment.objects.create(name="Shanghai", rule=condition("city", "==", "Shanghai"))
 
-    response = _marketer(strict_client).post(reverse("segment-delete", args=[segment.pk]))
+    marketer = sign_in(strict_client, Role.MARKETER)
+    response = marketer.post(reverse("segment-delete", args=[segment.pk]))
 
     assert response.status_code == 403
     page = response.content.decode()
@@ -122,9 +116,9 @@ def test_an_island_s_write_with_an_expired_token_is_told_so_and_saves_nothing(st
     rule = condition("city", "==", "Shanghai")
     body = {"name": "Shanghai", "rule": rule}
 
-    refused = _marketer(strict_client).post("/api/v1/segments/", body,
-                                            content_type="application/json")
-    in_chinese = strict_client.post("/api/v1/segments/", body, content_type="application/json",
+    marketer = sign_in(strict_client, Role.MARKETER)
+    refused = marketer.post("/api/v1/segments/", body, content_type="application/json")
+    in_chinese = marketer.post("/api/v1/segments/", body, content_type="application/json",
                                     HTTP_ACCEPT_LANGUAGE="zh-hans")
 
     assert refused.status_code == 403
