@@ -20,6 +20,7 @@ from customers.models import (
     CustomerMetrics,
     CustomerPrediction,
     DashboardFigure,
+    Erasure,
     Event,
     LifecycleChange,
     MetricsRun,
@@ -33,6 +34,7 @@ from customers.models import (
     ValueModelSettings,
 )
 from customers.schemas import NulInJson, read_json
+from customers.services.erasure import customer_erase
 from customers.services.storefronts import storefront_key_create, storefront_keys_revoke
 
 
@@ -193,6 +195,23 @@ class CustomerAdmin(ModelAdmin):
         (_("Activity"), {"fields": ("last_seen_at", "created_at", "updated_at")}),
     )
     inlines = (CustomerMetricsInline,)
+    actions = ("erase_personal_data",)
+
+    @admin.action(description=_("Erase personal data of the selected customers"),
+                  permissions=["change"])
+    def erase_personal_data(self, request, queryset):
+        who = f"operator {request.user.get_username()}"
+        erased = sum(customer_erase(customer_id=pk, requested_by=who) is not None
+                     for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, ngettext(
+            "Erased the personal data of %(count)d customer.",
+            "Erased the personal data of %(count)d customers.", erased) % {"count": erased})
+
+
+@admin.register(Erasure)
+class ErasureAdmin(ReadOnlyAdmin):
+    list_display = ("customer", "erased_at", "requested_by")
+    list_select_related = ("customer",)
 
 
 @admin.register(CustomerActivity)

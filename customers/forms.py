@@ -48,3 +48,21 @@ class ValueModelSettingsForm(forms.ModelForm):
 class StorefrontKeyForm(forms.Form):
     storefront = forms.ModelChoiceField(label=_("Storefront"),
                                         queryset=Storefront.objects.order_by("name"))
+
+
+class ErasureForm(forms.Form):
+    """The confirmation of an erasure: the operator types the customer's external id."""
+
+    confirm = forms.CharField(label=_("Type the customer's external id to confirm"),
+                              max_length=200, strip=False)
+
+    def __init__(self, *args, external_id: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.external_id = external_id
+
+    def clean_confirm(self) -> str:
+        confirm = self.cleaned_data["confirm"]
+        if confirm.strip() != self.external_id:
+            raise forms.ValidationError(
+                _("That is not this customer's external id: nothing was erased."))
+        return confirm

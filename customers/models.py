@@ -176,6 +176,26 @@ class Customer(models.Model):
     last_seen_at.fget.short_description = _("last seen at")
 
 
+class Erasure(models.Model):
+    """A customer whose personal data was erased on request (the right to erasure): when, and
+    who asked. The customer's row stays, emptied of everything personal, so that its orders
+    keep counting in the revenue figures; segments and campaigns leave erased customers out
+    (customers.services.erasure)."""
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, primary_key=True, related_name="erasure"
+    )
+    erased_at = models.DateTimeField(_("erased at"))
+    requested_by = models.CharField(_("requested by"), max_length=200)
+
+    class Meta:
+        verbose_name = _("erasure")
+        verbose_name_plural = _("erasures")
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id} erased {self.erased_at:%Y-%m-%d %H:%M}"
+
+
 class CustomerActivity(models.Model):
     """When a customer was last seen: the time of their latest activity event (see
     MetricsSettings.activity_events), kept on ingest so that the nightly recompute never

@@ -5,7 +5,8 @@ in the lowest app, so all of them can read them).
     marketer  + segments, message templates, campaigns as drafts, dry runs
     manager   + publishes and pauses campaigns, coupons and their budgets
     admin     + storefront keys, webhook endpoints and settings (caps, quiet hours,
-              lifecycle thresholds); superusers are admins
+              lifecycle thresholds), erasing a customer's personal data; superusers are
+              admins
 
 A role is membership of the Django group of that name (created by migration); a user in
 several groups has the highest. `python manage.py create_operator USERNAME --role marketer`

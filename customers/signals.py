@@ -18,3 +18,8 @@ activity_recorded = Signal()
 # Sent after the value model scored every customer (predicted CLV, churn probability, value
 # coefficient). Argument: fit_id (int).
 predictions_scored = Signal()
+
+# Sent inside the transaction that erased these customers' personal data (their rows stay,
+# emptied): whatever the apps above keep about them goes in the same transaction.
+# Argument: customer_ids (list[int]).
+customer_erased = Signal()

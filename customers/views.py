@@ -6,16 +6,21 @@ with no full count; a customer's page reads a few rows per section through index
 segments and campaigns apps add comes through customers/pages.py.
 """
 
-from django.shortcuts import get_object_or_404, render
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_http_methods
 
 from customers import charts, pages, selectors
+from customers.forms import ErasureForm
 from customers.models import Customer, LifecycleStage, OrderStatus, RfmClass
-from customers.roles import Role, role_required
+from customers.roles import Role, has_role, role_required
 from customers.services.dashboard import dashboard_figures
+from customers.services.erasure import customer_erase
 
 TREND_CHOICES = (
     ("", _("All customers")),
@@ -202,20 +207,45 @@ def _sections(request, customer: Customer) -> list[dict]:
             for section in pages.sections()]
 
 
-@role_required(Role.VIEWER)
-def customer_detail(request, external_id: str):
-    customers = Customer.objects.select_related("metrics", "prediction", "activity")
-    customer = get_object_or_404(customers, external_id=external_id)
+def _detail_page(request, customer: Customer, *, erasure_form: ErasureForm | None = None,
+                 status: int = 200):
     timeline = _timeline(customer, request.GET.get("before"))
     if timeline is None:
         return render(request, "customers/customer_detail.html",
                       {"customer": customer, "bad_cursor": True}, status=400)
     context = {
         "customer": customer,
+        "erasure": getattr(customer, "erasure", None),
+        "erasure_form": erasure_form or ErasureForm(external_id=customer.external_id),
         "metrics": getattr(customer, "metrics", None),
         "prediction": getattr(customer, "prediction", None),
         "lifecycle_changes": customer.lifecycle_changes.order_by("-changed_at")[:20],
         "sections": _sections(request, customer),
         **timeline,
     }
-    return render(request, "customers/customer_detail.html", context)
+    return render(request, "customers/customer_detail.html", context, status=status)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@role_required(Role.VIEWER)
+def customer_detail(request, external_id: str):
+    customers = Customer.objects.select_related("metrics", "prediction", "activity", "erasure")
+    customer = get_object_or_404(customers, external_id=external_id)
+    if request.method == "POST":
+        return _erase(request, customer)
+    return _detail_page(request, customer)
+
+
+def _erase(request, customer: Customer):
+    """Admins erase a customer's personal data from their page, confirming with the external
+    id; the page then shows the emptied customer under its new id."""
+    if not has_role(request.user, Role.ADMIN):
+        raise PermissionDenied
+    form = ErasureForm(request.POST, external_id=customer.external_id)
+    if not form.is_valid():
+        return _detail_page(request, customer, erasure_form=form, status=400)
+    who = f"operator {request.user.get_username()}"
+    if customer_erase(customer_id=customer.pk, requested_by=who) is not None:
+        messages.success(request, _("The customer's personal data was erased."))
+    customer.refresh_from_db(fields=["external_id"])
+    return redirect("customer-detail", external_id=customer.external_id)

@@ -2,7 +2,12 @@
 
 from django.db import transaction
 
-from customers.signals import metrics_recomputed, metrics_refreshed, predictions_scored
+from customers.signals import (
+    customer_erased,
+    metrics_recomputed,
+    metrics_refreshed,
+    predictions_scored,
+)
 
 
 def _customers_changed(sender, customer_ids: list[int], **kwargs) -> None:
@@ -26,6 +31,8 @@ def _predictions_scored(sender, fit_id: int, **kwargs) -> None:
 
 def connect() -> None:
     metrics_refreshed.connect(_customers_changed, dispatch_uid="segments.customers_changed")
+    # An erased customer leaves every segment (evaluations leave erased customers out).
+    customer_erased.connect(_customers_changed, dispatch_uid="segments.customer_erased")
     metrics_recomputed.connect(_metrics_recomputed, dispatch_uid="segments.metrics_recomputed")
     # Rules on predicted CLV, churn probability or the value coefficient follow a new scoring.
     predictions_scored.connect(_predictions_scored, dispatch_uid="segments.predictions_scored")

@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import F, QuerySet
 
 from customers.models import Customer
+from customers.services.erasure import not_erased
 from segments.models import Segment, SegmentChange, SegmentEvaluation, SegmentMembership
 from segments.rules import Context, compile_node, is_time_dependent
 from segments.services.changelog import change_log_settled
@@ -37,7 +38,7 @@ def segment_preview(rule: Any, *, now: datetime.datetime | None = None,
     started = time.monotonic()
     node = rule_check(rule)
     with rule_queries():
-        members = Customer.objects.filter(compile_node(node, Context.at(now)))
+        members = not_erased(Customer.objects).filter(compile_node(node, Context.at(now)))
         count, sample_ids = _count_and_sample(members, sample_size)
         by_id = Customer.objects.filter(pk__in=sample_ids).order_by("pk")
         sample = list(by_id.values(*SAMPLE_FIELDS))

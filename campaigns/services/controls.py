@@ -54,6 +54,7 @@ class Reason:
     SEND_ERROR = "send_error"
     WEBHOOK_INACTIVE = "webhook_inactive"
     TOO_MANY_ATTEMPTS = "too_many_attempts"
+    ERASED = "erased"  # the customer's personal data was erased before it went out
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -47,7 +47,9 @@ from campaigns.models import Campaign, Delivery, MessageTemplate, WebhookEndpoin
 from campaigns.services import controls, rendering
 from campaigns.services.bulk import as_json, rows_update
 from campaigns.services.controls import DEFER, SEND, Candidate, Decision, Reason
+from campaigns.services.erasure import FORGOTTEN
 from campaigns.services.unsubscribe import PREVIEW_LINK, unsubscribe_prefix, unsubscribe_url
+from customers.models import Erasure
 
 BATCH = 1000  # deliveries per claim, i.e. per Celery task
 LEASE = datetime.timedelta(minutes=5)  # how long a claim holds its deliveries
@@ -477,6 +479,7 @@ def _result_row(outcome: Outcome, now: datetime.datetime) -> dict[str, Any]:
 def _record(outcomes: list[Outcome], now: datetime.datetime) -> dict[str, int]:
     rows = [_result_row(outcome, now) for outcome in outcomes]
     _finish(rows)
+    _forget_erased([row["id"] for row in rows])
     return {"sent": sum(1 for r in rows if r["status"] == Status.SENT),
             "failed": sum(1 for r in rows if r["status"] == Status.FAILED),
             "retried": sum(1 for r in rows if r["status"] == Status.QUEUED)}
@@ -512,6 +515,16 @@ def _finish(rows: list[dict[str, Any]]) -> None:
             f"WHERE id = %s AND status = 'sending' AND attempts = %s",
             [[*(field.get_db_prep_save(row[name], connection) for name, field in fields.items()),
               row["id"], row["claimed"]] for row in rows])
+
+
+def _forget_erased(ids: list[int]) -> None:
+    """A message on its way while its customer's personal data was erased: the erasure
+    emptied the row, and the result just written carried the text again. (Whichever of the
+    two commits last, one of them finds the other's work: the erasure's update waits for
+    this row, or this statement sees the erasure.)"""
+    if ids:
+        erased = Erasure.objects.values("customer_id")
+        Delivery.objects.filter(pk__in=ids, customer_id__in=erased).update(**FORGOTTEN)
 
 
 # --- the sweep -------------------------------------------------------------------------------

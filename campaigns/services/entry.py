@@ -4,7 +4,7 @@ The campaign's entry rule decides who may (again): once ever (the entry key is "
 unique (campaign, customer, entry key) admits one journey), again after D days (and not while
 a journey is under way), or every time the trigger fires (one journey per occurrence). The
 holdout share is drawn by the same stable hash as A/B splits (campaigns.flows.logic.bucket):
-a customer is always in the same group of a campaign.
+a customer is always in the same group of a campaign. Erased customers never enter.
 """
 
 import datetime
@@ -18,6 +18,7 @@ from django.db.models.functions import Cast
 from campaigns.flows import Graph, parse_graph
 from campaigns.flows.logic import bucket_sql, salt_of
 from campaigns.models import Campaign, CampaignVersion, Journey
+from customers.services.erasure import erased_ids_sql
 
 JOURNEY = Journey._meta.db_table
 ACTIVE, HOLDOUT = Journey.Status.ACTIVE.value, Journey.Status.HOLDOUT.value
@@ -76,7 +77,7 @@ def journeys_enter(*, campaign: Campaign, source: QuerySet, now: datetime.dateti
                CASE WHEN {holdout} THEN NULL ELSE %s END, %s, %s,
                CASE WHEN {holdout} THEN %s ELSE NULL END
         FROM ({sql}) s
-        WHERE {guard}
+        WHERE {guard} AND {erased_ids_sql('s.customer_id')}
         ON CONFLICT (customer_id, campaign_id, entry_key) DO NOTHING"""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement, [campaign.pk, version_id, first_node, now, now, now, now,

@@ -46,6 +46,7 @@ from customers.schemas import (
     OrderIn,
     error_list,
 )
+from customers.services.erasure import customer_erase
 from customers.services.ingest import (
     RefundOverAmount,
     customer_upsert,
@@ -218,6 +219,29 @@ class CustomerDetailView(StorefrontAPIView):
         customer, created = customer_upsert(storefront=request_storefront(request), data=data)
         return Response(CustomerOutputSerializer(customer).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+    @extend_schema(
+        operation_id="customer_erase", tags=["customers"],
+        summary="Erase a customer's personal data",
+        description="For a customer's request to be forgotten (the right to erasure). Their "
+                    "name, contact details, birthday, city, attributes, tags and behaviour "
+                    "events are deleted and their consents withdrawn, at once and for good; "
+                    "their orders stay, anonymous, so revenue figures do not change. They "
+                    "leave every segment, their journeys stop and queued messages are not "
+                    "sent. The external id no longer finds them: a later order or profile "
+                    "with it starts a new customer. 204 when erased, 404 when there is no "
+                    "such customer (an erased one included).",
+        request=None, responses={204: None, **_errors(401, 404, 429)},
+    )
+    def delete(self, request, external_id: str):
+        customer_id = Customer.objects.filter(external_id=external_id).values_list(
+            "pk", flat=True).first()
+        requested_by = f"storefront {request_storefront(request).name}"
+        if customer_id is None or customer_erase(customer_id=customer_id,
+                                                 requested_by=requested_by) is None:
+            raise exceptions.NotFound(f"No customer with external id {external_id!r}.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class BatchView(StorefrontAPIView):

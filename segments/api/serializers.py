@@ -244,7 +244,8 @@ class ExplainOutputSerializer(serializers.Serializer):
     segment = ExplainSegmentOutputSerializer()
     customer = ExplainCustomerOutputSerializer()
     at = serializers.DateTimeField(help_text="The moment the rule was checked (now).")
-    matches = serializers.BooleanField(help_text="Whether the rule selects the customer now.")
+    matches = serializers.BooleanField(
+        help_text="Whether the rule selects the customer now (never an erased customer).")
     is_member = serializers.BooleanField(
         help_text="Whether the customer is a stored member (as of the last evaluation).")
     member_since = serializers.DateTimeField(allow_null=True)

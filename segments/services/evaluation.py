@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from customers.models import Customer
+from customers.services.erasure import not_erased
 from segments.models import Segment, SegmentChange, SegmentEvaluation, SegmentMembership
 from segments.rules import Context, compile_node, parse, segment_references
 from segments.services.changelog import change_log_writing
@@ -43,7 +44,7 @@ def segment_evaluate(segment_id: int, *, now: datetime.datetime | None = None) -
         segment = _locked(segment_id, skip_locked=True)
         if segment is None:
             return Outcome(segment_id, 0, 0, 0, 0, skipped=True)
-        members = Customer.objects.filter(compile_node(parse(segment.rule), context))
+        members = not_erased(Customer.objects).filter(compile_node(parse(segment.rule), context))
         entered, exited, size = _apply(segment, members, context.now, scope=None)
         duration_ms = round((time.monotonic() - started) * 1000)
         SegmentEvaluation.objects.create(segment=segment, evaluated_at=context.now, size=size,
@@ -64,8 +65,8 @@ def segment_evaluate_customers(segment_id: int, customer_ids: list[int], *,
         segment = _locked(segment_id, skip_locked=False)
         if segment is None or not scope:
             return Outcome(segment_id, 0, 0, 0, 0, skipped=segment is None)
-        members = Customer.objects.filter(compile_node(parse(segment.rule), context),
-                                          pk__in=scope)
+        members = not_erased(Customer.objects).filter(
+            compile_node(parse(segment.rule), context), pk__in=scope)
         entered, exited, _in_scope = _apply(segment, members, context.now, scope=list(scope))
         size = segment.size + entered - exited
         if entered or exited:

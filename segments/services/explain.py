@@ -14,7 +14,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, F, Max, Sum
 from pydantic import BaseModel
 
-from customers.models import Customer, Event, Order, OrderStatus
+from customers.models import Customer, Erasure, Event, Order, OrderStatus
 from segments.models import Segment, SegmentMembership
 from segments.rules import Context, compile_node, parse
 from segments.rules.operators import percentile_threshold
@@ -35,7 +35,8 @@ def segment_explain(*, segment: Segment, customer: Customer,
         "segment": {"id": segment.pk, "name": segment.name},
         "customer": {"external_id": customer.external_id, "name": customer.name},
         "at": context.now,
-        "matches": tree["matches"],
+        # An erased customer is in no segment, whatever the rule says of its orders.
+        "matches": tree["matches"] and not Erasure.objects.filter(customer=customer).exists(),
         "is_member": membership is not None,
         "member_since": membership.entered_at if membership else None,
         "last_evaluated_at": segment.last_evaluated_at,

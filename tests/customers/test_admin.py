@@ -16,6 +16,7 @@ from customers.models import (
     CustomerMetrics,
     CustomerPrediction,
     DashboardFigure,
+    Erasure,
     LifecycleChange,
     LifecycleStage,
     MetricsRun,
@@ -67,6 +68,7 @@ def populated(storefront):
     ValueModelCheck.objects.create(created_at=timezone.now(), cutoff=timezone.now(),
                                    end=timezone.now())
     CustomerPrediction.objects.create(customer=customer, fit=fit, computed_at=timezone.now())
+    Erasure.objects.create(customer=customer, erased_at=timezone.now(), requested_by="test")
     DashboardFigure.objects.create(key="kpis", value={"customers": 1}, computed_at=timezone.now())
     OperatorPreference.objects.create(
         user=get_user_model().objects.create_user("zh-operator"), language="zh-hans")
