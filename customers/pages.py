@@ -9,6 +9,7 @@ customer page and the dashboard's links read these registries and nothing else o
     register_section(CustomerSection("journeys", title=_("Journeys"), template=..., context=...))
     register_timeline(TimelineSource("message", rank=2, rows=..., at="sent_at", entry=...))
     register_link("rfm_class", lambda values: {value: url, ...})
+    register_data(CustomerData("messages", rows=...))
 """
 
 import dataclasses
@@ -91,6 +92,26 @@ TIMELINE: dict[str, TimelineSource] = {}
 
 def register_timeline(source: TimelineSource) -> None:
     TIMELINE[source.kind] = source
+
+
+# --- a customer's personal data, as exported on request ----------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CustomerData:
+    """One kind of record that an app keeps about a customer, for the export of everything
+    held about them (customers.services.personal_data): `rows(customer)` lists every one of
+    them, JSON-ready (datetimes and decimals are encoded by the export)."""
+
+    key: str  # the export's key for the list; never renamed
+    rows: Callable[[Customer], Iterable[dict]]
+
+
+DATA: dict[str, CustomerData] = {}
+
+
+def register_data(data: CustomerData) -> None:
+    DATA[data.key] = data
 
 
 @dataclasses.dataclass(frozen=True, order=True)

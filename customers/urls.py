@@ -14,4 +14,7 @@ urlpatterns = [
     path("accounts/language/", operators.language_switch, name="language-switch"),
     path("customers/", views.customer_list, name="customer-list"),
     path("customers/<external_id:external_id>/", views.customer_detail, name="customer-detail"),
+    # No trailing slash: the detail's pattern, whose id may hold slashes, never takes it.
+    path("customers/<external_id:external_id>/personal-data.json",
+         views.customer_personal_data_download, name="customer-personal-data"),
 ]

@@ -8,6 +8,7 @@ segments and campaigns apps add comes through customers/pages.py.
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -21,6 +22,7 @@ from customers.models import Customer, LifecycleStage, OrderStatus, RfmClass
 from customers.roles import Role, has_role, role_required
 from customers.services.dashboard import dashboard_figures
 from customers.services.erasure import customer_erase
+from customers.services.personal_data import customer_personal_data
 
 TREND_CHOICES = (
     ("", _("All customers")),
@@ -234,6 +236,17 @@ def customer_detail(request, external_id: str):
     if request.method == "POST":
         return _erase(request, customer)
     return _detail_page(request, customer)
+
+
+@role_required(Role.ADMIN)
+def customer_personal_data_download(request, external_id: str):
+    """Everything held about the customer as a JSON file, for their access request."""
+    customer = get_object_or_404(Customer.objects.select_related("activity"),
+                                 external_id=external_id)
+    response = JsonResponse(customer_personal_data(customer), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = (
+        f'attachment; filename="customer-{customer.pk}-personal-data.json"')
+    return response
 
 
 def _erase(request, customer: Customer):

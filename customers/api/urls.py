@@ -9,6 +9,9 @@ urlpatterns = [
     path("customers/batch/", views.CustomerBatchView.as_view(), name="api-customers-batch"),
     path("customers/<external_id:external_id>/", views.CustomerDetailView.as_view(),
          name="api-customer"),
+    # Not under customers/: an external id may hold slashes, and the detail route takes them.
+    path("personal-data/<external_id:external_id>/", views.CustomerPersonalDataView.as_view(),
+         name="api-customer-personal-data"),
     path("orders/", views.OrderView.as_view(), name="api-orders"),
     path("orders/batch/", views.OrderBatchView.as_view(), name="api-orders-batch"),
     path("events/", views.EventView.as_view(), name="api-events"),

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.db import transaction
+from django.http import JsonResponse
 from drf_spectacular.contrib.pydantic import PydanticExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import ResolvedComponent, build_bearer_security_scheme_object
@@ -55,6 +56,7 @@ from customers.services.ingest import (
     orders_upsert,
     refund_over_amount_message,
 )
+from customers.services.personal_data import customer_personal_data
 from customers.signals import activity_recorded
 
 M = TypeVar("M", bound=BaseModel)
@@ -242,6 +244,29 @@ class CustomerDetailView(StorefrontAPIView):
                                                  requested_by=requested_by) is None:
             raise exceptions.NotFound(f"No customer with external id {external_id!r}.")
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CustomerPersonalDataView(StorefrontAPIView):
+    @extend_schema(
+        operation_id="customer_personal_data", tags=["customers"],
+        summary="Everything held about a customer",
+        description="For a customer's request for their data (the right of access and to "
+                    "portability): the profile with its consents, value metrics and "
+                    "predictions, lifecycle changes, orders, events, segment entries and "
+                    "exits, journeys, messages (address and text as sent), coupons, "
+                    "redemptions and suppressed addresses, each list oldest first. The "
+                    "document's `format` is 1; new keys may be added. Amounts are decimal strings, "
+                    "times ISO 8601 in UTC.",
+        responses={200: OpenApiResponse(description="The document (JSON object)."),
+                   **_errors(401, 404, 429)},
+    )
+    def get(self, request, external_id: str):
+        customer = Customer.objects.select_related("activity").filter(
+            external_id=external_id).first()
+        if customer is None:
+            raise exceptions.NotFound(f"No customer with external id {external_id!r}.")
+        # Django's encoder, as the operator's download: amounts as exact decimal strings.
+        return JsonResponse(customer_personal_data(customer))
 
 
 class BatchView(StorefrontAPIView):
