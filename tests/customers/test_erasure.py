@@ -4,11 +4,15 @@ segments and campaigns do on an erasure: tests/segments/test_erasure.py and
 tests/campaigns/test_erasure.py."""
 
 import datetime as dt
+import io
+import re
 from decimal import Decimal
 from html import unescape
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -221,3 +225,61 @@ def test_the_admin_action_erases_the_selected_customers(client, ann, bob):
     assert "Erased the personal data of 2 customers." in response.content.decode()
     assert set(Erasure.objects.values_list("customer_id", "requested_by")) == {
         (ann.pk, "operator root"), (bob.pk, "operator root")}
+
+
+# --- the command -----------------------------------------------------------------------------
+
+def run_erase(*args) -> str:
+    out = io.StringIO()
+    call_command("erase_customers", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_the_command_erases_the_listed_customers_and_names_the_unknown(tmp_path, ann, bob):
+    listing = tmp_path / "ids.txt"
+    listing.write_text("\ufeff# privacy requests of the week\nann\n\nnobody\nann\n",
+                       encoding="utf-8")
+
+    out = run_erase(str(listing), "--requested-by", "ticket 4711")
+
+    assert "Erased the personal data of 1 customers; 1 unknown or already erased." in out
+    assert "not found: nobody" in out
+    assert Erasure.objects.get().requested_by == "ticket 4711 (erase_customers)"
+    assert personal(ann) == PERSONAL
+    bob.refresh_from_db()
+    assert bob.email == "bob@example.com"
+    # Again: ann's id no longer finds her, nothing changes.
+    assert "Erased the personal data of 0 customers" in run_erase(
+        str(listing), "--requested-by", "ticket 4711")
+    assert Erasure.objects.count() == 1
+
+
+def test_the_command_dry_run_erases_nothing(tmp_path, ann):
+    listing = tmp_path / "ids.txt"
+    listing.write_text("ann\n", encoding="utf-8")
+    assert "Would erase 1 customers; 0 unknown" in run_erase(
+        str(listing), "--requested-by", "x", "--dry-run")
+    assert not Erasure.objects.exists()
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"\xff\xfe\x00binary", "Cannot read"),
+    ("x" * 200 + "\nann\n", "Not an external id (over 128 characters)"),
+])
+def test_the_command_refuses_a_bad_file_before_erasing_anything(tmp_path, ann, content,
+                                                                 message):
+    listing = tmp_path / "ids.txt"
+    if isinstance(content, bytes):
+        listing.write_bytes(content)
+    else:
+        listing.write_text(content, encoding="utf-8")
+    with pytest.raises(CommandError, match=re.escape(message)):
+        run_erase(str(listing), "--requested-by", "x")
+    assert not Erasure.objects.exists()
+
+
+def test_the_command_needs_to_know_who_asked(tmp_path, ann):
+    listing = tmp_path / "ids.txt"
+    listing.write_text("ann\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="who asked"):
+        run_erase(str(listing), "--requested-by", "  ")
