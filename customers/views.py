@@ -3,7 +3,9 @@
 The dashboard reads only the precomputed figures (customers/services/dashboard.py): a dozen
 rows whatever the number of customers. The customer list is a limited, index-backed query
 with no full count; a customer's page reads a few rows per section through indexes. What the
-segments and campaigns apps add comes through customers/pages.py.
+segments and campaigns apps add comes through customers/pages.py. From a customer's page an
+admin downloads everything held about them and erases their personal data (privacy requests:
+customers/services/personal_data.py and erasure.py).
 """
 
 from django.contrib import messages

@@ -173,6 +173,10 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
 WRITE_ERRORS = _errors(400, 401, 413, 415, 429)
 
 
+def _no_customer(external_id: str) -> exceptions.NotFound:
+    return exceptions.NotFound(f"No customer with external id {external_id!r}.")
+
+
 # --- views ----------------------------------------------------------------------------------
 
 class StorefrontAPIView(APIView):
@@ -200,7 +204,7 @@ class CustomerDetailView(StorefrontAPIView):
             Customer.objects.select_related("metrics", "prediction", "activity"))
         customer = customers.filter(external_id=external_id).first()
         if customer is None:
-            raise exceptions.NotFound(f"No customer with external id {external_id!r}.")
+            raise _no_customer(external_id)
         return Response(CustomerProfileOutputSerializer(customer).data)
 
     @extend_schema(
@@ -222,7 +226,6 @@ class CustomerDetailView(StorefrontAPIView):
         return Response(CustomerOutputSerializer(customer).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
-
     @extend_schema(
         operation_id="customer_erase", tags=["customers"],
         summary="Erase a customer's personal data",
@@ -242,7 +245,7 @@ class CustomerDetailView(StorefrontAPIView):
         requested_by = f"storefront {request_storefront(request).name}"
         if customer_id is None or customer_erase(customer_id=customer_id,
                                                  requested_by=requested_by) is None:
-            raise exceptions.NotFound(f"No customer with external id {external_id!r}.")
+            raise _no_customer(external_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -264,7 +267,7 @@ class CustomerPersonalDataView(StorefrontAPIView):
         customer = Customer.objects.select_related("activity").filter(
             external_id=external_id).first()
         if customer is None:
-            raise exceptions.NotFound(f"No customer with external id {external_id!r}.")
+            raise _no_customer(external_id)
         # Django's encoder, as the operator's download: amounts as exact decimal strings.
         return JsonResponse(customer_personal_data(customer))
 
