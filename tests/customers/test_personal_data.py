@@ -92,7 +92,8 @@ def test_the_document_holds_everything_about_the_customer_and_nobody_else(ann, b
     # Found by her address, lower-cased as the list keeps it.
     assert [(s["address"], s["reason"]) for s in doc["suppressed_addresses"]] == [
         ("ann@example.com", "unsubscribed")]
-    assert doc["journeys"] == [] and doc["coupons"] == []
+    assert doc["journeys"] == []
+    assert doc["coupons"] == []
     assert "bob" not in json.dumps(doc).lower()
 
 
